@@ -1,0 +1,17 @@
+/**
+ * skein: Twisted's protocol model for Node.js, on every core.
+ * The public API; named exports only. Test helpers live in `skein/testing`.
+ */
+export { Protocol } from './shared/protocol.js';
+export { Factory, type ProtocolClass } from './shared/factory.js';
+export type { Transport, Producer } from './shared/transport.js';
+export type { Address } from './shared/address.js';
+export { formatAddress } from './shared/address.js';
+export type { Clock, DelayedCall } from './shared/clock.js';
+export type { OffloadOptions, ReactorServices } from './shared/services.js';
+export { parseEndpoint, formatEndpoint, type Endpoint } from './shared/endpoint.js';
+export { DEFAULTS, OPTION_SPECS, type ServerOptions, type ServiceConfig } from './shared/options.js';
+export { METRICS } from './shared/metric-names.js';
+export * from './shared/errors.js';
+export { reactor, listenTCP, listen, Reactor, type ReactorOptions } from './reactor.js';
+export { serve, type ServeOptions, type RunningServer } from './serve.js';

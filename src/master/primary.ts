@@ -1,0 +1,230 @@
+import cluster, { type Worker } from 'node:cluster';
+import { EventEmitter } from 'node:events';
+import { formatEndpoint, parseEndpoint, withPort } from '../shared/endpoint.js';
+import { CrashLoopError, deserializeError, type SerializedError } from '../shared/errors.js';
+import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
+import type { Logger } from '../shared/log.js';
+import type { ServerOptions, ServiceConfig } from '../shared/options.js';
+import { MetricsAggregator } from './metrics-aggregator.js';
+
+/** How the primary forks its workers. */
+export interface PrimaryConfig {
+  readonly options: ServerOptions;
+  /** The script workers run (skein's worker entry, or the user's own script for `serve()`). */
+  readonly exec: string;
+  readonly execArgv: readonly string[];
+  readonly log: Logger;
+}
+
+interface Slot {
+  readonly index: number;
+  worker: Worker | undefined;
+  ready: boolean;
+  /** Set while the worker in this slot is being retired on purpose. */
+  retiring: boolean;
+  lastError: SerializedError | undefined;
+}
+
+/**
+ * The primary: forks one worker per slot with node:cluster (round-robin),
+ * replaces workers that die (with backoff, stopping on a crash loop), pins
+ * port-0 listeners to the port they got, and drains workers on shutdown.
+ *
+ * Events: `ready` (every slot listening, once), `fatal` (Error: the server
+ * cannot run), `exit` (after shutdown).
+ */
+export class Primary extends EventEmitter {
+  readonly metrics: MetricsAggregator;
+  private readonly slots: Slot[] = [];
+  private readonly deaths: number[] = [];
+  /** Port each port-0 endpoint got, by endpoint string. */
+  private readonly pinned = new Map<string, number>();
+  private endpoints: BoundEndpoint[] = [];
+  private everReady = false;
+  private stopping = false;
+
+  constructor(private readonly config: PrimaryConfig) {
+    super();
+    this.metrics = new MetricsAggregator(config.options.metricsTimeout * 1000);
+  }
+
+  /** Endpoints as bound (real ports), from the first worker that reported. */
+  get boundEndpoints(): readonly BoundEndpoint[] {
+    return this.endpoints;
+  }
+
+  /** True while at least one worker listens and the server is not draining. */
+  get isReady(): boolean {
+    return !this.stopping && this.slots.some((s) => s.ready);
+  }
+
+  /** Forks every worker. Listen for `ready` and `fatal`. */
+  start(): void {
+    cluster.schedulingPolicy = cluster.SCHED_RR;
+    cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
+    for (let i = 0; i < this.config.options.workers; i++) {
+      const slot: Slot = { index: i, worker: undefined, ready: false, retiring: false, lastError: undefined };
+      this.slots.push(slot);
+      this.fork(slot);
+    }
+  }
+
+  /** Live workers as scrape targets. */
+  scrapeTargets() {
+    return this.slots
+      .filter((s) => s.worker && !s.worker.isDead())
+      .map((s) => ({
+        slot: s.index,
+        request: (id: number) => {
+          const worker = s.worker;
+          if (!worker || !worker.isConnected()) return false;
+          worker.send({ type: 'skein:metrics:req', id });
+          return true;
+        },
+      }));
+  }
+
+  /** Pids of live workers, by slot. */
+  workerPids(): number[] {
+    return this.slots.flatMap((s) => (s.worker?.process.pid !== undefined ? [s.worker.process.pid] : []));
+  }
+
+  /**
+   * Drains every worker (they stop accepting, finish in-flight work, and close
+   * what is left after the shutdown timeout), then resolves.
+   */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    const timeoutMs = this.config.options.shutdownTimeout * 1000;
+    const exits = this.slots.map((slot) => this.retire(slot, timeoutMs));
+    await Promise.all(exits);
+  }
+
+  /** Kills every worker at once (a second signal). */
+  kill(): void {
+    this.stopping = true;
+    for (const slot of this.slots) slot.worker?.process.kill('SIGKILL');
+  }
+
+  private retire(slot: Slot, timeoutMs: number): Promise<void> {
+    const worker = slot.worker;
+    if (!worker || worker.isDead()) return Promise.resolve();
+    slot.retiring = true;
+    slot.ready = false;
+    return new Promise<void>((resolve) => {
+      // Past the drain budget plus a grace period, a worker that has not exited is killed.
+      const kill = setTimeout(() => worker.process.kill('SIGKILL'), timeoutMs + 5000);
+      worker.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      if (worker.isConnected()) worker.send({ type: 'skein:drain', timeoutMs });
+      else worker.process.kill('SIGTERM');
+    });
+  }
+
+  private servicesForFork(): ServiceConfig[] {
+    return this.config.options.services.map((service) => ({
+      ...service,
+      listen: service.listen.map((text) => {
+        const port = this.pinned.get(text);
+        return port === undefined ? text : formatEndpoint(withPort(parseEndpoint(text), port));
+      }),
+    }));
+  }
+
+  private fork(slot: Slot): void {
+    const { services: _services, ...options } = this.config.options;
+    const workerConfig: WorkerConfig = { slot: slot.index, services: this.servicesForFork(), options };
+    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(workerConfig) });
+    slot.worker = worker;
+    slot.ready = false;
+    slot.retiring = false;
+    worker.on('message', (message: unknown) => {
+      if (isSkeinMessage(message)) this.onMessage(slot, worker, message as WorkerMessage);
+    });
+    worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
+    // An IPC error (EPIPE on a dying worker) must not reach the primary's process.
+    worker.on('error', (error) => this.config.log.warn({ err: error, worker: slot.index }, 'worker channel error'));
+  }
+
+  private onMessage(slot: Slot, worker: Worker, message: WorkerMessage): void {
+    switch (message.type) {
+      case 'skein:ready':
+        if (slot.worker !== worker) return;
+        slot.ready = true;
+        this.pin(message.endpoints);
+        this.updateAlive();
+        if (!this.everReady && this.slots.every((s) => s.ready)) {
+          this.everReady = true;
+          this.emit('ready', this.endpoints);
+        }
+        return;
+      case 'skein:fatal':
+        slot.lastError = message.error;
+        if (!this.everReady) {
+          // A worker that cannot start (bad module, port in use) will not start on a retry either.
+          this.stopping = true;
+          this.emit('fatal', deserializeError(message.error));
+        }
+        return;
+      case 'skein:metrics:res':
+        this.metrics.receive(message.id, message.metrics);
+        return;
+      case 'skein:drained':
+        return;
+    }
+  }
+
+  private pin(endpoints: readonly BoundEndpoint[]): void {
+    if (this.endpoints.length === 0) this.endpoints = [...endpoints];
+    for (const bound of endpoints) {
+      const configured = this.config.options.services
+        .flatMap((s) => s.listen)
+        .find((text) => text === bound.endpoint || formatEndpoint(parseEndpoint(text)) === bound.endpoint);
+      if (!configured || bound.port === undefined) continue;
+      const parsed = parseEndpoint(configured);
+      if (parsed.kind !== 'unix' && parsed.port === 0 && !this.pinned.has(configured)) this.pinned.set(configured, bound.port);
+    }
+  }
+
+  private updateAlive(): void {
+    this.metrics.workersAlive.set(this.slots.filter((s) => s.ready && s.worker && !s.worker.isDead()).length);
+  }
+
+  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    slot.ready = false;
+    slot.worker = undefined;
+    this.metrics.retire(slot.index);
+    this.updateAlive();
+    if (this.stopping) {
+      if (this.slots.every((s) => !s.worker)) this.emit('exit');
+      return;
+    }
+    const how = signal ? `signal ${signal}` : `code ${code}`;
+    this.config.log.warn({ worker: slot.index, pid: worker.process.pid, code, signal }, `worker ${slot.index} exited (${how}); replacing it`);
+    const now = Date.now();
+    const windowMs = this.config.options.crashLoopWindow * 1000;
+    this.deaths.push(now);
+    while (this.deaths.length > 0 && this.deaths[0]! < now - windowMs) this.deaths.shift();
+    if (this.deaths.length >= this.config.options.crashLoopDeaths) {
+      const last = slot.lastError ? `${slot.lastError.name}: ${slot.lastError.message}` : `exited with ${how}`;
+      this.stopping = true;
+      this.emit(
+        'fatal',
+        new CrashLoopError(
+          `workers died ${this.deaths.length} times in ${this.config.options.crashLoopWindow}s; giving up. Last error: ${last}`,
+        ),
+      );
+      return;
+    }
+    // Exponential backoff: 100 ms after a lone death, doubling with each recent one, at most 10 s.
+    const delay = Math.min(10_000, 100 * 2 ** (this.deaths.length - 1));
+    setTimeout(() => {
+      if (this.stopping || slot.worker) return;
+      this.metrics.workerRestarts.inc();
+      this.fork(slot);
+    }, delay);
+  }
+}

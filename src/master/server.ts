@@ -1,0 +1,121 @@
+import { Registry } from 'prom-client';
+import type { BoundEndpoint } from '../shared/ipc.js';
+import { createLogger, type Logger } from '../shared/log.js';
+import type { ServerOptions } from '../shared/options.js';
+import { HealthServer } from './health-server.js';
+import { Primary } from './primary.js';
+
+/** A running server, as `serve()` and the command line see it. */
+export interface RunningServer {
+  /** Every bound endpoint with its real port. */
+  readonly endpoints: readonly BoundEndpoint[];
+  /** The metrics/health port (undefined when turned off). */
+  readonly metricsPort: number | undefined;
+  /** Worker pids by slot. */
+  workerPids(): number[];
+  /** Drains and stops; resolves when every worker has exited. */
+  stop(): Promise<void>;
+  /** Resolves when the server has stopped (by `stop()` or a signal). */
+  readonly closed: Promise<void>;
+}
+
+export interface StartOptions {
+  readonly options: ServerOptions;
+  readonly exec: string;
+  readonly execArgv: readonly string[];
+  /** Install SIGTERM/SIGINT handlers that drain and exit (the command line does). */
+  readonly handleSignals: boolean;
+  readonly log?: Logger;
+}
+
+/**
+ * Starts the primary: forks workers, serves /metrics /healthz /readyz, and
+ * resolves once every worker is listening (after logging the one ready line).
+ * Rejects with the reason when the server cannot start (bad module, port in
+ * use, crash loop).
+ */
+export async function startServer(start: StartOptions): Promise<RunningServer> {
+  const { options } = start;
+  const log = start.log ?? createLogger({ role: 'primary' });
+  const primary = new Primary({ options, exec: start.exec, execArgv: start.execArgv, log });
+  const health = new HealthServer(
+    {
+      scrape: (accept) =>
+        primary.metrics.scrape(
+          primary.scrapeTargets(),
+          accept?.includes('application/openmetrics-text') ? Registry.OPENMETRICS_CONTENT_TYPE : undefined,
+        ),
+      ready: () => primary.isReady,
+    },
+    log,
+  );
+  let metricsPort: number | undefined;
+  if (options.metricsPort !== 0) {
+    try {
+      metricsPort = await health.listen(options.metricsPort, options.metricsHost);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'EADDRINUSE' ? 'address already in use' : (error as Error).message;
+      throw new Error(`cannot serve metrics on ${options.metricsHost}:${options.metricsPort}: ${why}`);
+    }
+  }
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  let stopping: Promise<void> | undefined;
+  let closedWithError: Error | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      log.info('shutting down: draining workers');
+      await primary.shutdown();
+      await health.close();
+      log.info('stopped');
+      resolveClosed();
+    })());
+
+  const endpoints = await new Promise<readonly BoundEndpoint[]>((resolve, reject) => {
+    primary.once('ready', resolve);
+    primary.on('fatal', (error: Error) => {
+      // Before ready this rejects start; after, it stops the server with the reason.
+      reject(error);
+      log.fatal({ err: error }, error.message);
+      primary.kill();
+      void health.close();
+      closedWithError = error;
+      resolveClosed();
+    });
+    primary.start();
+  }).catch(async (error: unknown) => {
+    primary.kill();
+    await health.close();
+    throw error;
+  });
+  if (start.handleSignals) {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals > 1) {
+        log.warn({ signal }, 'second signal: stopping now');
+        primary.kill();
+        process.exit(1);
+      }
+      log.info({ signal }, 'signal received');
+      void stop().then(() => process.exit(0));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    void closed.then(() => {
+      if (closedWithError) {
+        process.stderr.write(`skein: ${closedWithError.message}\n`);
+        process.exit(1);
+      }
+    });
+  }
+
+  const listening = endpoints.map((e) => `${e.service} on ${e.endpoint.replace(/^(tcp6?):0\b/, `$1:${e.port}`)}`).join(', ');
+  const metricsUrl = metricsPort !== undefined ? `http://${options.metricsHost}:${metricsPort}/metrics` : 'off';
+  log.info(
+    { endpoints, metrics: metricsUrl, workers: options.workers, pids: primary.workerPids() },
+    `skein ready: ${listening}; metrics ${metricsUrl}; ${options.workers} workers`,
+  );
+  return { endpoints, metricsPort, workerPids: () => primary.workerPids(), stop, closed };
+}

@@ -1,0 +1,35 @@
+/**
+ * `processed`: the seed's protocol, on every core. A welcome line on connect,
+ * then each chunk answered with `Processed: ` + the chunk. With the service
+ * option `offload` (`skein serve processed --offload`) the processing step runs
+ * on the worker's piscina pool, and replies still leave in order.
+ */
+import { Factory } from '../shared/factory.js';
+import { Protocol } from '../shared/protocol.js';
+import { processData } from './processed-processors.js';
+
+export const WELCOME = 'Welcome to my network application!\r\n';
+
+export class ProcessedProtocol extends Protocol {
+  override connectionMade(): void {
+    this.transport.write(WELCOME);
+  }
+
+  override dataReceived(data: Buffer): void {
+    if (this.factory.options.offload) {
+      this.reply(this.offload<Uint8Array>('processData', data).then((out) => Buffer.from(out.buffer, out.byteOffset, out.byteLength)));
+    } else {
+      this.transport.write(processData(data));
+    }
+  }
+}
+
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/** The factory `skein serve processed` runs. */
+export class ProcessedFactory extends Factory<ProcessedProtocol> {
+  override protocol = ProcessedProtocol;
+  override processors = new URL(`./processed-processors${ext}`, import.meta.url);
+}
+
+export default new ProcessedFactory();

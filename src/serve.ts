@@ -1,0 +1,90 @@
+import { fileURLToPath } from 'node:url';
+import { readConfigFile } from './shared/config-file.js';
+import { InvalidOptionError } from './shared/errors.js';
+import { isFactory, type Factory } from './shared/factory.js';
+import { tsxExecArgv } from './shared/loader.js';
+import { normalizeService, OPTION_SPECS, resolveOptions, type ServerOptions, type ServiceConfig } from './shared/options.js';
+import { startServer, type RunningServer } from './master/server.js';
+import { isSkeinWorker, runWorker } from './worker/main.js';
+
+export type { RunningServer };
+
+/** Options of {@link serve}: the command line's, as an object (numbers in their units: seconds, MiB). */
+export interface ServeOptions extends Partial<Record<keyof typeof OPTION_SPECS, number | string>> {
+  /** A factory object: workers run the calling script and use this factory. */
+  factory?: Factory;
+  /** A built-in protocol name or a module path (instead of `factory`). */
+  protocol?: string;
+  /** Endpoint strings for the protocol (default `tcp:9000`). */
+  listen?: string | string[];
+  /** Short for `listen: 'tcp:PORT'`. */
+  port?: number;
+  /** Options handed to the factory (`factory.options`). */
+  protocolOptions?: Record<string, unknown>;
+  /** Several services in one server (instead of `factory`/`protocol`). */
+  services?: Array<Partial<ServiceConfig>>;
+  /** A JSON config file (lower precedence than these options and the environment). */
+  config?: string;
+  /** Drain and exit on SIGTERM/SIGINT (default true). */
+  handleSignals?: boolean;
+}
+
+const WORKER_ENTRY = fileURLToPath(new URL(`./worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+
+/**
+ * Runs a server on every core from the user's own script, as `skein serve`
+ * does: the calling process becomes the primary and forks the workers.
+ *
+ * With `factory`, workers run the calling script again and `serve()` there
+ * runs the worker side with that factory (it resolves `undefined` in workers).
+ *
+ * @throws InvalidOptionError for a bad option; rejects when the server cannot start.
+ */
+export async function serve(opts: ServeOptions = {}): Promise<RunningServer | undefined> {
+  const name = opts.services?.[0]?.name ?? (opts.factory ? 'default' : undefined);
+  if (isSkeinWorker()) {
+    const factories = new Map<string, Factory>();
+    if (opts.factory) factories.set(name ?? 'default', opts.factory);
+    await runWorker(factories);
+    return undefined;
+  }
+  const options = resolveServeOptions(opts);
+  const usesTs = options.services.some((s) => /\.(ts|mts|cts)$/.test(s.protocol)) || import.meta.url.endsWith('.ts');
+  const exec = opts.factory ? process.argv[1]! : WORKER_ENTRY;
+  return startServer({
+    options,
+    exec,
+    execArgv: usesTs ? tsxExecArgv() : [...process.execArgv],
+    handleSignals: opts.handleSignals ?? true,
+  });
+}
+
+/** Merges `serve()` options with the environment and a config file. */
+export function resolveServeOptions(opts: ServeOptions): ServerOptions {
+  if (opts.factory !== undefined && !isFactory(opts.factory)) {
+    throw new InvalidOptionError('options.factory must be a skein Factory');
+  }
+  const listen = opts.port !== undefined ? [`tcp:${opts.port}`] : typeof opts.listen === 'string' ? [opts.listen] : opts.listen;
+  let services: ServiceConfig[] | undefined;
+  if (opts.services) services = opts.services.map((s, i) => normalizeService(s, `options.services[${i}]`));
+  else if (opts.factory || opts.protocol || listen) {
+    services = [
+      normalizeService(
+        {
+          ...(opts.factory ? { name: 'default', protocol: 'factory' } : { protocol: opts.protocol ?? 'processed' }),
+          ...(listen ? { listen } : {}),
+          ...(opts.protocolOptions ? { options: opts.protocolOptions } : {}),
+        },
+        'options',
+      ),
+    ];
+  }
+  const api: Record<string, unknown> = {};
+  for (const key of Object.keys(OPTION_SPECS) as Array<keyof typeof OPTION_SPECS>) if (opts[key] !== undefined) api[key] = opts[key];
+  return resolveOptions({
+    api,
+    env: process.env,
+    ...(opts.config ? { config: readConfigFile(opts.config) } : {}),
+    ...(services ? { services } : {}),
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * One errors module for all of skein. Every failure a user can see has a class
+ * with a stable `code` (`SKEIN_ERR_*`) and a default message. Errors that cross
+ * a thread or a process travel as `{ name, code, message }` and are rebuilt typed
+ * on the other side with {@link deserializeError}.
+ */
+
+/** Base class of every error skein raises. */
+export class SkeinError extends Error {
+  /** Stable machine-readable code, `SKEIN_ERR_*`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+function defineError(name: string, code: string, defaultMessage: string) {
+  const Class = class extends SkeinError {
+    static readonly code = code;
+    constructor(message: string = defaultMessage, options?: { cause?: unknown }) {
+      super(code, message, options);
+      this.name = name;
+    }
+  };
+  Object.defineProperty(Class, 'name', { value: name });
+  return Class;
+}
+
+/** The peer closed the connection cleanly (FIN). Twisted's `ConnectionDone`. */
+export const ConnectionDone = defineError('ConnectionDone', 'SKEIN_ERR_CONNECTION_DONE', 'connection was closed cleanly');
+export type ConnectionDone = InstanceType<typeof ConnectionDone>;
+
+/** The connection was lost in a non-clean fashion (reset, timeout, socket error). */
+export const ConnectionLost = defineError('ConnectionLost', 'SKEIN_ERR_CONNECTION_LOST', 'connection was lost');
+export type ConnectionLost = InstanceType<typeof ConnectionLost>;
+
+/** The connection was closed by `abortConnection()`. */
+export const ConnectionAborted = defineError('ConnectionAborted', 'SKEIN_ERR_CONNECTION_ABORTED', 'connection was aborted');
+export type ConnectionAborted = InstanceType<typeof ConnectionAborted>;
+
+/** The connection was closed because the server is shutting down or reloading. */
+export const ShutdownError = defineError('ShutdownError', 'SKEIN_ERR_SHUTDOWN', 'server is shutting down');
+export type ShutdownError = InstanceType<typeof ShutdownError>;
+
+/** A protocol callback threw or rejected; the connection was aborted. */
+export const ProtocolCallbackError = defineError(
+  'ProtocolCallbackError',
+  'SKEIN_ERR_PROTOCOL_CALLBACK',
+  'a protocol callback threw',
+);
+export type ProtocolCallbackError = InstanceType<typeof ProtocolCallbackError>;
+
+/** A line exceeded `LineReceiver.maxLength`. */
+export const LineTooLongError = defineError('LineTooLongError', 'SKEIN_ERR_LINE_TOO_LONG', 'line exceeds maxLength');
+export type LineTooLongError = InstanceType<typeof LineTooLongError>;
+
+/** A length-prefixed frame exceeded its receiver's `maxLength`. */
+export const LengthLimitExceededError = defineError(
+  'LengthLimitExceededError',
+  'SKEIN_ERR_LENGTH_LIMIT_EXCEEDED',
+  'frame length exceeds maxLength',
+);
+export type LengthLimitExceededError = InstanceType<typeof LengthLimitExceededError>;
+
+/** A netstring was malformed (bad length, missing comma). */
+export const NetstringParseError = defineError('NetstringParseError', 'SKEIN_ERR_NETSTRING_PARSE', 'malformed netstring');
+export type NetstringParseError = InstanceType<typeof NetstringParseError>;
+
+/** The connection was idle longer than its timeout. */
+export const IdleTimeoutError = defineError('IdleTimeoutError', 'SKEIN_ERR_IDLE_TIMEOUT', 'connection was idle too long');
+export type IdleTimeoutError = InstanceType<typeof IdleTimeoutError>;
+
+/** An option (flag, env variable, config key or API option) has a bad value. */
+export const InvalidOptionError = defineError('InvalidOptionError', 'SKEIN_ERR_INVALID_OPTION', 'invalid option');
+export type InvalidOptionError = InstanceType<typeof InvalidOptionError>;
+
+/** An endpoint string could not be parsed. */
+export const InvalidEndpointError = defineError('InvalidEndpointError', 'SKEIN_ERR_INVALID_ENDPOINT', 'invalid endpoint');
+export type InvalidEndpointError = InstanceType<typeof InvalidEndpointError>;
+
+/** A listener could not bind (port in use, permission denied). */
+export const ListenError = defineError('ListenError', 'SKEIN_ERR_LISTEN', 'could not listen');
+export type ListenError = InstanceType<typeof ListenError>;
+
+/** A protocol module could not be loaded or has no usable default export. */
+export const ModuleLoadError = defineError('ModuleLoadError', 'SKEIN_ERR_MODULE_LOAD', 'could not load protocol module');
+export type ModuleLoadError = InstanceType<typeof ModuleLoadError>;
+
+/** An offloaded task failed on its pool thread (the original name/code/message are kept). */
+export const OffloadError = defineError('OffloadError', 'SKEIN_ERR_OFFLOAD', 'offloaded task failed');
+export type OffloadError = InstanceType<typeof OffloadError>;
+
+/** The offload queue is full and the overload policy is `reject`. */
+export const OffloadOverloadError = defineError(
+  'OffloadOverloadError',
+  'SKEIN_ERR_OFFLOAD_OVERLOAD',
+  'offload queue is full',
+);
+export type OffloadOverloadError = InstanceType<typeof OffloadOverloadError>;
+
+/** An offloaded task was cancelled (its connection was lost or its signal aborted). */
+export const OffloadCancelledError = defineError(
+  'OffloadCancelledError',
+  'SKEIN_ERR_OFFLOAD_CANCELLED',
+  'offloaded task was cancelled',
+);
+export type OffloadCancelledError = InstanceType<typeof OffloadCancelledError>;
+
+/** No processors module is declared, or the named processor does not exist. */
+export const NoProcessorError = defineError('NoProcessorError', 'SKEIN_ERR_NO_PROCESSOR', 'no such processor');
+export type NoProcessorError = InstanceType<typeof NoProcessorError>;
+
+/** A worker crashed repeatedly; the primary gave up respawning it. */
+export const CrashLoopError = defineError('CrashLoopError', 'SKEIN_ERR_CRASH_LOOP', 'workers are crash-looping');
+export type CrashLoopError = InstanceType<typeof CrashLoopError>;
+
+/** Every error class, by name: used to rebuild errors that crossed a thread or process. */
+export const errorClasses = {
+  ConnectionDone,
+  ConnectionLost,
+  ConnectionAborted,
+  ShutdownError,
+  ProtocolCallbackError,
+  LineTooLongError,
+  LengthLimitExceededError,
+  NetstringParseError,
+  IdleTimeoutError,
+  InvalidOptionError,
+  InvalidEndpointError,
+  ListenError,
+  ModuleLoadError,
+  OffloadError,
+  OffloadOverloadError,
+  OffloadCancelledError,
+  NoProcessorError,
+  CrashLoopError,
+} as const;
+
+/** The wire form of an error that crosses a thread or process boundary. */
+export interface SerializedError {
+  name: string;
+  code?: string;
+  message: string;
+  stack?: string;
+}
+
+/** Turns any thrown value into its wire form. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      name: error.name,
+      message: error.message,
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(error.stack ? { stack: error.stack } : {}),
+    };
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+/**
+ * Rebuilds an error from its wire form. A skein error comes back as its own
+ * class; anything else comes back as a plain `Error` that keeps the original
+ * `name`, `code` and `message`.
+ */
+export function deserializeError(wire: SerializedError): Error {
+  const Known = (errorClasses as Record<string, new (message?: string) => SkeinError>)[wire.name];
+  const error: Error = Known ? new Known(wire.message) : new Error(wire.message);
+  if (!Known) {
+    error.name = wire.name;
+    if (wire.code !== undefined) (error as { code?: string }).code = wire.code;
+  }
+  if (wire.stack) error.stack = wire.stack;
+  return error;
+}
+
+/** The `code` of an error if it has one, else `SKEIN_ERR_UNKNOWN`. */
+export function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'SKEIN_ERR_UNKNOWN';
+}

@@ -1,0 +1,45 @@
+import type { SerializedError } from './errors.js';
+import type { ServerOptions, ServiceConfig } from './options.js';
+
+/**
+ * Messages between the primary and its workers over the cluster IPC channel.
+ * Types are namespaced `skein:*`; requests carry an id and settle once.
+ */
+
+/** What a worker is told at fork time (JSON in the `SKEIN_WORKER_CONFIG` environment variable). */
+export interface WorkerConfig {
+  /** Slot index 0…N-1: the `worker` metric label; a replacement reuses its predecessor's slot. */
+  readonly slot: number;
+  /** Services with their endpoints (port-0 endpoints pinned to the port they got, once known). */
+  readonly services: readonly ServiceConfig[];
+  readonly options: Omit<ServerOptions, 'services'>;
+}
+
+/** The name of the environment variable that carries a {@link WorkerConfig}. */
+export const WORKER_CONFIG_ENV = 'SKEIN_WORKER_CONFIG';
+
+/** One bound listener, as reported by a worker. */
+export interface BoundEndpoint {
+  readonly service: string;
+  /** The endpoint string the listener was configured with. */
+  readonly endpoint: string;
+  /** The port it got (undefined for unix sockets). */
+  readonly port?: number;
+  readonly address: string;
+}
+
+export type WorkerMessage =
+  | { type: 'skein:ready'; endpoints: BoundEndpoint[] }
+  | { type: 'skein:fatal'; error: SerializedError }
+  | { type: 'skein:metrics:res'; id: number; metrics: unknown[] }
+  | { type: 'skein:drained' };
+
+export type PrimaryMessage =
+  | { type: 'skein:metrics:req'; id: number }
+  | { type: 'skein:drain'; timeoutMs: number };
+
+/** True when `message` is one of skein's IPC messages (user code may send its own). */
+export function isSkeinMessage(message: unknown): message is WorkerMessage | PrimaryMessage {
+  const type = (message as { type?: unknown } | null)?.type;
+  return typeof type === 'string' && type.startsWith('skein:');
+}

@@ -1,0 +1,22 @@
+/** Metric names users see (prefix `skein_`). Counters end in `_total`, durations are in seconds. */
+export const METRICS = {
+  connectionsActive: 'skein_connections_active',
+  connectionsTotal: 'skein_connections_total',
+  connectionsRejected: 'skein_connections_rejected_total',
+  bytesReceived: 'skein_bytes_received_total',
+  bytesSent: 'skein_bytes_sent_total',
+  messages: 'skein_messages_total',
+  messageDuration: 'skein_message_duration_seconds',
+  protocolErrors: 'skein_protocol_errors_total',
+  offloadTasks: 'skein_offload_tasks_total',
+  offloadQueueSize: 'skein_offload_queue_size',
+  offloadDuration: 'skein_offload_duration_seconds',
+  offloadUtilization: 'skein_offload_utilization',
+  workersAlive: 'skein_workers_alive',
+  workerRestarts: 'skein_worker_restarts_total',
+  scrapeWorkerFailures: 'skein_metrics_scrape_worker_failures_total',
+  eventLoopLag: 'skein_event_loop_lag_seconds',
+} as const;
+
+/** Histogram buckets (seconds) for message and offload durations. */
+export const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -1,0 +1,105 @@
+import { ConnectionLost, ProtocolCallbackError } from './errors.js';
+import type { Protocol } from './protocol.js';
+import type { Transport } from './transport.js';
+
+/** Which protocol callback failed. */
+export type CallbackPhase = 'connectionMade' | 'dataReceived' | 'connectionLost' | 'readConnectionLost' | 'writeConnectionLost' | 'reply';
+
+/** What the owner of a driver hears about. */
+export interface DriverEvents {
+  /** A callback threw or rejected. The driver has already asked the transport to abort. */
+  callbackFailed(error: ProtocolCallbackError, phase: CallbackPhase): void;
+}
+
+/**
+ * Calls a protocol's callbacks with skein's lifecycle guarantees, whoever owns
+ * the connection (the worker reactor, the client side, the testing kit):
+ * `connectionMade` once, `dataReceived` only while connected, `connectionLost`
+ * exactly once; a callback that throws or rejects aborts this connection only.
+ */
+export class ProtocolDriver {
+  private made = false;
+  private lost = false;
+  private failure: ProtocolCallbackError | undefined;
+
+  constructor(
+    readonly protocol: Protocol,
+    private readonly transport: Transport,
+    private readonly events: DriverEvents,
+  ) {
+    protocol.reportFailure = (error) => this.fail(error, 'reply');
+  }
+
+  /** True after `connectionLost` was delivered. */
+  get isLost(): boolean {
+    return this.lost;
+  }
+
+  /** The callback failure that aborted this connection, if any. */
+  get failed(): ProtocolCallbackError | undefined {
+    return this.failure;
+  }
+
+  /** Binds the transport and calls `connectionMade`. */
+  connect(): void {
+    if (this.made || this.lost) return;
+    this.made = true;
+    this.guard('connectionMade', () => this.protocol.makeConnection(this.transport));
+  }
+
+  /** Delivers a chunk, unless the connection failed or is gone. */
+  data(chunk: Buffer): void {
+    if (!this.made || this.lost || this.failure) return;
+    this.guard('dataReceived', () => this.protocol.dataReceived(chunk));
+  }
+
+  /** Delivers a half-close from the peer. */
+  readLost(): void {
+    if (!this.made || this.lost || this.failure) return;
+    this.guard('readConnectionLost', () => this.protocol.readConnectionLost());
+  }
+
+  /** Delivers the end of our write side. */
+  writeLost(): void {
+    if (!this.made || this.lost || this.failure) return;
+    this.guard('writeConnectionLost', () => this.protocol.writeConnectionLost());
+  }
+
+  /**
+   * Delivers `connectionLost` exactly once. When a callback failure aborted
+   * the connection, the reason is that failure.
+   */
+  lose(reason: Error = new ConnectionLost()): void {
+    if (this.lost) return;
+    this.lost = true;
+    if (!this.made) return;
+    const finalReason = this.failure ?? reason;
+    this.guard('connectionLost', () => this.protocol.connectionLost(finalReason));
+    this.protocol.releaseConnection();
+  }
+
+  /** Treats `error` as a failure of `phase` (used for ordered-reply failures). */
+  fail(error: unknown, phase: CallbackPhase): void {
+    if (this.failure || this.lost) return;
+    const wrapped =
+      error instanceof ProtocolCallbackError
+        ? error
+        : new ProtocolCallbackError(`${phase} failed: ${error instanceof Error ? error.message : String(error)}`, {
+            cause: error,
+          });
+    this.failure = wrapped;
+    this.events.callbackFailed(wrapped, phase);
+    if (phase !== 'connectionLost') this.transport.abortConnection();
+  }
+
+  private guard(phase: CallbackPhase, fn: () => unknown): void {
+    try {
+      const result = fn();
+      if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
+        (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.fail(error, phase));
+      }
+    } catch (error) {
+      this.fail(error, phase);
+    }
+  }
+}

@@ -1,0 +1,155 @@
+import type { DelayedCall } from './clock.js';
+import { realClock } from './clock.js';
+import { NoProcessorError } from './errors.js';
+import type { Factory } from './factory.js';
+import { ReplyQueue, type ReplyValue } from './reply-queue.js';
+import type { OffloadOptions, PausableReading } from './services.js';
+import type { Transport } from './transport.js';
+
+/** Marks skein protocol classes so they are recognised by shape even across two copies of skein. */
+export const PROTOCOL_BRAND = Symbol.for('skein.protocol');
+
+/**
+ * One connection's behaviour. Twisted's `Protocol`.
+ *
+ * The reactor calls `connectionMade` once, then `dataReceived` for each chunk,
+ * then `connectionLost` exactly once (also on reset, abort and shutdown).
+ * A callback that throws or rejects aborts this connection only; the error is
+ * logged and counted in `skein_protocol_errors_total`.
+ */
+export class Protocol {
+  static readonly [PROTOCOL_BRAND] = true;
+
+  /** Where to write. Set before `connectionMade`. */
+  transport!: Transport;
+  /** The factory that built this protocol. */
+  factory!: Factory;
+  /** True between `connectionMade` and `connectionLost`. */
+  connected = false;
+
+  private replies: ReplyQueue | undefined;
+  private lifetime: AbortController | undefined;
+
+  /** @internal Called by the reactor: binds the transport and calls `connectionMade`. */
+  makeConnection(transport: Transport): void | Promise<void> {
+    this.connected = true;
+    this.transport = transport;
+    return this.connectionMade();
+  }
+
+  /** Called once when the connection is up. */
+  connectionMade(): void | Promise<void> {}
+
+  /** Called with each chunk of bytes as it arrives (chunk boundaries carry no meaning). */
+  dataReceived(_data: Buffer): void | Promise<void> {}
+
+  /**
+   * Called exactly once when the connection is gone. `reason` is a
+   * `ConnectionDone` for a clean close, `ConnectionLost`, `ConnectionAborted`
+   * or `ShutdownError` otherwise.
+   */
+  connectionLost(_reason: Error): void | Promise<void> {}
+
+  /** Called after the peer half-closed (only when the transport allows half-open connections). */
+  readConnectionLost(): void {
+    this.transport.loseConnection();
+  }
+
+  /** Called after `loseWriteConnection` completed. */
+  writeConnectionLost(): void {}
+
+  /**
+   * Called when the worker starts draining (shutdown or reload). Close at a safe
+   * point if the protocol knows one; the default waits for the peer to close.
+   */
+  drain(): void {}
+
+  /**
+   * Runs the processor named `task` from the factory's `processors` module on a
+   * pool thread. Tasks of a lost connection are cancelled.
+   *
+   * @throws NoProcessorError (rejected) when the factory declares no processors.
+   */
+  offload<T = unknown>(task: string, payload?: unknown, options: OffloadOptions = {}): Promise<T> {
+    const reactor = this.factory?.reactor;
+    const processors = this.factory?.processors;
+    if (!reactor || processors === undefined) {
+      return Promise.reject(new NoProcessorError(`cannot offload '${task}': the factory declares no processors module`));
+    }
+    this.lifetime ??= new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, this.lifetime.signal]) : this.lifetime.signal;
+    return reactor.offload({
+      processors: String(processors),
+      task,
+      payload,
+      protocol: this.factory.protocolName,
+      options: { ...options, signal },
+      ...(isPausable(this.transport) ? { connection: this.transport } : {}),
+    }) as Promise<T>;
+  }
+
+  /**
+   * Writes `reply` once it is ready, after every reply queued before it: replies
+   * leave in request order even when their promises settle out of order.
+   * A rejected reply goes to {@link Protocol.replyFailed}.
+   */
+  reply(reply: ReplyValue | PromiseLike<ReplyValue>): void {
+    this.replies ??= new ReplyQueue(
+      (data) => {
+        if (this.connected) this.transport.write(data);
+      },
+      (error) => {
+        try {
+          this.replyFailed(error);
+        } catch (thrown) {
+          this.reportFailure(thrown);
+        }
+      },
+    );
+    this.replies.push(reply);
+  }
+
+  /** Number of replies queued by `reply` and not yet written. */
+  get pendingReplies(): number {
+    return this.replies?.pending ?? 0;
+  }
+
+  /**
+   * Called (in order) for a reply whose promise rejected. The default aborts
+   * the connection; override to answer with a protocol-level error instead.
+   */
+  replyFailed(error: unknown): void {
+    if (this.connected) throw error;
+  }
+
+  /**
+   * @internal Where failures outside a callback go (a reply that failed). The
+   * reactor's driver replaces it to log, count and abort; alone, it aborts.
+   */
+  reportFailure(_error: unknown): void {
+    if (this.connected) this.transport.abortConnection();
+  }
+
+  /** Schedules `fn` on the reactor clock (cancel it with the returned handle). */
+  callLater(seconds: number, fn: () => void): DelayedCall {
+    return (this.factory?.reactor?.clock ?? realClock).callLater(seconds, fn);
+  }
+
+  /** @internal Called by the reactor after `connectionLost`: drops queued replies, cancels tasks. */
+  releaseConnection(): void {
+    this.connected = false;
+    this.replies?.close();
+    this.lifetime?.abort(new Error('connection lost'));
+  }
+}
+
+/** True when `value` is a protocol class (by brand or by shape). */
+export function isProtocolClass(value: unknown): value is new () => Protocol {
+  if (typeof value !== 'function') return false;
+  const v = value as unknown as Record<PropertyKey, unknown> & { prototype?: Record<string, unknown> };
+  return v[PROTOCOL_BRAND] === true || (typeof v.prototype?.dataReceived === 'function' && typeof v.prototype?.makeConnection === 'function');
+}
+
+function isPausable(transport: unknown): transport is PausableReading {
+  return typeof (transport as Partial<PausableReading> | undefined)?.pauseReading === 'function';
+}

@@ -1,0 +1,39 @@
+import type { Clock } from './clock.js';
+
+/** Options of one offloaded call. */
+export interface OffloadOptions {
+  /** ArrayBuffers (or views of them) to move to the thread instead of copying. */
+  transfer?: ReadonlyArray<ArrayBufferLike | ArrayBufferView>;
+  /** Aborts the task: removed from the queue, or told to stop if running. */
+  signal?: AbortSignal;
+}
+
+/** One task for the offload pool. */
+export interface OffloadRequest {
+  /** Module (absolute path or file URL) whose named exports are processors. */
+  processors: string;
+  /** Name of the exported processor function. */
+  task: string;
+  payload: unknown;
+  /** Protocol label for metrics. */
+  protocol: string;
+  options?: OffloadOptions;
+  /** The caller's connection: reading from it pauses while the pool queue is full. */
+  connection?: PausableReading;
+}
+
+/** A connection whose reading can be paused for a named reason (several may hold at once). */
+export interface PausableReading {
+  pauseReading(reason: string): void;
+  resumeReading(reason: string): void;
+}
+
+/**
+ * What a reactor lends the factories it runs: a clock and the offload pool.
+ * The worker's reactor, the single-process reactor and the testing kit each
+ * provide one.
+ */
+export interface ReactorServices {
+  readonly clock: Clock;
+  offload(request: OffloadRequest): Promise<unknown>;
+}

@@ -1,0 +1,57 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ModuleLoadError } from '../shared/errors.js';
+import { Factory, isFactory } from '../shared/factory.js';
+import { isProtocolClass } from '../shared/protocol.js';
+
+const BUILTIN_NAME = /^[a-z][a-z0-9-]*$/;
+
+/** The module URL of a built-in protocol, or undefined if `name` is not one. */
+export function builtinProtocolUrl(name: string): URL | undefined {
+  if (!BUILTIN_NAME.test(name)) return undefined;
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  const url = new URL(`../protocols/${name}${ext}`, import.meta.url);
+  return existsSync(fileURLToPath(url)) ? url : undefined;
+}
+
+/** The module URL for a protocol spec: a built-in name or a path (relative to `cwd`). */
+export function protocolModuleUrl(spec: string, cwd = process.cwd()): URL {
+  const builtin = builtinProtocolUrl(spec);
+  if (builtin) return builtin;
+  if (spec.startsWith('file:')) return new URL(spec);
+  const path = isAbsolute(spec) ? spec : resolve(cwd, spec);
+  if (!existsSync(path)) {
+    const hint = BUILTIN_NAME.test(spec) ? 'is not a built-in protocol (processed, lines, …) nor a file' : 'does not exist';
+    throw new ModuleLoadError(`protocol '${spec}' ${hint}`);
+  }
+  return pathToFileURL(path);
+}
+
+/**
+ * Imports a protocol module and returns its factory. The default export may be
+ * a Factory (recognised by shape, so another copy of skein works too) or a
+ * Protocol class, which is wrapped with `Factory.forProtocol`.
+ * @throws ModuleLoadError naming the module and what is wrong with it.
+ */
+export async function loadFactory(spec: string, service: string, options: Readonly<Record<string, unknown>>): Promise<Factory> {
+  const url = protocolModuleUrl(spec);
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(url.href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new ModuleLoadError(`cannot load protocol module '${spec}': ${(error as Error).message}`, { cause: error });
+  }
+  const exported = module.default;
+  let factory: Factory;
+  if (isFactory(exported)) factory = exported;
+  else if (isProtocolClass(exported)) factory = Factory.forProtocol(exported);
+  else {
+    throw new ModuleLoadError(
+      `protocol module '${spec}' must default-export a Factory or a Protocol class (got ${exported === undefined ? 'no default export' : typeof exported})`,
+    );
+  }
+  factory.options = { ...factory.options, ...options };
+  factory.protocolName = service;
+  return factory;
+}

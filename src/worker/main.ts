@@ -1,0 +1,98 @@
+/**
+ * The worker process: the primary forks this file (or the user's own script,
+ * with `serve()`), hands it a WorkerConfig in its environment, and talks to it
+ * only over typed IPC messages.
+ */
+import { serializeError } from '../shared/errors.js';
+import type { Factory } from '../shared/factory.js';
+import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
+import { createLogger } from '../shared/log.js';
+import { loadFactory } from './load-factory.js';
+import { Reactor } from './reactor.js';
+
+/** True in a process forked by a skein primary. */
+export function isSkeinWorker(): boolean {
+  return process.env[WORKER_CONFIG_ENV] !== undefined && typeof process.send === 'function';
+}
+
+function send(message: WorkerMessage): void {
+  if (process.connected) process.send?.(message);
+}
+
+/**
+ * Runs the worker side: loads each service's factory (or takes it from
+ * `factories`, for `serve({ factory })`), listens, reports ready, and answers
+ * the primary's scrapes and drain requests.
+ */
+export async function runWorker(factories: ReadonlyMap<string, Factory> = new Map()): Promise<void> {
+  const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as WorkerConfig;
+  const log = createLogger({ role: 'worker', worker: config.slot });
+  // A terminal sends these to the whole process group: only the primary decides.
+  for (const signal of ['SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
+  process.on('uncaughtException', (error) => {
+    log.fatal({ err: error }, 'uncaught exception in worker');
+    send({ type: 'skein:fatal', error: serializeError(error) });
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason }, 'unhandled rejection in worker');
+  });
+  // The primary is gone: nobody will tell us to drain.
+  process.on('disconnect', () => process.exit(0));
+
+  const { options } = config;
+  const perWorkerFromTotal = options.maxConnections !== undefined ? Math.ceil(options.maxConnections / options.workers) : undefined;
+  const perWorker = options.maxConnectionsPerWorker;
+  const maxConnections =
+    perWorker !== undefined && (perWorkerFromTotal === undefined || perWorker <= perWorkerFromTotal)
+      ? { limit: perWorker, reason: 'max_connections_per_worker' }
+      : perWorkerFromTotal !== undefined
+        ? { limit: perWorkerFromTotal, reason: 'max_connections' }
+        : undefined;
+  const reactor = new Reactor({
+    log,
+    highWaterMark: options.highWaterMark,
+    lowWaterMark: options.lowWaterMark,
+    idleTimeout: options.idleTimeout,
+    maxConnections,
+    maxConnectionsPerIp: options.maxConnectionsPerIp,
+    pool: { threads: options.poolThreads, maxQueue: options.poolMaxQueue, idleTimeoutSeconds: options.poolIdleTimeout },
+  });
+
+  process.on('message', (message: unknown) => {
+    if (!isSkeinMessage(message)) return;
+    const m = message as PrimaryMessage;
+    if (m.type === 'skein:metrics:req') {
+      reactor.metrics.registry.getMetricsAsJSON().then(
+        (metrics) => send({ type: 'skein:metrics:res', id: m.id, metrics }),
+        (error: unknown) => log.error({ err: error }, 'metrics collection failed'),
+      );
+    } else if (m.type === 'skein:drain') {
+      log.info({ connections: reactor.connectionCount }, 'draining');
+      void reactor.drain(m.timeoutMs).then(() => {
+        send({ type: 'skein:drained' });
+        process.disconnect?.();
+        setImmediate(() => process.exit(0));
+      });
+    }
+  });
+
+  const bound: BoundEndpoint[] = [];
+  try {
+    for (const service of config.services) {
+      const factory = factories.get(service.name) ?? (await loadFactory(service.protocol, service.name, service.options));
+      if (factories.has(service.name)) {
+        factory.options = { ...factory.options, ...service.options };
+        factory.protocolName = service.name;
+      }
+      for (const endpoint of service.listen) bound.push(await reactor.listen(endpoint, factory, service.name));
+    }
+  } catch (error) {
+    log.error({ err: error }, 'worker failed to start');
+    send({ type: 'skein:fatal', error: serializeError(error) });
+    process.exitCode = 1;
+    setImmediate(() => process.exit(1));
+    return;
+  }
+  send({ type: 'skein:ready', endpoints: bound });
+}

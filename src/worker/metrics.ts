@@ -1,0 +1,144 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DURATION_BUCKETS, METRICS } from '../shared/metric-names.js';
+import type { OffloadPool } from './offload-pool.js';
+import { ProtocolStats } from './stats.js';
+
+/**
+ * The worker's prom-client registry. Hot-path figures live in plain numbers
+ * ({@link ProtocolStats}, the pool's stats) and are copied in by `collect`
+ * callbacks when the primary scrapes, so a frame costs an addition, not a
+ * registry call.
+ */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  private readonly services = new Map<string, ProtocolStats>();
+  private readonly lag = monitorEventLoopDelay({ resolution: 10 });
+  /** Observed by the pool when a task settles. */
+  readonly offloadDuration: Histogram<string>;
+
+  constructor(pool: () => OffloadPool | undefined) {
+    const services = this.services;
+    const registers = [this.registry];
+    this.lag.enable();
+
+    const copyCounter = (counter: Counter<string>, pick: (s: ProtocolStats) => number) => {
+      counter.reset();
+      for (const s of services.values()) counter.inc({ protocol: s.protocol }, pick(s));
+    };
+    new Gauge({
+      name: METRICS.connectionsActive,
+      help: 'Open connections.',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        for (const s of services.values()) this.set({ protocol: s.protocol }, s.connectionsActive);
+      },
+    });
+    new Counter({
+      name: METRICS.connectionsTotal,
+      help: 'Connections accepted and handed to a protocol.',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        copyCounter(this, (s) => s.connectionsTotal);
+      },
+    });
+    new Counter({
+      name: METRICS.bytesReceived,
+      help: 'Bytes read from clients.',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        copyCounter(this, (s) => s.bytesReceived);
+      },
+    });
+    new Counter({
+      name: METRICS.bytesSent,
+      help: 'Bytes written to clients.',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        copyCounter(this, (s) => s.bytesSent);
+      },
+    });
+    new Counter({
+      name: METRICS.connectionsRejected,
+      help: 'Connections refused, by reason.',
+      labelNames: ['protocol', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of services.values()) for (const [reason, n] of s.rejected) this.inc({ protocol: s.protocol, reason }, n);
+      },
+    });
+    new Counter({
+      name: METRICS.protocolErrors,
+      help: 'Connections closed by a protocol error, by code.',
+      labelNames: ['protocol', 'code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of services.values()) for (const [code, n] of s.errors) this.inc({ protocol: s.protocol, code }, n);
+      },
+    });
+    new Counter({
+      name: METRICS.offloadTasks,
+      help: 'Offloaded tasks, by outcome.',
+      labelNames: ['status'],
+      registers,
+      collect() {
+        this.reset();
+        const p = pool();
+        if (!p) return;
+        this.inc({ status: 'completed' }, p.stats.completed);
+        this.inc({ status: 'failed' }, p.stats.failed);
+        this.inc({ status: 'cancelled' }, p.stats.cancelled);
+      },
+    });
+    new Gauge({
+      name: METRICS.offloadQueueSize,
+      help: 'Tasks waiting for a pool thread.',
+      registers,
+      collect() {
+        this.set(pool()?.queueSize ?? 0);
+      },
+    });
+    new Gauge({
+      name: METRICS.offloadUtilization,
+      help: 'Fraction of pool thread time spent running tasks.',
+      registers,
+      collect() {
+        this.set(pool()?.utilization ?? 0);
+      },
+    });
+    // Offloaded tasks take a millisecond or more: one observe() per task is cheap enough.
+    this.offloadDuration = new Histogram({
+      name: METRICS.offloadDuration,
+      help: 'Time of offloaded tasks, from dispatch to result.',
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    const lag = this.lag;
+    new Gauge({
+      name: METRICS.eventLoopLag,
+      help: 'Event-loop delay of the worker since the last scrape (p99, seconds).',
+      registers,
+      collect() {
+        this.set(lag.percentile(99) / 1e9);
+        lag.reset();
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The stats object of a service, created on first use. */
+  service(protocol: string): ProtocolStats {
+    let stats = this.services.get(protocol);
+    if (!stats) {
+      stats = new ProtocolStats(protocol);
+      this.services.set(protocol, stats);
+    }
+    return stats;
+  }
+}

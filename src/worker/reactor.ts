@@ -1,0 +1,270 @@
+import { chmod } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { addressFrom } from '../shared/address.js';
+import { realClock, type Clock } from '../shared/clock.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/endpoint.js';
+import { ListenError, OffloadOverloadError } from '../shared/errors.js';
+import type { Factory } from '../shared/factory.js';
+import type { BoundEndpoint } from '../shared/ipc.js';
+import { createLogger, type Logger } from '../shared/log.js';
+import type { OffloadRequest, ReactorServices } from '../shared/services.js';
+import { Connection } from './connection.js';
+import { WorkerMetrics } from './metrics.js';
+import { OffloadPool, type PoolOptions } from './offload-pool.js';
+
+/** Tunables of one reactor. All optional; defaults match the server's. */
+export interface ReactorOptions {
+  readonly highWaterMark?: number; // bytes
+  readonly lowWaterMark?: number; // bytes
+  readonly idleTimeout?: number | undefined; // seconds
+  /** Connections this reactor accepts at once, and the rejection reason it counts. */
+  readonly maxConnections?: { readonly limit: number; readonly reason: string } | undefined;
+  readonly maxConnectionsPerIp?: number | undefined;
+  readonly pool?: Partial<PoolOptions>;
+  /** `reject`: a full pool queue fails the task with OffloadOverloadError instead of pausing the connection. */
+  readonly overload?: 'pause' | 'reject';
+  readonly log?: Logger;
+  readonly clock?: Clock;
+}
+
+interface Listener {
+  readonly server: Server;
+  readonly factory: Factory;
+  readonly service: string;
+}
+
+const POOL_QUEUE = 'offload-queue';
+
+/**
+ * The reactor: owns listeners and sockets, runs one protocol per connection,
+ * and lends factories a clock and the offload pool. One per worker process
+ * (or one per process with `listenTCP` / `reactor.run()`).
+ */
+export class Reactor implements ReactorServices {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: WorkerMetrics;
+  private readonly listeners: Listener[] = [];
+  private readonly connections = new Set<Connection>();
+  private readonly perIp = new Map<string, number>();
+  private readonly waiting: Array<() => void> = [];
+  private pool: OffloadPool | undefined;
+  private idleSweep: NodeJS.Timeout | undefined;
+  private draining = false;
+  private stopped: Promise<void> | undefined;
+  private resolveRun: (() => void) | undefined;
+
+  constructor(private readonly options: ReactorOptions = {}) {
+    this.clock = options.clock ?? realClock;
+    this.log = options.log ?? createLogger({ role: 'reactor' });
+    this.metrics = new WorkerMetrics(() => this.pool);
+  }
+
+  /** Open connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** True once `drain` or `stop` began. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /**
+   * Starts `factory` (once) and listens on `endpoint`.
+   * @throws ListenError when the address is in use or cannot be bound.
+   */
+  async listen(endpoint: string | Endpoint, factory: Factory, service = factory.protocolName): Promise<BoundEndpoint> {
+    const parsed = typeof endpoint === 'string' ? parseEndpoint(endpoint) : endpoint;
+    const text = typeof endpoint === 'string' ? endpoint : formatEndpoint(endpoint);
+    if (factory.protocolName === 'unknown') factory.protocolName = service;
+    await factory.doStart(this);
+    const stats = this.metrics.service(service);
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket, factory, stats));
+    server.on('error', (error) => this.log.error({ err: error, endpoint: text }, 'listener error'));
+    try {
+      await listenOn(server, parsed);
+    } catch (error) {
+      await factory.doStop();
+      const code = (error as NodeJS.ErrnoException).code;
+      const why =
+        code === 'EADDRINUSE'
+          ? `address already in use`
+          : code === 'EACCES'
+            ? `permission denied`
+            : (error as Error).message;
+      throw new ListenError(`cannot listen on ${text}: ${why}`, { cause: error });
+    }
+    if (parsed.kind === 'unix' && parsed.mode !== undefined) await chmod(parsed.path, parsed.mode);
+    this.listeners.push({ server, factory, service });
+    this.startIdleSweep();
+    const address = server.address();
+    if (address && typeof address === 'object') {
+      return { service, endpoint: text, port: address.port, address: address.address };
+    }
+    return { service, endpoint: text, address: String(address) };
+  }
+
+  /** Runs one offloaded task, waiting (with the caller's reading paused) while the pool queue is full. */
+  async offload(request: OffloadRequest): Promise<unknown> {
+    const pool = (this.pool ??= new OffloadPool(
+      {
+        threads: this.options.pool?.threads ?? 1,
+        maxQueue: this.options.pool?.maxQueue ?? 1,
+        idleTimeoutSeconds: this.options.pool?.idleTimeoutSeconds ?? 30,
+      },
+      (seconds) => this.metrics.offloadDuration.observe(seconds),
+    ));
+    const maxQueue = this.options.pool?.maxQueue ?? 1;
+    if (pool.queueSize >= maxQueue) {
+      if (this.options.overload === 'reject') {
+        throw new OffloadOverloadError(`offload queue is full (${maxQueue} tasks): '${request.task}' rejected`);
+      }
+      request.connection?.pauseReading(POOL_QUEUE);
+      while (pool.queueSize >= maxQueue) await new Promise<void>((resolve) => this.waiting.push(resolve));
+      request.connection?.resumeReading(POOL_QUEUE);
+    }
+    try {
+      return await pool.run(request);
+    } finally {
+      this.waiting.shift()?.();
+    }
+  }
+
+  /**
+   * Drains: stops accepting, asks each protocol to close at a safe point, waits
+   * for connections to end (offloaded work finishes and its replies go out),
+   * and after `timeoutMs` closes what is left with `connectionLost(ShutdownError)`.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.stopped) return this.stopped;
+    this.draining = true;
+    this.stopped = (async () => {
+      await Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))));
+      for (const connection of this.connections) connection.driver.protocol.drain();
+      await waitFor(() => this.connections.size === 0, timeoutMs);
+      for (const connection of this.connections) connection.transport.shutdown();
+      for (const l of this.listeners) await l.factory.doStop();
+      if (this.idleSweep) clearInterval(this.idleSweep);
+      await this.pool?.close();
+      this.resolveRun?.();
+    })();
+    return this.stopped;
+  }
+
+  /** Resolves when the reactor stops (Twisted's `reactor.run()`). */
+  run(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.resolveRun = resolve;
+      if (this.stopped) void this.stopped.then(resolve);
+    });
+  }
+
+  /** Stops at once: closes listeners and every connection with `ShutdownError`. */
+  stop(): Promise<void> {
+    return this.drain(0);
+  }
+
+  private accept(socket: Socket, factory: Factory, stats: ReturnType<WorkerMetrics['service']>): void {
+    // A socket error before the protocol exists must never reach the process.
+    socket.on('error', () => {});
+    if (this.draining) {
+      stats.reject('shutting_down');
+      socket.destroy();
+      return;
+    }
+    const limit = this.options.maxConnections;
+    if (limit && this.connections.size >= limit.limit) {
+      stats.reject(limit.reason);
+      socket.destroy();
+      return;
+    }
+    const ip = socket.remoteAddress ?? '';
+    const perIp = this.options.maxConnectionsPerIp;
+    if (perIp !== undefined && (this.perIp.get(ip) ?? 0) >= perIp) {
+      stats.reject('max_connections_per_ip');
+      socket.destroy();
+      return;
+    }
+    let protocol;
+    try {
+      protocol = factory.buildProtocol(addressFrom(socket.remoteAddress, socket.remotePort, socket.remoteFamily));
+    } catch (error) {
+      stats.error('SKEIN_ERR_PROTOCOL_CALLBACK');
+      this.log.warn({ err: error, protocol: stats.protocol }, 'buildProtocol threw; connection refused');
+      socket.destroy();
+      return;
+    }
+    if (!protocol) {
+      stats.reject('refused_by_factory');
+      socket.destroy();
+      return;
+    }
+    protocol.factory ??= factory;
+    if (perIp !== undefined) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    const marks = { high: this.options.highWaterMark ?? 64 * 1024, low: this.options.lowWaterMark ?? 16 * 1024 };
+    const connection = new Connection(socket, protocol, stats, marks, this.log, this.clock, (c) => {
+      this.connections.delete(c);
+      if (perIp !== undefined) {
+        const n = (this.perIp.get(ip) ?? 1) - 1;
+        if (n === 0) this.perIp.delete(ip);
+        else this.perIp.set(ip, n);
+      }
+    });
+    this.connections.add(connection);
+    connection.start();
+  }
+
+  /** One timer for all connections: closes those idle longer than `idleTimeout`. */
+  private startIdleSweep(): void {
+    const idle = this.options.idleTimeout;
+    if (idle === undefined || this.idleSweep) return;
+    this.idleSweep = setInterval(
+      () => {
+        const cutoff = this.clock.seconds() - idle;
+        for (const c of this.connections) if (c.lastActivity < cutoff) c.timeOut();
+      },
+      Math.max(50, Math.min(1000, (idle * 1000) / 4)),
+    );
+    this.idleSweep.unref();
+  }
+}
+
+/** Resolves when `done()` holds or `timeoutMs` passed, checking every 20 ms. */
+function waitFor(done: () => boolean, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (done() || timeoutMs <= 0) return resolve();
+    const deadline = Date.now() + timeoutMs;
+    const poll = setInterval(() => {
+      if (done() || Date.now() >= deadline) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 20);
+  });
+}
+
+function listenOn(server: Server, endpoint: Endpoint): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    const done = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    if (endpoint.kind === 'unix') {
+      server.listen({ path: endpoint.path, ...(endpoint.backlog ? { backlog: endpoint.backlog } : {}) }, done);
+    } else {
+      const host = endpoint.host ?? (endpoint.kind === 'tcp6' ? '::' : undefined);
+      server.listen(
+        {
+          port: endpoint.port,
+          ...(host !== undefined ? { host } : {}),
+          ...(endpoint.kind === 'tcp6' ? { ipv6Only: true } : {}),
+          ...(endpoint.backlog ? { backlog: endpoint.backlog } : {}),
+        },
+        done,
+      );
+    }
+  });
+}

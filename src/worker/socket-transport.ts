@@ -1,0 +1,225 @@
+import type { Socket } from 'node:net';
+import { addressFrom, type Address } from '../shared/address.js';
+import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from '../shared/errors.js';
+import type { PausableReading } from '../shared/services.js';
+import type { Producer, Transport } from '../shared/transport.js';
+import type { ProtocolStats } from './stats.js';
+
+/** Water marks of one transport's unsent output, in bytes. */
+export interface WaterMarks {
+  readonly high: number;
+  readonly low: number;
+}
+
+const WRITE_BUFFER = 'write-buffer';
+const EMPTY = Buffer.alloc(0);
+const PROTOCOL = 'protocol';
+
+/**
+ * A Transport backed by a node:net socket.
+ *
+ * Writes made in one tick are corked and leave in one syscall. Reading pauses
+ * for named reasons (the protocol, a full write buffer, a full offload queue…)
+ * and resumes only when no reason holds. While unsent output is above the
+ * high-water mark, reading stops and a registered producer is paused, so a
+ * peer that never reads cannot make the worker buffer without bound.
+ */
+export class SocketTransport implements Transport, PausableReading {
+  private readonly peer: Address;
+  private readonly host: Address;
+  private readonly pauseReasons = new Set<string>();
+  private corked = false;
+  private producer: Producer | undefined;
+  private streamingProducer = false;
+  private closeReason: Error | undefined;
+  private socketError: Error | undefined;
+  private lostWrite = false;
+  disconnecting = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly marks: WaterMarks,
+    private readonly stats: ProtocolStats,
+    /** Called when our write side has finished (after `loseWriteConnection`). */
+    private readonly onWriteClosed: () => void = () => {},
+  ) {
+    this.peer = addressFrom(socket.remoteAddress, socket.remotePort, socket.remoteFamily);
+    this.host = addressFrom(socket.localAddress, socket.localPort, socket.remoteFamily);
+    socket.on('error', (error) => {
+      this.socketError ??= error;
+    });
+    socket.on('drain', () => this.belowLowWater());
+  }
+
+  write(data: Buffer | string): void {
+    const socket = this.socket;
+    if (this.lostWrite || socket.destroyed || !socket.writable) return;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(uncork, this);
+    }
+    this.stats.bytesSent += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    socket.write(data);
+    if (socket.writableLength > this.marks.high) this.aboveHighWater();
+  }
+
+  writeSequence(chunks: ReadonlyArray<Buffer | string>): void {
+    for (const chunk of chunks) this.write(chunk);
+  }
+
+  loseConnection(): void {
+    if (this.disconnecting) return;
+    this.disconnecting = true;
+    // With a streaming producer registered, close once it unregisters (Twisted's rule).
+    if (this.producer && this.streamingProducer) return;
+    this.endSocket();
+  }
+
+  abortConnection(): void {
+    this.disconnecting = true;
+    this.closeReason ??= new ConnectionAborted();
+    this.socket.destroy();
+  }
+
+  loseWriteConnection(): void {
+    if (this.lostWrite) return;
+    this.lostWrite = true;
+    this.socket.end(() => this.onWriteClosed());
+  }
+
+  /** Closes at once; `connectionLost` gets `reason`. */
+  abortConnectionWith(reason: Error): void {
+    this.closeReason ??= reason;
+    this.abortConnection();
+  }
+
+  /** Closes because the server is shutting down. */
+  shutdown(): void {
+    this.abortConnectionWith(new ShutdownError());
+  }
+
+  getPeer(): Address {
+    return this.peer;
+  }
+
+  getHost(): Address {
+    return this.host;
+  }
+
+  pauseProducing(): void {
+    this.pauseReading(PROTOCOL);
+  }
+
+  resumeProducing(): void {
+    this.resumeReading(PROTOCOL);
+  }
+
+  pauseReading(reason: string): void {
+    this.pauseReasons.add(reason);
+    if (!this.socket.isPaused()) this.socket.pause();
+  }
+
+  resumeReading(reason: string): void {
+    if (!this.pauseReasons.delete(reason)) return;
+    if (this.pauseReasons.size === 0 && !this.socket.destroyed) this.socket.resume();
+  }
+
+  /** Reasons reading is paused for, for tests and debugging. */
+  get readingPausedFor(): ReadonlySet<string> {
+    return this.pauseReasons;
+  }
+
+  registerProducer(producer: Producer, streaming: boolean): void {
+    if (this.producer) throw new Error('a producer is already registered on this transport');
+    this.producer = producer;
+    this.streamingProducer = streaming;
+    if (this.socket.destroyed) {
+      producer.stopProducing();
+      return;
+    }
+    if (!streaming) setImmediate(() => this.pullMore());
+    else if (this.socket.writableLength > this.marks.high) producer.pauseProducing?.();
+  }
+
+  unregisterProducer(): void {
+    this.producer = undefined;
+    if (this.disconnecting && !this.socket.destroyed && this.closeReason === undefined) this.endSocket();
+  }
+
+  setTcpNoDelay(enabled: boolean): void {
+    this.socket.setNoDelay(enabled);
+  }
+
+  setTcpKeepAlive(enabled: boolean, initialDelaySeconds = 0): void {
+    this.socket.setKeepAlive(enabled, initialDelaySeconds * 1000);
+  }
+
+  /** Why the connection ended, for `connectionLost`. */
+  lostReason(): Error {
+    if (this.closeReason) return this.closeReason;
+    if (this.socketError) return new ConnectionLost(`connection lost: ${this.socketError.message}`, { cause: this.socketError });
+    return new ConnectionDone();
+  }
+
+  /** Called when the socket closed: stops a registered producer. */
+  closed(): void {
+    const producer = this.producer;
+    this.producer = undefined;
+    producer?.stopProducing();
+  }
+
+  /** @internal */
+  flush(): void {
+    this.corked = false;
+    this.socket.uncork();
+  }
+
+  private endSocket(): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.end();
+    // Close fully once our output is flushed, even if the peer keeps its side open.
+    if (socket.writableFinished) socket.destroy();
+    else socket.once('finish', () => socket.destroy());
+  }
+
+  private aboveHighWater(): void {
+    if (this.pauseReasons.has(WRITE_BUFFER)) return;
+    this.pauseReading(WRITE_BUFFER);
+    if (this.producer && this.streamingProducer) this.producer.pauseProducing?.();
+    this.watchFlush();
+  }
+
+  /** An empty write's callback runs once everything queued before it has been flushed. */
+  private watchFlush(): void {
+    this.socket.write(EMPTY, () => this.belowLowWater());
+  }
+
+  private belowLowWater(): void {
+    if (this.socket.destroyed) return;
+    if (this.socket.writableLength > this.marks.low) {
+      if (this.pauseReasons.has(WRITE_BUFFER)) this.watchFlush();
+      return;
+    }
+    if (this.pauseReasons.has(WRITE_BUFFER)) {
+      this.resumeReading(WRITE_BUFFER);
+      if (this.producer && this.streamingProducer) this.producer.resumeProducing();
+    }
+    if (this.producer && !this.streamingProducer) this.pullMore();
+  }
+
+  private pullMore(): void {
+    const producer = this.producer;
+    if (!producer || this.streamingProducer || this.socket.destroyed) return;
+    if (this.socket.writableLength <= this.marks.low) {
+      producer.resumeProducing();
+      // A pull producer writes one chunk per call: keep asking while the buffer is low.
+      if (this.producer === producer && this.socket.writableLength <= this.marks.low) setImmediate(() => this.pullMore());
+    }
+  }
+}
+
+function uncork(transport: SocketTransport): void {
+  transport.flush();
+}

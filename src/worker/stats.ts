@@ -1,0 +1,25 @@
+/**
+ * Hot-path counters of one service in one worker: plain numbers, bumped with an
+ * addition per event and copied into prom-client only when a scrape collects.
+ */
+export class ProtocolStats {
+  connectionsActive = 0;
+  connectionsTotal = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  messages = 0;
+  /** Rejected connections by reason (`max_connections_per_worker`, `refused_by_factory`, …). */
+  readonly rejected = new Map<string, number>();
+  /** Protocol errors by code. */
+  readonly errors = new Map<string, number>();
+
+  constructor(readonly protocol: string) {}
+
+  reject(reason: string): void {
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  }
+
+  error(code: string): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+}
