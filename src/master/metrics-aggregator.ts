@@ -1,5 +1,5 @@
 import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { METRICS } from '../shared/metric-names.js';
+import { isPerWorkerMetric, METRICS } from '../shared/metric-names.js';
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 
@@ -10,10 +10,6 @@ export interface ScrapeTarget {
   request(id: number): boolean;
 }
 
-/** Metrics that are per process and must not be summed: they get a `worker` label instead. */
-function perWorker(name: string): boolean {
-  return !name.startsWith('skein_') || name === METRICS.eventLoopLag;
-}
 
 function isCumulative(metric: MetricJson): boolean {
   const type = metric.type as unknown as string;
@@ -125,7 +121,7 @@ export class MetricsAggregator {
 function labelled(metrics: MetricJson[], slot: number): MetricJson[] {
   const worker = String(slot);
   return metrics.map((m) =>
-    perWorker(m.name)
+    isPerWorkerMetric(m.name)
       ? // Distinct worker labels keep the series apart; 'sum' keeps every one (some default metrics say 'omit').
         { ...m, aggregator: 'sum' as const, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, worker } })) }
       : m,

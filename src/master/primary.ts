@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
+import { createServer } from 'node:net';
 import { formatEndpoint, parseEndpoint, withPort } from '../shared/endpoint.js';
 import { CrashLoopError, deserializeError, type SerializedError } from '../shared/errors.js';
 import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
@@ -59,7 +60,8 @@ export class Primary extends EventEmitter {
   }
 
   /** Forks every worker. Listen for `ready` and `fatal`. */
-  start(): void {
+  async start(): Promise<void> {
+    await this.pinPortZero();
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
     for (let i = 0; i < this.config.options.workers; i++) {
@@ -123,6 +125,21 @@ export class Primary extends EventEmitter {
     });
   }
 
+  /**
+   * Gives each port-0 TCP endpoint a concrete free port before any worker forks,
+   * so every worker, and every replacement, shares one listening handle and the
+   * port stays the same for the life of the primary.
+   */
+  private async pinPortZero(): Promise<void> {
+    for (const service of this.config.options.services) {
+      for (const text of service.listen) {
+        const endpoint = parseEndpoint(text);
+        if (endpoint.kind === 'unix' || endpoint.port !== 0 || this.pinned.has(text)) continue;
+        this.pinned.set(text, await freePort(endpoint.host ?? (endpoint.kind === 'tcp6' ? '::' : undefined)));
+      }
+    }
+  }
+
   private servicesForFork(): ServiceConfig[] {
     return this.config.options.services.map((service) => ({
       ...service,
@@ -153,7 +170,7 @@ export class Primary extends EventEmitter {
       case 'skein:ready':
         if (slot.worker !== worker) return;
         slot.ready = true;
-        this.pin(message.endpoints);
+        if (this.endpoints.length === 0) this.endpoints = [...message.endpoints];
         this.updateAlive();
         if (!this.everReady && this.slots.every((s) => s.ready)) {
           this.everReady = true;
@@ -176,17 +193,6 @@ export class Primary extends EventEmitter {
     }
   }
 
-  private pin(endpoints: readonly BoundEndpoint[]): void {
-    if (this.endpoints.length === 0) this.endpoints = [...endpoints];
-    for (const bound of endpoints) {
-      const configured = this.config.options.services
-        .flatMap((s) => s.listen)
-        .find((text) => text === bound.endpoint || formatEndpoint(parseEndpoint(text)) === bound.endpoint);
-      if (!configured || bound.port === undefined) continue;
-      const parsed = parseEndpoint(configured);
-      if (parsed.kind !== 'unix' && parsed.port === 0 && !this.pinned.has(configured)) this.pinned.set(configured, bound.port);
-    }
-  }
 
   private updateAlive(): void {
     this.metrics.workersAlive.set(this.slots.filter((s) => s.ready && s.worker && !s.worker.isDead()).length);
@@ -227,4 +233,14 @@ export class Primary extends EventEmitter {
       this.fork(slot);
     }, delay);
   }
+}
+
+/** A port that is free right now on `host` (all interfaces when undefined). */
+async function freePort(host: string | undefined): Promise<number> {
+  const server = createServer();
+  server.listen({ port: 0, ...(host !== undefined ? { host } : {}), exclusive: true });
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -84,7 +84,7 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
       closedWithError = error;
       resolveClosed();
     });
-    primary.start();
+    primary.start().catch(reject);
   }).catch(async (error: unknown) => {
     primary.kill();
     await health.close();

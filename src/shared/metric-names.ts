@@ -16,7 +16,20 @@ export const METRICS = {
   workerRestarts: 'skein_worker_restarts_total',
   scrapeWorkerFailures: 'skein_metrics_scrape_worker_failures_total',
   eventLoopLag: 'skein_event_loop_lag_seconds',
+  /** Per worker (labelled `worker`, never summed): how connections spread over workers. */
+  workerConnectionsActive: 'skein_worker_connections_active',
+  workerConnectionsTotal: 'skein_worker_connections_total',
 } as const;
 
 /** Histogram buckets (seconds) for message and offload durations. */
 export const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Metrics each worker reports under its own `worker` label instead of being summed. */
+export function isPerWorkerMetric(name: string): boolean {
+  return (
+    !name.startsWith('skein_') ||
+    name === METRICS.eventLoopLag ||
+    name === METRICS.workerConnectionsActive ||
+    name === METRICS.workerConnectionsTotal
+  );
+}

@@ -44,6 +44,27 @@ export class WorkerMetrics {
         copyCounter(this, (s) => s.connectionsTotal);
       },
     });
+    new Gauge({
+      name: METRICS.workerConnectionsActive,
+      help: 'Open connections of this worker (labelled by worker slot).',
+      registers,
+      collect() {
+        let n = 0;
+        for (const s of services.values()) n += s.connectionsActive;
+        this.set(n);
+      },
+    });
+    new Counter({
+      name: METRICS.workerConnectionsTotal,
+      help: 'Connections this worker accepted (labelled by worker slot).',
+      registers,
+      collect() {
+        let n = 0;
+        for (const s of services.values()) n += s.connectionsTotal;
+        this.reset();
+        this.inc(n);
+      },
+    });
     new Counter({
       name: METRICS.bytesReceived,
       help: 'Bytes read from clients.',

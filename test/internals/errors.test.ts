@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { deserializeError, errorClasses, errorCode, serializeError, SkeinError } from '../../src/shared/errors.js';
+
+describe('errors', () => {
+  it.each(Object.entries(errorClasses))('%s has a SKEIN_ERR_ code, a default message, and survives the wire', (name, Class) => {
+    const error = new Class();
+    expect(error).toBeInstanceOf(SkeinError);
+    expect(error.name).toBe(name);
+    expect(error.code).toMatch(/^SKEIN_ERR_[A-Z_]+$/);
+    expect(error.message.length).toBeGreaterThan(0);
+    const back = deserializeError(JSON.parse(JSON.stringify(serializeError(error))));
+    expect(back).toBeInstanceOf(Class);
+    expect((back as SkeinError).code).toBe(error.code);
+  });
+
+  it('codes are unique', () => {
+    const codes = Object.values(errorClasses).map((C) => new C().code);
+    expect(new Set(codes).size).toBe(codes.length);
+  });
+
+  it('keeps name, code and message of foreign errors', () => {
+    const original = Object.assign(new RangeError('too big'), { code: 'E_TOO_BIG' });
+    const back = deserializeError(serializeError(original));
+    expect(back.name).toBe('RangeError');
+    expect(back.message).toBe('too big');
+    expect(errorCode(back)).toBe('E_TOO_BIG');
+    expect(errorCode('nope')).toBe('SKEIN_ERR_UNKNOWN');
+  });
+});

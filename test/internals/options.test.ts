@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
+import { InvalidOptionError } from '../../src/shared/errors.js';
+import { DEFAULTS, resolveOptions } from '../../src/shared/options.js';
+
+describe('resolveOptions', () => {
+  it('applies defaults', () => {
+    const o = resolveOptions({});
+    expect(o.workers).toBe(availableParallelism());
+    expect(o.poolThreads).toBe(Math.max(1, Math.floor(availableParallelism() / o.workers)));
+    expect(o.poolMaxQueue).toBe(o.poolThreads ** 2);
+    expect(o.metricsPort).toBe(9100);
+    expect(o.metricsHost).toBe('127.0.0.1');
+    expect(o.shutdownTimeout).toBe(10);
+    expect(o.services).toEqual([{ name: 'processed', protocol: 'processed', listen: [DEFAULTS.listen], options: {} }]);
+    expect(Object.isFrozen(o)).toBe(true);
+  });
+
+  it('takes flag over env over config', () => {
+    const config = { workers: 3, shutdownTimeout: 4 };
+    const env = { SKEIN_WORKERS: '2', SKEIN_METRICS_PORT: '9200' };
+    const o = resolveOptions({ flags: { workers: '1' }, env, config });
+    expect(o.workers).toBe(1);
+    expect(o.metricsPort).toBe(9200);
+    expect(o.shutdownTimeout).toBe(4);
+    expect(resolveOptions({ env, config }).workers).toBe(2);
+    expect(resolveOptions({ config }).workers).toBe(3);
+  });
+
+  it('sizes the pool so all workers together use about one thread per core', () => {
+    const o = resolveOptions({ flags: { workers: String(availableParallelism()) } });
+    expect(o.poolThreads * o.workers).toBeLessThanOrEqual(Math.max(availableParallelism(), o.workers));
+  });
+
+  it.each([
+    [{ flags: { workers: '0' } }, /--workers must be a positive integer \(got '0'\)/],
+    [{ env: { SKEIN_METRICS_PORT: 'x' } }, /SKEIN_METRICS_PORT must be a port number/],
+    [{ config: { shutdownTimeout: 'soon' } }, /config key 'shutdownTimeout' must be a positive number/],
+    [{ config: { wrokers: 2 } }, /config key 'wrokers' is not an option/],
+    [{ config: { services: [] } }, /'services' must be a non-empty array/],
+    [{ config: { services: [{ listen: ['tcp:x'] }] } }, /services\[0\].listen: invalid endpoint 'tcp:x'/],
+    [{ config: { services: [{}, {}] } }, /two services are named 'processed'/],
+    [{ flags: { highWaterMark: '10', lowWaterMark: '20' } }, /low-water-mark \(20\) must not exceed/],
+  ])('rejects %j naming the option', (layers, message) => {
+    expect(() => resolveOptions(layers as never)).toThrow(InvalidOptionError);
+    expect(() => resolveOptions(layers as never)).toThrow(message);
+  });
+});
