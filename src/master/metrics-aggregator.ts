@@ -6,6 +6,11 @@ type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 /** A worker the aggregator can ask for its metrics. */
 export interface ScrapeTarget {
   readonly slot: number;
+  /**
+   * The worker process (unique for the primary's life; defaults to the slot).
+   * During a reload two workers share a slot: state is kept per worker.
+   */
+  readonly worker?: number;
   /** Sends a metrics request; false when the channel is closed. */
   request(id: number): boolean;
 }
@@ -32,9 +37,11 @@ export class MetricsAggregator {
   readonly workerRestarts: Counter<string>;
   private readonly scrapeFailures: Counter<string>;
   private nextId = 1;
-  private readonly pending = new Map<number, { slot: number; resolve: (metrics: MetricJson[]) => void }>();
-  /** Last cumulative metrics reported by the worker now in each slot. */
-  private readonly last = new Map<number, MetricJson[]>();
+  private readonly pending = new Map<number, { worker: number; resolve: (metrics: MetricJson[] | undefined) => void }>();
+  /** Last cumulative metrics reported by each live worker (keyed by worker), with its slot. */
+  private readonly last = new Map<number, { slot: number; metrics: MetricJson[] }>();
+  /** Workers already folded into `retired`: a late answer from one must not count twice. */
+  private readonly gone = new Set<number>();
   /** Cumulative metrics of workers that are gone, summed. */
   private retired: MetricJson[] = [];
 
@@ -58,34 +65,51 @@ export class MetricsAggregator {
     waiter.resolve(metrics as MetricJson[]);
   }
 
-  /** A worker left its slot for good (died or retired): keep its counters. */
-  retire(slot: number): void {
-    const last = this.last.get(slot);
-    this.last.delete(slot);
-    if (last && last.length > 0) this.retired = sumMetrics([this.retired, labelled(last, slot)]);
+  /**
+   * A worker left for good (died or retired): keep its counters under its slot.
+   * `worker` identifies it when targets carry one; `final` is what it reported
+   * last (on a graceful exit), newer than any scrape.
+   */
+  retire(slot: number, worker?: number, final?: unknown[]): void {
+    const key = worker ?? slot;
+    if (worker !== undefined) {
+      if (this.gone.has(worker)) return;
+      this.gone.add(worker);
+    }
+    const metrics = final ? (final as MetricJson[]).filter((m) => isCumulative(m)) : this.last.get(key)?.metrics;
+    this.last.delete(key);
+    if (metrics && metrics.length > 0) this.retired = sumMetrics([this.retired, labelled(metrics, slot)]);
+    // Nobody will answer for it now: settle its outstanding requests.
+    for (const [id, waiter] of this.pending) {
+      if (waiter.worker !== key) continue;
+      this.pending.delete(id);
+      waiter.resolve(undefined);
+    }
   }
 
   /** Collects from every target within the deadline and returns the exposition. */
   async scrape(targets: readonly ScrapeTarget[], contentType?: string): Promise<{ body: string; contentType: string }> {
     const answers = await Promise.all(targets.map((t) => this.ask(t)));
     const sets: MetricJson[][] = [];
+    const asked = new Set<number>();
     targets.forEach((target, i) => {
+      const worker = target.worker ?? target.slot;
+      asked.add(worker);
+      // Retired while we waited: its totals are already in `retired`.
+      if (this.gone.has(worker)) return;
       const answer = answers[i];
       if (answer) {
-        this.last.set(
-          target.slot,
-          answer.filter((m) => isCumulative(m)),
-        );
+        this.last.set(worker, { slot: target.slot, metrics: answer.filter((m) => isCumulative(m)) });
         sets.push(labelled(answer, target.slot));
       } else {
         this.scrapeFailures.inc({ worker: String(target.slot) });
-        const last = this.last.get(target.slot);
-        if (last) sets.push(labelled(last, target.slot));
+        const last = this.last.get(worker);
+        if (last) sets.push(labelled(last.metrics, target.slot));
       }
     });
-    // Slots whose worker is between lives still count their last cumulative values.
-    for (const [slot, metrics] of this.last) {
-      if (!targets.some((t) => t.slot === slot)) sets.push(labelled(metrics, slot));
+    // Workers not asked this time still count their last cumulative values.
+    for (const [worker, last] of this.last) {
+      if (!asked.has(worker)) sets.push(labelled(last.metrics, last.slot));
     }
     if (this.retired.length > 0) sets.push(this.retired);
     const workers = AggregatorRegistry.aggregate(sets as never) as unknown as Registry;
@@ -102,7 +126,7 @@ export class MetricsAggregator {
         resolve(undefined);
       }, this.timeoutMs);
       this.pending.set(id, {
-        slot: target.slot,
+        worker: target.worker ?? target.slot,
         resolve: (metrics) => {
           clearTimeout(timer);
           resolve(metrics);

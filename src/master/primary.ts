@@ -1,12 +1,15 @@
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
 import { EventEmitter, once } from 'node:events';
 import { createServer } from 'node:net';
 import { formatEndpoint, parseEndpoint, withPort } from '../shared/endpoint.js';
-import { CrashLoopError, deserializeError, type SerializedError } from '../shared/errors.js';
+import { CrashLoopError, deserializeError } from '../shared/errors.js';
 import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
 import type { ServerOptions, ServiceConfig } from '../shared/options.js';
-import { MetricsAggregator } from './metrics-aggregator.js';
+import { MetricsAggregator, type ScrapeTarget } from './metrics-aggregator.js';
+import { RestartPolicy } from './restart-policy.js';
+import { readRssMiB } from './rss.js';
+import { WorkerHandle } from './worker-handle.js';
 
 /** How the primary forks its workers. */
 export interface PrimaryConfig {
@@ -17,19 +20,30 @@ export interface PrimaryConfig {
   readonly log: Logger;
 }
 
+/** One place in the pool of workers; its index is the `worker` metric label. */
 interface Slot {
   readonly index: number;
-  worker: Worker | undefined;
-  ready: boolean;
-  /** Set while the worker in this slot is being retired on purpose. */
-  retiring: boolean;
-  lastError: SerializedError | undefined;
+  /** The worker serving this slot (undefined between a death and its replacement). */
+  current: WorkerHandle | undefined;
+  /** A replacement starting up (reload, memory recycle); it takes over once listening. */
+  pending: WorkerHandle | undefined;
+  replacing: Promise<boolean> | undefined;
+  respawn: NodeJS.Timeout | undefined;
+  /** Retired by SIGTTOU: not respawned, not reloaded. */
+  removed: boolean;
 }
+
+/** How long a replacement may take to start listening before a reload gives up on it. */
+const READY_TIMEOUT_MS = 60_000;
+/** How often worker memory is sampled when `--max-worker-rss` is set. */
+const RSS_INTERVAL_MS = 2000;
 
 /**
  * The primary: forks one worker per slot with node:cluster (round-robin),
- * replaces workers that die (with backoff, stopping on a crash loop), pins
- * port-0 listeners to the port they got, and drains workers on shutdown.
+ * replaces workers that die (with backoff, stopping on a crash loop), reloads
+ * them one at a time (replacement first, then drain), scales up and down,
+ * recycles workers over the memory ceiling, pins port-0 listeners to the port
+ * they got, and drains workers on shutdown.
  *
  * Events: `ready` (every slot listening, once), `fatal` (Error: the server
  * cannot run), `exit` (after shutdown).
@@ -37,16 +51,26 @@ interface Slot {
 export class Primary extends EventEmitter {
   readonly metrics: MetricsAggregator;
   private readonly slots: Slot[] = [];
-  private readonly deaths: number[] = [];
+  /** Every live worker process: current, pending and retiring ones. */
+  private readonly workers = new Map<number, WorkerHandle>();
+  private readonly restarts: RestartPolicy;
   /** Port each port-0 endpoint got, by endpoint string. */
   private readonly pinned = new Map<string, number>();
   private endpoints: BoundEndpoint[] = [];
   private everReady = false;
   private stopping = false;
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
+  private rssTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly config: PrimaryConfig) {
     super();
     this.metrics = new MetricsAggregator(config.options.metricsTimeout * 1000);
+    this.restarts = new RestartPolicy(config.options.crashLoopDeaths, config.options.crashLoopWindow * 1000);
+  }
+
+  private get log(): Logger {
+    return this.config.log;
   }
 
   /** Endpoints as bound (real ports), from the first worker that reported. */
@@ -56,7 +80,12 @@ export class Primary extends EventEmitter {
 
   /** True while at least one worker listens and the server is not draining. */
   get isReady(): boolean {
-    return !this.stopping && this.slots.some((s) => s.ready);
+    return !this.stopping && [...this.workers.values()].some((w) => w.ready);
+  }
+
+  /** Number of slots (the worker count SIGTTIN/SIGTTOU change). */
+  get workerCount(): number {
+    return this.slots.length;
   }
 
   /** Forks every worker. Listen for `ready` and `fatal`. */
@@ -64,31 +93,20 @@ export class Primary extends EventEmitter {
     await this.pinPortZero();
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
-    for (let i = 0; i < this.config.options.workers; i++) {
-      const slot: Slot = { index: i, worker: undefined, ready: false, retiring: false, lastError: undefined };
-      this.slots.push(slot);
-      this.fork(slot);
-    }
+    for (let i = 0; i < this.config.options.workers; i++) this.addSlot();
+    this.watchMemory();
   }
 
-  /** Live workers as scrape targets. */
-  scrapeTargets() {
-    return this.slots
-      .filter((s) => s.worker && !s.worker.isDead())
-      .map((s) => ({
-        slot: s.index,
-        request: (id: number) => {
-          const worker = s.worker;
-          if (!worker || !worker.isConnected()) return false;
-          worker.send({ type: 'skein:metrics:req', id });
-          return true;
-        },
-      }));
+  /** Live workers as scrape targets (two may share a slot during a reload). */
+  scrapeTargets(): ScrapeTarget[] {
+    return [...this.workers.values()]
+      .filter((w) => !w.isDead)
+      .map((w) => ({ slot: w.slot, worker: w.id, request: (id: number) => w.send({ type: 'skein:metrics:req', id }) }));
   }
 
-  /** Pids of live workers, by slot. */
+  /** Pids of the serving workers, by slot. */
   workerPids(): number[] {
-    return this.slots.flatMap((s) => (s.worker?.process.pid !== undefined ? [s.worker.process.pid] : []));
+    return this.slots.flatMap((s) => (s.current?.pid !== undefined ? [s.current.pid] : []));
   }
 
   /**
@@ -97,32 +115,233 @@ export class Primary extends EventEmitter {
    */
   async shutdown(): Promise<void> {
     this.stopping = true;
+    this.updateAlive();
+    if (this.rssTimer) clearInterval(this.rssTimer);
+    for (const slot of this.slots) if (slot.respawn) clearTimeout(slot.respawn);
     const timeoutMs = this.config.options.shutdownTimeout * 1000;
-    const exits = this.slots.map((slot) => this.retire(slot, timeoutMs));
-    await Promise.all(exits);
+    await Promise.all([...this.workers.values()].map((w) => w.drain(timeoutMs)));
   }
 
-  /** Kills every worker at once (a second signal). */
+  /** Cuts a drain short (a second signal): workers close what is left now and exit. */
+  force(): void {
+    this.stopping = true;
+    for (const w of this.workers.values()) w.force();
+  }
+
+  /** Kills every worker at once. */
   kill(): void {
     this.stopping = true;
-    for (const slot of this.slots) slot.worker?.process.kill('SIGKILL');
+    if (this.rssTimer) clearInterval(this.rssTimer);
+    for (const slot of this.slots) if (slot.respawn) clearTimeout(slot.respawn);
+    for (const w of this.workers.values()) w.kill();
   }
 
-  private retire(slot: Slot, timeoutMs: number): Promise<void> {
-    const worker = slot.worker;
-    if (!worker || worker.isDead()) return Promise.resolve();
-    slot.retiring = true;
-    slot.ready = false;
-    return new Promise<void>((resolve) => {
-      // Past the drain budget plus a grace period, a worker that has not exited is killed.
-      const kill = setTimeout(() => worker.process.kill('SIGKILL'), timeoutMs + 5000);
-      worker.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      if (worker.isConnected()) worker.send({ type: 'skein:drain', timeoutMs });
-      else worker.process.kill('SIGTERM');
+  /**
+   * Rolling reload (SIGHUP): for each slot in turn, forks a fresh worker (which
+   * imports the protocol module anew), waits until it listens, then drains the
+   * old one. A replacement that fails to start stops the reload and the old
+   * workers keep serving. A reload asked for during one runs after it.
+   */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        this.log.info({ workers: this.slots.length }, 'reloading workers one at a time');
+        let replaced = 0;
+        for (const slot of [...this.slots]) {
+          if (this.stopping) return;
+          if (slot.removed) continue;
+          if (!(await this.replace(slot, 'reload'))) break;
+          replaced++;
+        }
+        if (this.stopping) return;
+        if (replaced === this.slots.filter((s) => !s.removed).length) {
+          this.log.info({ pids: this.workerPids() }, `reload complete: ${replaced} workers replaced`);
+        } else {
+          this.log.error({ pids: this.workerPids() }, `reload stopped after ${replaced} workers; the others keep running`);
+        }
+      } while (this.reloadAgain && !this.stopping);
+    })().finally(() => {
+      this.reloading = undefined;
     });
+    return this.reloading;
+  }
+
+  /** Adds a worker (SIGTTIN). */
+  addWorker(): void {
+    if (this.stopping) return;
+    const slot = this.addSlot();
+    this.log.info({ worker: slot.index, workers: this.slots.length }, `adding worker ${slot.index}`);
+  }
+
+  /** Gracefully retires the last worker (SIGTTOU), never the only one. */
+  removeWorker(): void {
+    if (this.stopping) return;
+    if (this.slots.length <= 1) {
+      this.log.warn('not removing the last worker');
+      return;
+    }
+    const slot = this.slots.pop()!;
+    slot.removed = true;
+    if (slot.respawn) clearTimeout(slot.respawn);
+    this.log.info({ worker: slot.index, workers: this.slots.length }, `retiring worker ${slot.index}`);
+    const timeoutMs = this.config.options.shutdownTimeout * 1000;
+    for (const w of [slot.pending, slot.current]) if (w) void w.drain(timeoutMs);
+    this.updateAlive();
+  }
+
+  private addSlot(): Slot {
+    const slot: Slot = { index: this.slots.length, current: undefined, pending: undefined, replacing: undefined, respawn: undefined, removed: false };
+    this.slots.push(slot);
+    slot.current = this.spawn(slot);
+    return slot;
+  }
+
+  /**
+   * Replaces the worker of `slot` without a gap: forks the replacement, waits
+   * until it listens, then drains the old worker (without waiting for it to
+   * finish). Resolves false when the replacement failed to start.
+   */
+  private replace(slot: Slot, why: string): Promise<boolean> {
+    slot.replacing ??= (async () => {
+      const next = this.spawn(slot);
+      slot.pending = next;
+      try {
+        await next.whenReady(READY_TIMEOUT_MS);
+      } catch (error) {
+        this.log.error({ err: error, worker: slot.index, why }, `replacement for worker ${slot.index} failed to start: ${(error as Error).message}`);
+        next.kill();
+        if (slot.pending === next) slot.pending = undefined;
+        // The worker it was to replace died meanwhile: fall back to a plain respawn.
+        if (!slot.current) this.scheduleRespawn(slot, 100);
+        return false;
+      }
+      if (slot.pending === next) slot.pending = undefined;
+      if (this.stopping || slot.removed) {
+        void next.drain(this.config.options.shutdownTimeout * 1000);
+        return false;
+      }
+      const old = slot.current;
+      slot.current = next;
+      if (old) {
+        this.log.info({ worker: slot.index, old: old.pid, new: next.pid, why }, `worker ${slot.index} replaced (${why}); draining pid ${old.pid}`);
+        void old.drain(this.config.options.shutdownTimeout * 1000);
+      }
+      this.updateAlive();
+      return true;
+    })().finally(() => {
+      slot.replacing = undefined;
+    });
+    return slot.replacing;
+  }
+
+  private spawn(slot: Slot): WorkerHandle {
+    const { services: _services, ...options } = this.config.options;
+    const workerConfig: WorkerConfig = { slot: slot.index, services: this.servicesForFork(), options };
+    const handle = new WorkerHandle(cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(workerConfig) }), slot.index, this.log);
+    this.workers.set(handle.id, handle);
+    handle.worker.on('message', (message: unknown) => {
+      if (isSkeinMessage(message)) this.onMessage(slot, handle, message as WorkerMessage);
+    });
+    void handle.exited.then(({ code, signal }) => this.onExit(slot, handle, code, signal));
+    return handle;
+  }
+
+  private onMessage(slot: Slot, handle: WorkerHandle, message: WorkerMessage): void {
+    switch (message.type) {
+      case 'skein:ready':
+        handle.markReady();
+        if (this.endpoints.length === 0) this.endpoints = [...message.endpoints];
+        this.updateAlive();
+        if (!this.everReady && this.slots.every((s) => s.current?.ready)) {
+          this.everReady = true;
+          this.emit('ready', this.endpoints);
+        }
+        return;
+      case 'skein:fatal':
+        handle.lastError = message.error;
+        if (!this.everReady && slot.current === handle) {
+          // A worker that cannot start (bad module, port in use) will not start on a retry either.
+          this.stopping = true;
+          this.emit('fatal', deserializeError(message.error));
+        }
+        return;
+      case 'skein:metrics:res':
+        this.metrics.receive(message.id, message.metrics);
+        return;
+      case 'skein:drained':
+        // Its final counters, so what it did since the last scrape is not lost.
+        if (message.metrics) this.metrics.retire(handle.slot, handle.id, message.metrics);
+        return;
+    }
+  }
+
+  private updateAlive(): void {
+    this.metrics.workersAlive.set([...this.workers.values()].filter((w) => w.ready).length);
+  }
+
+  private onExit(slot: Slot, handle: WorkerHandle, code: number | null, signal: string | null): void {
+    this.workers.delete(handle.id);
+    this.metrics.retire(handle.slot, handle.id);
+    this.updateAlive();
+    const unexpected = slot.current === handle && !handle.retiring;
+    if (slot.current === handle) slot.current = undefined;
+    if (this.stopping) {
+      if (this.workers.size === 0) this.emit('exit');
+      return;
+    }
+    if (!unexpected || slot.removed) return;
+    const how = signal ? `signal ${signal}` : `code ${code}`;
+    this.log.warn({ worker: slot.index, pid: handle.pid, code, signal }, `worker ${slot.index} exited (${how}); replacing it`);
+    const decision = this.restarts.recordDeath(Date.now());
+    if (decision.crashLoop) {
+      const last = handle.lastError ? `${handle.lastError.name}: ${handle.lastError.message}` : `exited with ${how}`;
+      this.stopping = true;
+      this.emit(
+        'fatal',
+        new CrashLoopError(
+          `workers died ${decision.recentDeaths} times in ${this.config.options.crashLoopWindow}s; giving up. Last error: ${last}`,
+        ),
+      );
+      return;
+    }
+    // A replacement already starting (reload, memory recycle) takes the slot over.
+    if (!slot.pending) this.scheduleRespawn(slot, decision.delayMs);
+  }
+
+  private scheduleRespawn(slot: Slot, delayMs: number): void {
+    if (this.stopping || slot.removed || slot.respawn) return;
+    slot.respawn = setTimeout(() => {
+      slot.respawn = undefined;
+      if (this.stopping || slot.removed || slot.current || slot.pending) return;
+      this.metrics.workerRestarts.inc();
+      slot.current = this.spawn(slot);
+    }, delayMs);
+  }
+
+  /** Samples each serving worker's RSS and recycles those above `--max-worker-rss`. */
+  private watchMemory(): void {
+    const ceiling = this.config.options.maxWorkerRss;
+    if (ceiling === undefined) return;
+    this.rssTimer = setInterval(() => {
+      for (const slot of this.slots) {
+        const worker = slot.current;
+        if (!worker?.ready || worker.pid === undefined || slot.replacing) continue;
+        void readRssMiB(worker.pid).then((rss) => {
+          if (rss === undefined || rss <= ceiling || this.stopping || slot.current !== worker || slot.replacing) return;
+          this.log.warn(
+            { worker: slot.index, pid: worker.pid, rssMiB: Math.round(rss), maxWorkerRss: ceiling },
+            `worker ${slot.index} uses ${Math.round(rss)} MiB (over --max-worker-rss ${ceiling}); recycling it`,
+          );
+          void this.replace(slot, 'max-worker-rss');
+        });
+      }
+    }, RSS_INTERVAL_MS);
+    this.rssTimer.unref();
   }
 
   /**
@@ -148,90 +367,6 @@ export class Primary extends EventEmitter {
         return port === undefined ? text : formatEndpoint(withPort(parseEndpoint(text), port));
       }),
     }));
-  }
-
-  private fork(slot: Slot): void {
-    const { services: _services, ...options } = this.config.options;
-    const workerConfig: WorkerConfig = { slot: slot.index, services: this.servicesForFork(), options };
-    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(workerConfig) });
-    slot.worker = worker;
-    slot.ready = false;
-    slot.retiring = false;
-    worker.on('message', (message: unknown) => {
-      if (isSkeinMessage(message)) this.onMessage(slot, worker, message as WorkerMessage);
-    });
-    worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
-    // An IPC error (EPIPE on a dying worker) must not reach the primary's process.
-    worker.on('error', (error) => this.config.log.warn({ err: error, worker: slot.index }, 'worker channel error'));
-  }
-
-  private onMessage(slot: Slot, worker: Worker, message: WorkerMessage): void {
-    switch (message.type) {
-      case 'skein:ready':
-        if (slot.worker !== worker) return;
-        slot.ready = true;
-        if (this.endpoints.length === 0) this.endpoints = [...message.endpoints];
-        this.updateAlive();
-        if (!this.everReady && this.slots.every((s) => s.ready)) {
-          this.everReady = true;
-          this.emit('ready', this.endpoints);
-        }
-        return;
-      case 'skein:fatal':
-        slot.lastError = message.error;
-        if (!this.everReady) {
-          // A worker that cannot start (bad module, port in use) will not start on a retry either.
-          this.stopping = true;
-          this.emit('fatal', deserializeError(message.error));
-        }
-        return;
-      case 'skein:metrics:res':
-        this.metrics.receive(message.id, message.metrics);
-        return;
-      case 'skein:drained':
-        return;
-    }
-  }
-
-
-  private updateAlive(): void {
-    this.metrics.workersAlive.set(this.slots.filter((s) => s.ready && s.worker && !s.worker.isDead()).length);
-  }
-
-  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
-    if (slot.worker !== worker) return;
-    slot.ready = false;
-    slot.worker = undefined;
-    this.metrics.retire(slot.index);
-    this.updateAlive();
-    if (this.stopping) {
-      if (this.slots.every((s) => !s.worker)) this.emit('exit');
-      return;
-    }
-    const how = signal ? `signal ${signal}` : `code ${code}`;
-    this.config.log.warn({ worker: slot.index, pid: worker.process.pid, code, signal }, `worker ${slot.index} exited (${how}); replacing it`);
-    const now = Date.now();
-    const windowMs = this.config.options.crashLoopWindow * 1000;
-    this.deaths.push(now);
-    while (this.deaths.length > 0 && this.deaths[0]! < now - windowMs) this.deaths.shift();
-    if (this.deaths.length >= this.config.options.crashLoopDeaths) {
-      const last = slot.lastError ? `${slot.lastError.name}: ${slot.lastError.message}` : `exited with ${how}`;
-      this.stopping = true;
-      this.emit(
-        'fatal',
-        new CrashLoopError(
-          `workers died ${this.deaths.length} times in ${this.config.options.crashLoopWindow}s; giving up. Last error: ${last}`,
-        ),
-      );
-      return;
-    }
-    // Exponential backoff: 100 ms after a lone death, doubling with each recent one, at most 10 s.
-    const delay = Math.min(10_000, 100 * 2 ** (this.deaths.length - 1));
-    setTimeout(() => {
-      if (this.stopping || slot.worker) return;
-      this.metrics.workerRestarts.inc();
-      this.fork(slot);
-    }, delay);
   }
 }
 

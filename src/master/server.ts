@@ -15,6 +15,8 @@ export interface RunningServer {
   workerPids(): number[];
   /** Drains and stops; resolves when every worker has exited. */
   stop(): Promise<void>;
+  /** Rolling reload: replaces every worker, one at a time, with one that loads the code anew. */
+  reload(): Promise<void>;
   /** Resolves when the server has stopped (by `stop()` or a signal). */
   readonly closed: Promise<void>;
 }
@@ -23,7 +25,10 @@ export interface StartOptions {
   readonly options: ServerOptions;
   readonly exec: string;
   readonly execArgv: readonly string[];
-  /** Install SIGTERM/SIGINT handlers that drain and exit (the command line does). */
+  /**
+   * Install signal handlers (the command line does): SIGTERM/SIGINT drain and
+   * exit (a second one forces), SIGHUP reloads, SIGTTIN/SIGTTOU add/remove a worker.
+   */
   readonly handleSignals: boolean;
   readonly log?: Logger;
 }
@@ -94,15 +99,27 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       if (++signals > 1) {
-        log.warn({ signal }, 'second signal: stopping now');
-        primary.kill();
-        process.exit(1);
+        // Cut the drain short: workers close what is left with ShutdownError now.
+        log.warn({ signal }, 'second signal: closing every connection now');
+        primary.force();
+        return;
       }
       log.info({ signal }, 'signal received');
       void stop().then(() => process.exit(0));
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', () => {
+      if (stopping) return;
+      log.info({ signal: 'SIGHUP' }, 'signal received: rolling reload');
+      void primary.reload();
+    });
+    process.on('SIGTTIN', () => {
+      if (!stopping) primary.addWorker();
+    });
+    process.on('SIGTTOU', () => {
+      if (!stopping) primary.removeWorker();
+    });
     void closed.then(() => {
       if (closedWithError) {
         process.stderr.write(`skein: ${closedWithError.message}\n`);
@@ -117,5 +134,5 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
     { endpoints, metrics: metricsUrl, workers: options.workers, pids: primary.workerPids() },
     `skein ready: ${listening}; metrics ${metricsUrl}; ${options.workers} workers`,
   );
-  return { endpoints, metricsPort, workerPids: () => primary.workerPids(), stop, closed };
+  return { endpoints, metricsPort, workerPids: () => primary.workerPids(), stop, reload: () => primary.reload(), closed };
 }

@@ -32,10 +32,12 @@ export type WorkerMessage =
   | { type: 'skein:ready'; endpoints: BoundEndpoint[] }
   | { type: 'skein:fatal'; error: SerializedError }
   | { type: 'skein:metrics:res'; id: number; metrics: unknown[] }
-  | { type: 'skein:drained' };
+  /** Sent when a drain finished, just before exiting; `metrics` are the worker's final values. */
+  | { type: 'skein:drained'; metrics?: unknown[] };
 
 export type PrimaryMessage =
   | { type: 'skein:metrics:req'; id: number }
+  /** Stop accepting and finish within `timeoutMs`; a second drain can only shorten the deadline (0: close now). */
   | { type: 'skein:drain'; timeoutMs: number };
 
 /** True when `message` is one of skein's IPC messages (user code may send its own). */

@@ -19,6 +19,18 @@ function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
 }
 
+/** Sends and resolves once the message is written (or could not be): safe to exit after. */
+function sendFlushed(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.connected || !process.send) return resolve();
+    try {
+      process.send(message, undefined, undefined, () => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
 /**
  * Runs the worker side: loads each service's factory (or takes it from
  * `factories`, for `serve({ factory })`), listens, reports ready, and answers
@@ -68,12 +80,23 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
         (error: unknown) => log.error({ err: error }, 'metrics collection failed'),
       );
     } else if (m.type === 'skein:drain') {
-      log.info({ connections: reactor.connectionCount }, 'draining');
-      void reactor.drain(m.timeoutMs).then(() => {
-        send({ type: 'skein:drained' });
-        process.disconnect?.();
-        setImmediate(() => process.exit(0));
-      });
+      // A second drain (the operator insisted) only brings the deadline forward.
+      if (reactor.isDraining) {
+        void reactor.drain(m.timeoutMs);
+        return;
+      }
+      log.info({ connections: reactor.connectionCount, timeoutMs: m.timeoutMs }, 'draining');
+      void reactor
+        .drain(m.timeoutMs)
+        .then(async () => {
+          // Final counters, so the primary's totals include what happened since its last scrape.
+          const metrics = await reactor.metrics.registry.getMetricsAsJSON().catch(() => undefined);
+          await sendFlushed({ type: 'skein:drained', ...(metrics ? { metrics } : {}) });
+        })
+        .finally(() => {
+          process.disconnect?.();
+          setImmediate(() => process.exit(0));
+        });
     }
   });
 

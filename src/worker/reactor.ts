@@ -34,6 +34,8 @@ interface Listener {
 }
 
 const POOL_QUEUE = 'offload-queue';
+/** How long aborted sockets get to report 'close' before the reactor stops anyway. */
+const CLOSE_GRACE_MS = 1000;
 
 /**
  * The reactor: owns listeners and sockets, runs one protocol per connection,
@@ -52,6 +54,9 @@ export class Reactor implements ReactorServices {
   private idleSweep: NodeJS.Timeout | undefined;
   private draining = false;
   private stopped: Promise<void> | undefined;
+  /** When a drain gives up waiting for connections (epoch ms). */
+  private drainDeadline: number | undefined;
+  private wakeDrain: (() => void) | undefined;
   private resolveRun: (() => void) | undefined;
 
   constructor(private readonly options: ReactorOptions = {}) {
@@ -132,24 +137,61 @@ export class Reactor implements ReactorServices {
   }
 
   /**
-   * Drains: stops accepting, asks each protocol to close at a safe point, waits
-   * for connections to end (offloaded work finishes and its replies go out),
-   * and after `timeoutMs` closes what is left with `connectionLost(ShutdownError)`.
+   * Drains: stops accepting (closing a listener in a cluster worker also stops
+   * the primary handing it connections), calls each factory's `stopFactory`,
+   * asks each protocol to close at a safe point, and waits for connections to
+   * end (offloaded work finishes and its replies go out). Whatever is still open
+   * after `timeoutMs` is closed with `connectionLost(ShutdownError)`. Called
+   * again while draining, it can only bring the deadline forward (0: now).
    */
   async drain(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + Math.max(0, timeoutMs);
+    if (this.drainDeadline === undefined || deadline < this.drainDeadline) this.drainDeadline = deadline;
+    this.wakeDrain?.();
     if (this.stopped) return this.stopped;
     this.draining = true;
     this.stopped = (async () => {
-      await Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))));
-      for (const connection of this.connections) connection.driver.protocol.drain();
-      await waitFor(() => this.connections.size === 0, timeoutMs);
+      // Not `close(callback)`: its callback waits for every connection to end.
+      for (const l of this.listeners) l.server.close();
+      for (const l of this.listeners) {
+        try {
+          await l.factory.doStop();
+        } catch (error) {
+          this.log.error({ err: error, protocol: l.service }, 'stopFactory failed');
+        }
+      }
+      for (const connection of this.connections) {
+        try {
+          connection.driver.protocol.drain();
+        } catch (error) {
+          this.log.warn({ err: error, protocol: connection.protocol.factory?.protocolName }, 'protocol drain hook threw');
+        }
+      }
+      await this.connectionsEnded();
       for (const connection of this.connections) connection.transport.shutdown();
-      for (const l of this.listeners) await l.factory.doStop();
+      // Sockets report 'close' (and protocols hear connectionLost) on a later turn.
+      this.drainDeadline = Date.now() + CLOSE_GRACE_MS;
+      await this.connectionsEnded();
       if (this.idleSweep) clearInterval(this.idleSweep);
       await this.pool?.close();
       this.resolveRun?.();
     })();
     return this.stopped;
+  }
+
+  /** Resolves when every connection has ended or the drain deadline passed. */
+  private connectionsEnded(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.connections.size > 0 && Date.now() < (this.drainDeadline ?? 0)) return;
+        clearInterval(poll);
+        this.wakeDrain = undefined;
+        resolve();
+      };
+      const poll = setInterval(check, 20);
+      this.wakeDrain = check;
+      check();
+    });
   }
 
   /** Resolves when the reactor stops (Twisted's `reactor.run()`). */
@@ -228,20 +270,6 @@ export class Reactor implements ReactorServices {
     );
     this.idleSweep.unref();
   }
-}
-
-/** Resolves when `done()` holds or `timeoutMs` passed, checking every 20 ms. */
-function waitFor(done: () => boolean, timeoutMs: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (done() || timeoutMs <= 0) return resolve();
-    const deadline = Date.now() + timeoutMs;
-    const poll = setInterval(() => {
-      if (done() || Date.now() >= deadline) {
-        clearInterval(poll);
-        resolve();
-      }
-    }, 20);
-  });
 }
 
 function listenOn(server: Server, endpoint: Endpoint): Promise<void> {
