@@ -97,10 +97,14 @@ export class Primary extends EventEmitter {
     this.watchMemory();
   }
 
-  /** Live workers as scrape targets (two may share a slot during a reload). */
+  /**
+   * Live workers as scrape targets (two may share a slot during a reload). A
+   * worker still starting is left out: it may not listen for requests yet, and
+   * the scrape would wait for it until the deadline.
+   */
   scrapeTargets(): ScrapeTarget[] {
     return [...this.workers.values()]
-      .filter((w) => !w.isDead)
+      .filter((w) => w.started && !w.isDead)
       .map((w) => ({ slot: w.slot, worker: w.id, request: (id: number) => w.send({ type: 'skein:metrics:req', id }) }));
   }
 

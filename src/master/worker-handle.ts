@@ -20,6 +20,8 @@ const CLOSED_CHANNEL_CODES = new Set(['EPIPE', 'ECONNRESET', 'ERR_IPC_CHANNEL_CL
 export class WorkerHandle {
   /** Listening (sent `skein:ready`) and not yet retiring. */
   ready = false;
+  /** Reported ready at least once: it answers IPC requests (scrapes) from then on. */
+  started = false;
   /** Told to drain: its exit is expected. */
   retiring = false;
   /** The last error the worker reported (`skein:fatal`). */
@@ -76,6 +78,7 @@ export class WorkerHandle {
 
   /** Called when the worker reports `skein:ready`. */
   markReady(): void {
+    this.started = true;
     if (this.retiring || this.isDead) return;
     this.ready = true;
     for (const resolve of this.onReady.splice(0)) resolve();
