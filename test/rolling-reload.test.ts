@@ -165,4 +165,28 @@ describe('rolling reload on SIGHUP', () => {
 
     expect(await running.stop()).toBe(0);
   });
+
+  it('keeps the running workers when the new code cannot start', async () => {
+    const module = join(dir, 'deploy.mjs');
+    writeFileSync(module, versionedModule('v1'));
+    const running = await startServer([module, '--port', '0', '--workers', '2', '--metrics-port', '0']);
+    server = running;
+    writeFileSync(module, `throw new Error('bad deploy');\n`);
+    running.child.kill('SIGHUP');
+    const failed = await running.waitForLog((l) => l.msg.startsWith('replacement for worker 0 failed to start'));
+    expect(failed.msg).toMatch(/bad deploy/);
+    await running.waitForLog((l) => l.msg.startsWith('reload stopped after 0 workers'));
+    for (let i = 0; i < 4; i++) {
+      const reply = await oneShot(running.port, `after ${i}`);
+      expect(reply.version).toBe('v1');
+      expect(running.pids).toContain(reply.pid);
+    }
+    // Fixed code, another SIGHUP: the reload goes through.
+    writeFileSync(module, versionedModule('v3'));
+    running.child.kill('SIGHUP');
+    await running.waitForLog((l) => l.msg.startsWith('reload complete'));
+    for (const pid of running.pids) await running.waitForLog((l) => l.msg === 'draining' && l.pid === pid);
+    expect((await oneShot(running.port, 'fixed')).version).toBe('v3');
+    expect(await running.stop()).toBe(0);
+  });
 });

@@ -119,11 +119,12 @@ export class Primary extends EventEmitter {
    */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    this.updateAlive();
     if (this.rssTimer) clearInterval(this.rssTimer);
     for (const slot of this.slots) if (slot.respawn) clearTimeout(slot.respawn);
     const timeoutMs = this.config.options.shutdownTimeout * 1000;
-    await Promise.all([...this.workers.values()].map((w) => w.drain(timeoutMs)));
+    const exits = [...this.workers.values()].map((w) => w.drain(timeoutMs));
+    this.updateAlive();
+    await Promise.all(exits);
   }
 
   /** Cuts a drain short (a second signal): workers close what is left now and exit. */
@@ -214,17 +215,18 @@ export class Primary extends EventEmitter {
     slot.replacing ??= (async () => {
       const next = this.spawn(slot);
       slot.pending = next;
-      try {
-        await next.whenReady(READY_TIMEOUT_MS);
-      } catch (error) {
-        this.log.error({ err: error, worker: slot.index, why }, `replacement for worker ${slot.index} failed to start: ${(error as Error).message}`);
+      let failure: unknown;
+      await next.whenReady(READY_TIMEOUT_MS).catch((error: unknown) => (failure = error ?? new Error('failed')));
+      if (slot.pending === next) slot.pending = undefined;
+      if (failure !== undefined) {
         next.kill();
-        if (slot.pending === next) slot.pending = undefined;
+        // Shut down or scaled down while it was starting: nothing went wrong.
+        if (this.stopping || slot.removed) return false;
+        this.log.error({ err: failure, worker: slot.index, why }, `replacement for worker ${slot.index} failed to start: ${(failure as Error).message}`);
         // The worker it was to replace died meanwhile: fall back to a plain respawn.
         if (!slot.current) this.scheduleRespawn(slot, 100);
         return false;
       }
-      if (slot.pending === next) slot.pending = undefined;
       if (this.stopping || slot.removed) {
         void next.drain(this.config.options.shutdownTimeout * 1000);
         return false;
@@ -259,6 +261,7 @@ export class Primary extends EventEmitter {
     switch (message.type) {
       case 'skein:ready':
         handle.markReady();
+        this.sampleStartRss(slot, handle);
         if (this.endpoints.length === 0) this.endpoints = [...message.endpoints];
         this.updateAlive();
         if (!this.everReady && this.slots.every((s) => s.current?.ready)) {
@@ -280,6 +283,8 @@ export class Primary extends EventEmitter {
       case 'skein:drained':
         // Its final counters, so what it did since the last scrape is not lost.
         if (message.metrics) this.metrics.retire(handle.slot, handle.id, message.metrics);
+        // Its listener close arrived before this message, so no connection is on its way to it now.
+        handle.send({ type: 'skein:exit' });
         return;
     }
   }
@@ -335,6 +340,8 @@ export class Primary extends EventEmitter {
       for (const slot of this.slots) {
         const worker = slot.current;
         if (!worker?.ready || worker.pid === undefined || slot.replacing) continue;
+        // A worker that started above the ceiling would be replaced by one just as big: no churn.
+        if (worker.firstRssMiB === undefined || worker.firstRssMiB > ceiling) continue;
         void readRssMiB(worker.pid).then((rss) => {
           if (rss === undefined || rss <= ceiling || this.stopping || slot.current !== worker || slot.replacing) return;
           this.log.warn(
@@ -346,6 +353,22 @@ export class Primary extends EventEmitter {
       }
     }, RSS_INTERVAL_MS);
     this.rssTimer.unref();
+  }
+
+  /** Records a worker's RSS when it starts listening (the baseline `--max-worker-rss` is judged against). */
+  private sampleStartRss(slot: Slot, worker: WorkerHandle): void {
+    const ceiling = this.config.options.maxWorkerRss;
+    if (ceiling === undefined || worker.pid === undefined) return;
+    void readRssMiB(worker.pid).then((rss) => {
+      if (rss === undefined) return;
+      worker.firstRssMiB = rss;
+      if (rss > ceiling) {
+        this.log.warn(
+          { worker: slot.index, pid: worker.pid, rssMiB: Math.round(rss), maxWorkerRss: ceiling },
+          `worker ${slot.index} starts at ${Math.round(rss)} MiB, over --max-worker-rss ${ceiling}; it will not be recycled`,
+        );
+      }
+    });
   }
 
   /**

@@ -24,6 +24,8 @@ export class WorkerHandle {
   started = false;
   /** Told to drain: its exit is expected. */
   retiring = false;
+  /** RSS (MiB) when it started listening: a worker already over the ceiling then is not recycled. */
+  firstRssMiB: number | undefined;
   /** The last error the worker reported (`skein:fatal`). */
   lastError: SerializedError | undefined;
   /** Resolves when the process has exited. */

@@ -38,7 +38,13 @@ export type WorkerMessage =
 export type PrimaryMessage =
   | { type: 'skein:metrics:req'; id: number }
   /** Stop accepting and finish within `timeoutMs`; a second drain can only shorten the deadline (0: close now). */
-  | { type: 'skein:drain'; timeoutMs: number };
+  | { type: 'skein:drain'; timeoutMs: number }
+  /**
+   * Answer to `skein:drained`. The primary read the worker's listener close
+   * before it, so it will hand the worker no more connections: exiting earlier
+   * could drop a connection already on its way to the worker.
+   */
+  | { type: 'skein:exit' };
 
 /** True when `message` is one of skein's IPC messages (user code may send its own). */
 export function isSkeinMessage(message: unknown): message is WorkerMessage | PrimaryMessage {

@@ -19,6 +19,20 @@ function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
 }
 
+/** How long a drained worker waits for the primary's `skein:exit` before exiting anyway. */
+const EXIT_ACK_TIMEOUT_MS = 2000;
+
+/** Resolves when `permit` does or after `timeoutMs`, whichever comes first. */
+function within(permit: Promise<void>, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    void permit.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Sends and resolves once the message is written (or could not be): safe to exit after. */
 function sendFlushed(message: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -71,6 +85,8 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
     pool: { threads: options.poolThreads, maxQueue: options.poolMaxQueue, idleTimeoutSeconds: options.poolIdleTimeout },
   });
 
+  let allowExit!: () => void;
+  const exitPermit = new Promise<void>((resolve) => (allowExit = resolve));
   process.on('message', (message: unknown) => {
     if (!isSkeinMessage(message)) return;
     const m = message as PrimaryMessage;
@@ -79,6 +95,8 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
         (metrics) => send({ type: 'skein:metrics:res', id: m.id, metrics }),
         (error: unknown) => log.error({ err: error }, 'metrics collection failed'),
       );
+    } else if (m.type === 'skein:exit') {
+      allowExit();
     } else if (m.type === 'skein:drain') {
       // A second drain (the operator insisted) only brings the deadline forward.
       if (reactor.isDraining) {
@@ -92,6 +110,8 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
           // Final counters, so the primary's totals include what happened since its last scrape.
           const metrics = await reactor.metrics.registry.getMetricsAsJSON().catch(() => undefined);
           await sendFlushed({ type: 'skein:drained', ...(metrics ? { metrics } : {}) });
+          // Should the primary never answer, exit anyway.
+          await within(exitPermit, EXIT_ACK_TIMEOUT_MS);
         })
         .finally(() => {
           process.disconnect?.();
