@@ -7,7 +7,7 @@ const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, im
 
 describe('supervision', () => {
   it('a protocol module that throws at import stops the server with the reason', async () => {
-    const { code, stderr } = await runToExit(['serve', fixture('throws-at-import.ts'), '--port', '0', '--workers', '2', '--metrics-port', '0']);
+    const { code, stderr } = await runToExit(['serve', fixture('throws-at-import.mjs'), '--port', '0', '--workers', '2', '--metrics-port', '0']);
     expect(code).toBe(1);
     expect(stderr).toMatch(/broken at import/);
     expect(stderr.trim().split('\n')).toHaveLength(1);
@@ -15,7 +15,7 @@ describe('supervision', () => {
 
   it('a crash loop exits non-zero with one line that says why and shows the last error', async () => {
     const { code, stderr } = await runToExit(
-      ['serve', fixture('crash-after-start.ts'), '--port', '0', '--workers', '1', '--crash-loop-deaths', '3', '--crash-loop-window', '60', '--metrics-port', '0'],
+      ['serve', fixture('crash-after-start.mjs'), '--port', '0', '--workers', '1', '--crash-loop-deaths', '3', '--crash-loop-window', '60', '--metrics-port', '0'],
       { timeoutMs: 40_000 },
     );
     expect(code).toBe(1);

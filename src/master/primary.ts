@@ -91,6 +91,7 @@ export class Primary extends EventEmitter {
   /** Forks every worker. Listen for `ready` and `fatal`. */
   async start(): Promise<void> {
     await this.pinPortZero();
+    if (this.stopping) return; // told to stop while it was starting
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
     for (let i = 0; i < this.config.options.workers; i++) this.addSlot();

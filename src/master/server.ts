@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../shared/log.js';
 import type { ServerOptions } from '../shared/options.js';
 import { HealthServer } from './health-server.js';
 import { Primary } from './primary.js';
+import { installSignalHandlers } from './signals.js';
 
 /** A running server, as `serve()` and the command line see it. */
 export interface RunningServer {
@@ -78,6 +79,28 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
       resolveClosed();
     })());
 
+  // Installed before the workers fork, so a SIGTERM during start-up drains too.
+  let started = false;
+  let uninstallSignals = () => {};
+  if (start.handleSignals) {
+    uninstallSignals = installSignalHandlers(
+      {
+        stop,
+        force: () => primary.force(),
+        reload: () => primary.reload(),
+        addWorker: () => primary.addWorker(),
+        removeWorker: () => primary.removeWorker(),
+        get started() {
+          return started;
+        },
+        get stopping() {
+          return stopping !== undefined || closedWithError !== undefined;
+        },
+      },
+      log,
+    );
+  }
+
   const endpoints = await new Promise<readonly BoundEndpoint[]>((resolve, reject) => {
     primary.once('ready', resolve);
     primary.on('fatal', (error: Error) => {
@@ -91,35 +114,13 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
     });
     primary.start().catch(reject);
   }).catch(async (error: unknown) => {
+    uninstallSignals();
     primary.kill();
     await health.close();
     throw error;
   });
+  started = true;
   if (start.handleSignals) {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (++signals > 1) {
-        // Cut the drain short: workers close what is left with ShutdownError now.
-        log.warn({ signal }, 'second signal: closing every connection now');
-        primary.force();
-        return;
-      }
-      log.info({ signal }, 'signal received');
-      void stop().then(() => process.exit(0));
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    process.on('SIGHUP', () => {
-      if (stopping) return;
-      log.info({ signal: 'SIGHUP' }, 'signal received: rolling reload');
-      void primary.reload();
-    });
-    process.on('SIGTTIN', () => {
-      if (!stopping) primary.addWorker();
-    });
-    process.on('SIGTTOU', () => {
-      if (!stopping) primary.removeWorker();
-    });
     void closed.then(() => {
       if (closedWithError) {
         process.stderr.write(`skein: ${closedWithError.message}\n`);

@@ -115,7 +115,8 @@ export class WorkerHandle {
     this.retiring = true;
     this.ready = false;
     if (!this.killTimer) this.killAfter(timeoutMs + KILL_GRACE_MS);
-    if (!this.send({ type: 'skein:drain', timeoutMs })) this.worker.process.kill('SIGTERM');
+    // A worker still starting has nothing to drain, and may not listen for messages yet.
+    if (!this.started || !this.send({ type: 'skein:drain', timeoutMs })) this.worker.process.kill('SIGTERM');
     return this.exited.then(() => undefined);
   }
 
