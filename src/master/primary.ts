@@ -1,14 +1,13 @@
 import cluster from 'node:cluster';
-import { EventEmitter, once } from 'node:events';
-import { createServer } from 'node:net';
-import { formatEndpoint, parseEndpoint, withPort } from '../shared/endpoint.js';
+import { EventEmitter } from 'node:events';
 import { CrashLoopError, deserializeError } from '../shared/errors.js';
 import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
-import type { ServerOptions, ServiceConfig } from '../shared/options.js';
+import type { ServerOptions } from '../shared/options.js';
 import { MetricsAggregator, type ScrapeTarget } from './metrics-aggregator.js';
 import { RestartPolicy } from './restart-policy.js';
-import { readRssMiB } from './rss.js';
+import { MemoryWatch } from './memory-watch.js';
+import { PortPins } from './port-pins.js';
 import { WorkerHandle } from './worker-handle.js';
 
 /** How the primary forks its workers. */
@@ -35,8 +34,6 @@ interface Slot {
 
 /** How long a replacement may take to start listening before a reload gives up on it. */
 const READY_TIMEOUT_MS = 60_000;
-/** How often worker memory is sampled when `--max-worker-rss` is set. */
-const RSS_INTERVAL_MS = 2000;
 
 /**
  * The primary: forks one worker per slot with node:cluster (round-robin),
@@ -54,19 +51,20 @@ export class Primary extends EventEmitter {
   /** Every live worker process: current, pending and retiring ones. */
   private readonly workers = new Map<number, WorkerHandle>();
   private readonly restarts: RestartPolicy;
-  /** Port each port-0 endpoint got, by endpoint string. */
-  private readonly pinned = new Map<string, number>();
+  private readonly ports = new PortPins();
   private endpoints: BoundEndpoint[] = [];
   private everReady = false;
   private stopping = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
-  private rssTimer: NodeJS.Timeout | undefined;
+  private readonly memory: MemoryWatch | undefined;
 
   constructor(private readonly config: PrimaryConfig) {
     super();
     this.metrics = new MetricsAggregator(config.options.metricsTimeout * 1000);
     this.restarts = new RestartPolicy(config.options.crashLoopDeaths, config.options.crashLoopWindow * 1000);
+    const ceiling = config.options.maxWorkerRss;
+    if (ceiling !== undefined) this.memory = new MemoryWatch(ceiling, config.log);
   }
 
   private get log(): Logger {
@@ -90,12 +88,18 @@ export class Primary extends EventEmitter {
 
   /** Forks every worker. Listen for `ready` and `fatal`. */
   async start(): Promise<void> {
-    await this.pinPortZero();
+    await this.ports.pin(this.config.options.services);
     if (this.stopping) return; // told to stop while it was starting
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
     for (let i = 0; i < this.config.options.workers; i++) this.addSlot();
-    this.watchMemory();
+    this.memory?.start(
+      () => this.slots.flatMap((s) => (s.current?.ready && !s.replacing ? [{ slot: s.index, worker: s.current }] : [])),
+      (index, worker) => {
+        const slot = this.slots[index];
+        if (!this.stopping && slot?.current === worker && !slot.replacing) void this.replace(slot, 'max-worker-rss');
+      },
+    );
   }
 
   /**
@@ -120,7 +124,7 @@ export class Primary extends EventEmitter {
    */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    if (this.rssTimer) clearInterval(this.rssTimer);
+    this.memory?.stop();
     for (const slot of this.slots) if (slot.respawn) clearTimeout(slot.respawn);
     const timeoutMs = this.config.options.shutdownTimeout * 1000;
     const exits = [...this.workers.values()].map((w) => w.drain(timeoutMs));
@@ -137,7 +141,7 @@ export class Primary extends EventEmitter {
   /** Kills every worker at once. */
   kill(): void {
     this.stopping = true;
-    if (this.rssTimer) clearInterval(this.rssTimer);
+    this.memory?.stop();
     for (const slot of this.slots) if (slot.respawn) clearTimeout(slot.respawn);
     for (const w of this.workers.values()) w.kill();
   }
@@ -248,7 +252,7 @@ export class Primary extends EventEmitter {
 
   private spawn(slot: Slot): WorkerHandle {
     const { services: _services, ...options } = this.config.options;
-    const workerConfig: WorkerConfig = { slot: slot.index, services: this.servicesForFork(), options };
+    const workerConfig: WorkerConfig = { slot: slot.index, services: this.ports.apply(this.config.options.services), options };
     const handle = new WorkerHandle(cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(workerConfig) }), slot.index, this.log);
     this.workers.set(handle.id, handle);
     handle.worker.on('message', (message: unknown) => {
@@ -262,7 +266,7 @@ export class Primary extends EventEmitter {
     switch (message.type) {
       case 'skein:ready':
         handle.markReady();
-        this.sampleStartRss(slot, handle);
+        this.memory?.started(slot.index, handle);
         if (this.endpoints.length === 0) this.endpoints = [...message.endpoints];
         this.updateAlive();
         if (!this.everReady && this.slots.every((s) => s.current?.ready)) {
@@ -272,7 +276,7 @@ export class Primary extends EventEmitter {
         return;
       case 'skein:fatal':
         handle.lastError = message.error;
-        if (!this.everReady && slot.current === handle) {
+        if (!this.everReady && !this.stopping && slot.current === handle) {
           // A worker that cannot start (bad module, port in use) will not start on a retry either.
           this.stopping = true;
           this.emit('fatal', deserializeError(message.error));
@@ -332,78 +336,4 @@ export class Primary extends EventEmitter {
       slot.current = this.spawn(slot);
     }, delayMs);
   }
-
-  /** Samples each serving worker's RSS and recycles those above `--max-worker-rss`. */
-  private watchMemory(): void {
-    const ceiling = this.config.options.maxWorkerRss;
-    if (ceiling === undefined) return;
-    this.rssTimer = setInterval(() => {
-      for (const slot of this.slots) {
-        const worker = slot.current;
-        if (!worker?.ready || worker.pid === undefined || slot.replacing) continue;
-        // A worker that started above the ceiling would be replaced by one just as big: no churn.
-        if (worker.firstRssMiB === undefined || worker.firstRssMiB > ceiling) continue;
-        void readRssMiB(worker.pid).then((rss) => {
-          if (rss === undefined || rss <= ceiling || this.stopping || slot.current !== worker || slot.replacing) return;
-          this.log.warn(
-            { worker: slot.index, pid: worker.pid, rssMiB: Math.round(rss), maxWorkerRss: ceiling },
-            `worker ${slot.index} uses ${Math.round(rss)} MiB (over --max-worker-rss ${ceiling}); recycling it`,
-          );
-          void this.replace(slot, 'max-worker-rss');
-        });
-      }
-    }, RSS_INTERVAL_MS);
-    this.rssTimer.unref();
-  }
-
-  /** Records a worker's RSS when it starts listening (the baseline `--max-worker-rss` is judged against). */
-  private sampleStartRss(slot: Slot, worker: WorkerHandle): void {
-    const ceiling = this.config.options.maxWorkerRss;
-    if (ceiling === undefined || worker.pid === undefined) return;
-    void readRssMiB(worker.pid).then((rss) => {
-      if (rss === undefined) return;
-      worker.firstRssMiB = rss;
-      if (rss > ceiling) {
-        this.log.warn(
-          { worker: slot.index, pid: worker.pid, rssMiB: Math.round(rss), maxWorkerRss: ceiling },
-          `worker ${slot.index} starts at ${Math.round(rss)} MiB, over --max-worker-rss ${ceiling}; it will not be recycled`,
-        );
-      }
-    });
-  }
-
-  /**
-   * Gives each port-0 TCP endpoint a concrete free port before any worker forks,
-   * so every worker, and every replacement, shares one listening handle and the
-   * port stays the same for the life of the primary.
-   */
-  private async pinPortZero(): Promise<void> {
-    for (const service of this.config.options.services) {
-      for (const text of service.listen) {
-        const endpoint = parseEndpoint(text);
-        if (endpoint.kind === 'unix' || endpoint.port !== 0 || this.pinned.has(text)) continue;
-        this.pinned.set(text, await freePort(endpoint.host ?? (endpoint.kind === 'tcp6' ? '::' : undefined)));
-      }
-    }
-  }
-
-  private servicesForFork(): ServiceConfig[] {
-    return this.config.options.services.map((service) => ({
-      ...service,
-      listen: service.listen.map((text) => {
-        const port = this.pinned.get(text);
-        return port === undefined ? text : formatEndpoint(withPort(parseEndpoint(text), port));
-      }),
-    }));
-  }
-}
-
-/** A port that is free right now on `host` (all interfaces when undefined). */
-async function freePort(host: string | undefined): Promise<number> {
-  const server = createServer();
-  server.listen({ port: 0, ...(host !== undefined ? { host } : {}), exclusive: true });
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

@@ -1,0 +1,46 @@
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { formatEndpoint, parseEndpoint, withPort } from '../shared/endpoint.js';
+import type { ServiceConfig } from '../shared/options.js';
+
+/**
+ * Gives each port-0 TCP endpoint a concrete free port before any worker forks,
+ * so every worker, and every replacement, shares one listening handle and the
+ * port stays the same for the life of the primary.
+ */
+export class PortPins {
+  /** Port each port-0 endpoint got, by endpoint string. */
+  private readonly pinned = new Map<string, number>();
+
+  /** Picks a port for every port-0 TCP endpoint of `services` that has none yet. */
+  async pin(services: readonly ServiceConfig[]): Promise<void> {
+    for (const service of services) {
+      for (const text of service.listen) {
+        const endpoint = parseEndpoint(text);
+        if (endpoint.kind === 'unix' || endpoint.port !== 0 || this.pinned.has(text)) continue;
+        this.pinned.set(text, await freePort(endpoint.host ?? (endpoint.kind === 'tcp6' ? '::' : undefined)));
+      }
+    }
+  }
+
+  /** `services` with port-0 endpoints replaced by their pinned ports. */
+  apply(services: readonly ServiceConfig[]): ServiceConfig[] {
+    return services.map((service) => ({
+      ...service,
+      listen: service.listen.map((text) => {
+        const port = this.pinned.get(text);
+        return port === undefined ? text : formatEndpoint(withPort(parseEndpoint(text), port));
+      }),
+    }));
+  }
+}
+
+/** A port that is free right now on `host` (all interfaces when undefined). */
+async function freePort(host: string | undefined): Promise<number> {
+  const server = createServer();
+  server.listen({ port: 0, ...(host !== undefined ? { host } : {}), exclusive: true });
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
