@@ -162,14 +162,21 @@ export class Primary extends EventEmitter {
         this.reloadAgain = false;
         this.log.info({ workers: this.slots.length }, 'reloading workers one at a time');
         let replaced = 0;
+        let failed = false;
+        // Slots added meanwhile (SIGTTIN) start with the new code anyway.
         for (const slot of [...this.slots]) {
           if (this.stopping) return;
           if (slot.removed) continue;
-          if (!(await this.replace(slot, 'reload'))) break;
+          const ok = await this.replace(slot, 'reload');
+          if (slot.removed) continue; // retired by SIGTTOU meanwhile: not a failure
+          if (!ok) {
+            failed = true;
+            break;
+          }
           replaced++;
         }
         if (this.stopping) return;
-        if (replaced === this.slots.filter((s) => !s.removed).length) {
+        if (!failed) {
           this.log.info({ pids: this.workerPids() }, `reload complete: ${replaced} workers replaced`);
         } else {
           this.log.error({ pids: this.workerPids() }, `reload stopped after ${replaced} workers; the others keep running`);
