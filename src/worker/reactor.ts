@@ -140,10 +140,12 @@ export class Reactor implements ReactorServices {
     if (this.stopped) return this.stopped;
     this.draining = true;
     this.stopped = (async () => {
-      await Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))));
+      // server.close() calls back only once every connection has ended: start it now, await it last.
+      const closed = Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))));
       for (const connection of this.connections) connection.driver.protocol.drain();
       await waitFor(() => this.connections.size === 0, timeoutMs);
       for (const connection of this.connections) connection.transport.shutdown();
+      await closed;
       for (const l of this.listeners) await l.factory.doStop();
       if (this.idleSweep) clearInterval(this.idleSweep);
       await this.pool?.close();
