@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
 import { errorCode, IdleTimeoutError } from '../shared/errors.js';
-import { formatAddress } from '../shared/address.js';
+import { formatAddress, type Address } from '../shared/address.js';
 import type { Protocol } from '../shared/protocol.js';
 import { ProtocolDriver } from '../shared/protocol-driver.js';
 import { SocketTransport, type WaterMarks } from './socket-transport.js';
@@ -19,7 +19,8 @@ export class Connection {
   lastActivity: number;
 
   constructor(
-    socket: Socket,
+    private readonly socket: Socket,
+    peer: Address,
     readonly protocol: Protocol,
     private readonly stats: ProtocolStats,
     marks: WaterMarks,
@@ -28,7 +29,7 @@ export class Connection {
     onClose: (connection: Connection) => void,
   ) {
     this.lastActivity = clock.seconds();
-    this.transport = new SocketTransport(socket, marks, stats, () => this.driver.writeLost());
+    this.transport = new SocketTransport(socket, marks, stats, () => this.driver.writeLost(), peer);
     this.driver = new ProtocolDriver(protocol, this.transport, {
       callbackFailed: (error, phase) => {
         stats.error(errorCode(error));
@@ -54,9 +55,11 @@ export class Connection {
     });
   }
 
-  /** Calls `connectionMade`. */
+  /** Calls `connectionMade`, then starts reading unless the protocol paused. */
   start(): void {
     this.driver.connect();
+    // A preamble (PROXY header) may have left the socket paused; flow now unless a pause reason holds.
+    if (this.transport.readingPausedFor.size === 0 && !this.socket.destroyed) this.socket.resume();
   }
 
   /** Closes an idle connection, counting it as a protocol error. */

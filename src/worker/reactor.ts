@@ -1,6 +1,6 @@
 import { chmod } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { addressFrom } from '../shared/address.js';
+import type { Address } from '../shared/address.js';
 import { realClock, type Clock } from '../shared/clock.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/endpoint.js';
 import { ListenError, OffloadOverloadError } from '../shared/errors.js';
@@ -11,6 +11,8 @@ import type { OffloadRequest, ReactorServices } from '../shared/services.js';
 import { Connection } from './connection.js';
 import { WorkerMetrics } from './metrics.js';
 import { OffloadPool, type PoolOptions } from './offload-pool.js';
+import { Preamble } from './preamble.js';
+import type { ProtocolStats } from './stats.js';
 
 /** Tunables of one reactor. All optional; defaults match the server's. */
 export interface ReactorOptions {
@@ -80,7 +82,17 @@ export class Reactor implements ReactorServices {
     if (factory.protocolName === 'unknown') factory.protocolName = service;
     await factory.doStart(this);
     const stats = this.metrics.service(service);
-    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket, factory, stats));
+    const preamble = new Preamble(parsed, text, this.log, stats);
+    const server = createServer({ allowHalfOpen: true }, (raw) => {
+      // A socket error before the protocol exists must never reach the process.
+      raw.on('error', () => {});
+      if (this.draining) {
+        stats.reject('shutting_down');
+        raw.destroy();
+        return;
+      }
+      preamble.run(raw, (socket, peer) => this.accept(socket, factory, stats, peer));
+    });
     server.on('error', (error) => this.log.error({ err: error, endpoint: text }, 'listener error'));
     try {
       await listenOn(server, parsed);
@@ -167,8 +179,7 @@ export class Reactor implements ReactorServices {
     return this.drain(0);
   }
 
-  private accept(socket: Socket, factory: Factory, stats: ReturnType<WorkerMetrics['service']>): void {
-    // A socket error before the protocol exists must never reach the process.
+  private accept(socket: Socket, factory: Factory, stats: ProtocolStats, peer: Address): void {
     socket.on('error', () => {});
     if (this.draining) {
       stats.reject('shutting_down');
@@ -181,7 +192,7 @@ export class Reactor implements ReactorServices {
       socket.destroy();
       return;
     }
-    const ip = socket.remoteAddress ?? '';
+    const ip = peer.type === 'UNIX' ? '' : peer.host;
     const perIp = this.options.maxConnectionsPerIp;
     if (perIp !== undefined && (this.perIp.get(ip) ?? 0) >= perIp) {
       stats.reject('max_connections_per_ip');
@@ -190,7 +201,7 @@ export class Reactor implements ReactorServices {
     }
     let protocol;
     try {
-      protocol = factory.buildProtocol(addressFrom(socket.remoteAddress, socket.remotePort, socket.remoteFamily));
+      protocol = factory.buildProtocol(peer);
     } catch (error) {
       stats.error('SKEIN_ERR_PROTOCOL_CALLBACK');
       this.log.warn({ err: error, protocol: stats.protocol }, 'buildProtocol threw; connection refused');
@@ -205,7 +216,7 @@ export class Reactor implements ReactorServices {
     protocol.factory ??= factory;
     if (perIp !== undefined) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     const marks = { high: this.options.highWaterMark ?? 64 * 1024, low: this.options.lowWaterMark ?? 16 * 1024 };
-    const connection = new Connection(socket, protocol, stats, marks, this.log, this.clock, (c) => {
+    const connection = new Connection(socket, peer, protocol, stats, marks, this.log, this.clock, (c) => {
       this.connections.delete(c);
       if (perIp !== undefined) {
         const n = (this.perIp.get(ip) ?? 1) - 1;

@@ -42,8 +42,10 @@ export class SocketTransport implements Transport, PausableReading {
     private readonly stats: ProtocolStats,
     /** Called when our write side has finished (after `loseWriteConnection`). */
     private readonly onWriteClosed: () => void = () => {},
+    /** The peer, when known better than the socket knows it (from a PROXY header). */
+    peer?: Address,
   ) {
-    this.peer = addressFrom(socket.remoteAddress, socket.remotePort, socket.remoteFamily);
+    this.peer = peer ?? addressFrom(socket.remoteAddress, socket.remotePort, socket.remoteFamily);
     this.host = addressFrom(socket.localAddress, socket.localPort, socket.remoteFamily);
     socket.on('error', (error) => {
       this.socketError ??= error;
