@@ -217,7 +217,7 @@ export function formatEndpoint(endpoint: Endpoint): string {
     if (endpoint.sni) parts.push(`sni=${esc(endpoint.sni)}`);
   }
   if (endpoint.proxy) parts.push(`proxy=${endpoint.proxy}`);
-  if (endpoint.trusted) parts.push(`trusted=${endpoint.trusted.join(',')}`);
+  if (endpoint.trusted) parts.push(`trusted=${esc(endpoint.trusted.join(","))}`);
   return parts.join(':');
 }
 
