@@ -117,6 +117,14 @@ export type NoProcessorError = InstanceType<typeof NoProcessorError>;
 export const CrashLoopError = defineError('CrashLoopError', 'SKEIN_ERR_CRASH_LOOP', 'workers are crash-looping');
 export type CrashLoopError = InstanceType<typeof CrashLoopError>;
 
+/** `sendString` was given more bytes than the length prefix can express (Int8: 255, Int16: 65535…). */
+export const StringTooLongError = defineError(
+  'StringTooLongError',
+  'SKEIN_ERR_STRING_TOO_LONG',
+  'string is too long for the length prefix',
+);
+export type StringTooLongError = InstanceType<typeof StringTooLongError>;
+
 /** Every error class, by name: used to rebuild errors that crossed a thread or process. */
 export const errorClasses = {
   ConnectionDone,
@@ -137,6 +145,7 @@ export const errorClasses = {
   OffloadCancelledError,
   NoProcessorError,
   CrashLoopError,
+  StringTooLongError,
 } as const;
 
 /** The wire form of an error that crosses a thread or process boundary. */
