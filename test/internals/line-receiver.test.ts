@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { LineReceiver } from '../../src/shared/framing/line-receiver.js';
 import { connectProtocol, StringTransport } from '../../src/testing.js';
 
@@ -138,5 +139,42 @@ describe('LineReceiver', () => {
     expect(h.protocol.clearLineBuffer().toString()).toBe('partial');
     h.receive(' line\r\n');
     expect(h.protocol.events).toEqual(['line: line']);
+  });
+});
+
+describe('LineReceiver properties', () => {
+  const lineBytes = fc.uint8Array({ maxLength: 120 }).filter((b) => !Buffer.from(b).includes('\r\n'));
+
+  it('encode → split anywhere → decode is the identity', () => {
+    fc.assert(
+      fc.property(fc.array(lineBytes, { maxLength: 15 }), fc.array(fc.nat(), { maxLength: 10 }), (lines, cuts) => {
+        const sender = connectProtocol(new LineTester());
+        for (const l of lines) sender.protocol.sendLine(Buffer.from(l));
+        const stream = sender.transport.value();
+        const points = [...new Set(cuts.map((c) => (stream.length ? c % stream.length : 0)))].sort((a, b) => a - b);
+        const h = connectProtocol(new LineTester());
+        let at = 0;
+        for (const p of [...points, stream.length]) {
+          h.receive(stream.subarray(at, p));
+          at = p;
+        }
+        expect(h.protocol.events).toEqual(lines.map((l) => `line:${Buffer.from(l).toString('latin1')}`));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('never throws out of the protocol, whatever bytes arrive (mode switches included)', () => {
+    const noise = fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.constantFrom('len 3\r\n', 'len 0\r\n', '\r\n', '\r').map((s) => Buffer.from(s))), {
+      maxLength: 30,
+    });
+    fc.assert(
+      fc.property(noise, (chunks) => {
+        const p = Object.assign(new LineTester(), { maxLength: 50 });
+        p.makeConnection(new StringTransport());
+        for (const c of chunks) expect(() => p.dataReceived(Buffer.from(c))).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -1,14 +1,15 @@
 const EMPTY = Buffer.alloc(0);
 const MIN_CAPACITY = 4096; // bytes: the first owned buffer, so tiny chunks do not reallocate often
+const SMALL_CHUNK = 512; // bytes: copied into spare capacity rather than kept by reference (saves an allocation later)
 const MAX_RESERVE = 1024 * 1024; // bytes: a peer's length prefix alone never makes us allocate more
 
 /**
  * The bytes a framing protocol has received but not yet parsed.
  *
  * Appending is amortised O(1) per byte (capacity doubles), so a stream that
- * arrives one byte at a time is still parsed in linear time. The first chunk
- * after the buffer empties is kept by reference, not copied: in the common
- * case (whole frames per chunk) no byte is copied at all.
+ * arrives one byte at a time is still parsed in linear time. A large chunk
+ * arriving while the buffer is empty is kept by reference, not copied: in the
+ * common case (whole frames per socket read) no byte is copied at all.
  *
  * Views handed out by {@link ReceiveBuffer.view} stay valid after later
  * appends: bytes are only ever written past the end of what was handed out,
@@ -29,7 +30,7 @@ export class ReceiveBuffer {
   /** Adds a chunk at the end. */
   append(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    if (this.end === this.start) {
+    if (this.end === this.start && !(this.owned && chunk.length <= SMALL_CHUNK && this.end + chunk.length <= this.buf.length)) {
       this.buf = chunk;
       this.start = 0;
       this.end = chunk.length;
@@ -60,13 +61,14 @@ export class ReceiveBuffer {
   /** Drops the first `n` unparsed bytes (they were parsed). */
   consume(n: number): void {
     this.start += n;
-    if (this.start >= this.end) this.clear();
+    // An owned buffer keeps its spare capacity for the next small chunks; a borrowed one is let go.
+    if (this.start >= this.end && !this.owned) this.clear();
   }
 
   /** Returns every unparsed byte and empties the buffer. */
   takeAll(): Buffer {
     const all = this.view();
-    this.clear();
+    this.consume(all.length);
     return all;
   }
 
