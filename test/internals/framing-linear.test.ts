@@ -5,6 +5,8 @@ import { NetstringReceiver } from '../../src/shared/framing/netstring-receiver.j
 import { StringTransport } from '../../src/testing.js';
 
 const TEN_MB = 10 * 1024 * 1024;
+/** One immutable 1-byte buffer per byte value: feeding 10 M chunks allocates nothing per chunk. */
+const ONE_BYTE = Array.from({ length: 256 }, (_, b) => Buffer.from([b]));
 
 /**
  * Feeds `stream` one byte at a time and counts the buffers allocated meanwhile.
@@ -17,7 +19,7 @@ function feedByteByByte(protocol: { makeConnection(t: StringTransport): unknown;
   protocol.makeConnection(new StringTransport());
   const allocUnsafe = vi.spyOn(Buffer, 'allocUnsafe');
   const concat = vi.spyOn(Buffer, 'concat');
-  for (let i = 0; i < stream.length; i++) protocol.dataReceived(stream.subarray(i, i + 1));
+  for (let i = 0; i < stream.length; i++) protocol.dataReceived(ONE_BYTE[stream[i]!]!);
   return allocUnsafe.mock.calls.length + concat.mock.calls.length;
 }
 
