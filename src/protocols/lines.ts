@@ -1,7 +1,8 @@
 /**
  * `lines`: the framed form of the seed. Each line (CRLF or LF terminated, up
- * to 16384 bytes) is answered with `Processed: <line>`; a longer line closes
- * the connection with SKEIN_ERR_LINE_TOO_LONG. `skein serve lines`.
+ * to 16384 bytes counting a trailing CR) is answered with `Processed: <line>`;
+ * a longer line closes the connection with SKEIN_ERR_LINE_TOO_LONG.
+ * `skein serve lines`.
  */
 import { Factory } from '../shared/factory.js';
 import { LineReceiver } from '../shared/framing/line-receiver.js';

@@ -46,7 +46,7 @@ describe('TimeoutMixin', () => {
     const reactor = new MemoryReactor();
     const h = connectProtocol(new Chat(), { reactor });
     expect(reactor.clock.getDelayedCalls()).toHaveLength(1);
-    h.loseConnection();
+    h.connectionLost();
     expect(reactor.clock.getDelayedCalls()).toHaveLength(0);
 
     class Polite extends TimeoutMixin(LineReceiver) {

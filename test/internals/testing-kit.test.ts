@@ -96,7 +96,7 @@ describe('connectProtocol', () => {
     expect(h.transport.aborted).toBe(true);
     expect(lost).toBe(1);
     expect(h.lostReason?.name).toBe('ProtocolCallbackError');
-    h.loseConnection();
+    h.connectionLost();
     expect(lost).toBe(1);
   });
 

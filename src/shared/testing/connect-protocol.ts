@@ -116,8 +116,11 @@ export class ProtocolHarness<P extends Protocol = Protocol> {
     return this;
   }
 
-  /** The connection went away (the peer closed, by default): calls `connectionLost(reason)`. */
-  loseConnection(reason: Error = new ConnectionDone()): this {
+  /**
+   * The connection went away (by default the peer closed it cleanly; pass a
+   * `ConnectionLost` for a reset): delivers `connectionLost` once.
+   */
+  connectionLost(reason: Error = new ConnectionDone()): this {
     this.driver.lose(reason);
     this.lost ??= this.driver.failed ?? this.driver.protocolError ?? reason;
     this.transport.producer?.stopProducing();
@@ -144,7 +147,7 @@ export class ProtocolHarness<P extends Protocol = Protocol> {
       return;
     }
     this.closePending = false;
-    this.loseConnection(t.aborted ? new ConnectionAborted() : new ConnectionDone());
+    this.connectionLost(t.aborted ? new ConnectionAborted() : new ConnectionDone());
   }
 }
 
