@@ -125,6 +125,14 @@ export type TlsHandshakeError = InstanceType<typeof TlsHandshakeError>;
 export const ProxyHeaderError = defineError('ProxyHeaderError', 'SKEIN_ERR_PROXY_HEADER', 'bad PROXY protocol header');
 export type ProxyHeaderError = InstanceType<typeof ProxyHeaderError>;
 
+/** `sendString` was given more bytes than the length prefix can express (Int8: 255, Int16: 65535…). */
+export const StringTooLongError = defineError(
+  'StringTooLongError',
+  'SKEIN_ERR_STRING_TOO_LONG',
+  'string is too long for the length prefix',
+);
+export type StringTooLongError = InstanceType<typeof StringTooLongError>;
+
 /** Every error class, by name: used to rebuild errors that crossed a thread or process. */
 export const errorClasses = {
   ConnectionDone,
@@ -147,6 +155,7 @@ export const errorClasses = {
   CrashLoopError,
   TlsHandshakeError,
   ProxyHeaderError,
+  StringTooLongError,
 } as const;
 
 /** The wire form of an error that crosses a thread or process boundary. */

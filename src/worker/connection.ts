@@ -15,8 +15,9 @@ import type { ProtocolStats } from './stats.js';
 export class Connection {
   readonly transport: SocketTransport;
   readonly driver: ProtocolDriver;
-  /** Reactor clock seconds of the last byte read (for the idle sweep). */
+  /** Reactor clock seconds of the last byte read, or of the last write seen flushing (for the idle sweep). */
   lastActivity: number;
+  private lastBytesWritten = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -36,6 +37,14 @@ export class Connection {
         log.warn(
           { err: error.cause ?? error, phase, peer: formatAddress(this.transport.getPeer()), protocol: stats.protocol },
           `protocol ${phase} failed; connection aborted`,
+        );
+      },
+      protocolError: (error) => {
+        stats.error(errorCode(error));
+        // A peer breaking the protocol is routine (and peer-controlled): keep it out of warn-level logs.
+        log.debug(
+          { code: errorCode(error), reason: error.message, peer: formatAddress(this.transport.getPeer()), protocol: stats.protocol },
+          'connection closed with a protocol error',
         );
       },
     });
@@ -62,9 +71,22 @@ export class Connection {
     if (this.transport.readingPausedFor.size === 0 && !this.socket.destroyed) this.socket.resume();
   }
 
+  /**
+   * Seconds without activity at reactor time `now`. Output counts as activity
+   * only once the peer takes it (bytes leave the socket), so a peer that
+   * neither sends nor reads is idle even while we have output queued.
+   */
+  idleFor(now: number): number {
+    const written = this.transport.socket.bytesWritten - this.transport.socket.writableLength;
+    if (written !== this.lastBytesWritten) {
+      this.lastBytesWritten = written;
+      this.lastActivity = now;
+    }
+    return now - this.lastActivity;
+  }
+
   /** Closes an idle connection, counting it as a protocol error. */
   timeOut(): void {
-    this.stats.error(IdleTimeoutError.code);
-    this.transport.abortConnectionWith(new IdleTimeoutError());
+    this.driver.closeWithError(new IdleTimeoutError(`connection was idle for more than the idle timeout`));
   }
 }

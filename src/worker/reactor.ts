@@ -1,7 +1,7 @@
 import { chmod } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Address } from '../shared/address.js';
-import { realClock, type Clock } from '../shared/clock.js';
+import { realClock, type Clock, type DelayedCall } from '../shared/clock.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/endpoint.js';
 import { ListenError, OffloadOverloadError } from '../shared/errors.js';
 import type { Factory } from '../shared/factory.js';
@@ -51,7 +51,7 @@ export class Reactor implements ReactorServices {
   private readonly perIp = new Map<string, number>();
   private readonly waiting: Array<() => void> = [];
   private pool: OffloadPool | undefined;
-  private idleSweep: NodeJS.Timeout | undefined;
+  private idleSweep: DelayedCall | undefined;
   private draining = false;
   private stopped: Promise<void> | undefined;
   private resolveRun: (() => void) | undefined;
@@ -159,7 +159,7 @@ export class Reactor implements ReactorServices {
       for (const connection of this.connections) connection.transport.shutdown();
       await closed;
       for (const l of this.listeners) await l.factory.doStop();
-      if (this.idleSweep) clearInterval(this.idleSweep);
+      this.idleSweep?.cancel();
       await this.pool?.close();
       this.resolveRun?.();
     })();
@@ -228,18 +228,20 @@ export class Reactor implements ReactorServices {
     connection.start();
   }
 
-  /** One timer for all connections: closes those idle longer than `idleTimeout`. */
+  /**
+   * One timer for all connections, on the reactor clock (a fake clock drives it
+   * in tests): closes those with no bytes read or flushed for `idleTimeout`.
+   */
   private startIdleSweep(): void {
     const idle = this.options.idleTimeout;
     if (idle === undefined || this.idleSweep) return;
-    this.idleSweep = setInterval(
-      () => {
-        const cutoff = this.clock.seconds() - idle;
-        for (const c of this.connections) if (c.lastActivity < cutoff) c.timeOut();
-      },
-      Math.max(50, Math.min(1000, (idle * 1000) / 4)),
-    );
-    this.idleSweep.unref();
+    const every = Math.max(0.05, Math.min(1, idle / 4)); // seconds: closes within idle + every
+    const sweep = () => {
+      const now = this.clock.seconds();
+      for (const c of this.connections) if (c.idleFor(now) > idle) c.timeOut();
+      this.idleSweep = this.clock.callLater(every, sweep);
+    };
+    this.idleSweep = this.clock.callLater(every, sweep);
   }
 }
 
