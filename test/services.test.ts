@@ -57,6 +57,38 @@ describe('several services and endpoint types in one server', () => {
   });
 });
 
+describe('one module served by two services', () => {
+  it('gives each service its own factory options', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skein-cfg-'));
+    const config = join(dir, 'skein.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        workers: 1,
+        metricsPort: 0,
+        services: [
+          { name: 'short', protocol: 'lines', listen: ['tcp:0:interface=127.0.0.1'], options: { maxLength: 4 } },
+          { name: 'long', protocol: 'lines', listen: ['tcp:0:interface=127.0.0.1'] },
+        ],
+      }),
+    );
+    const server = await startServer(['--config', config]);
+    try {
+      const [short, long] = server.endpoints;
+      expect(short!.port).not.toBe(long!.port);
+      const a = await connectClient(short!.port!);
+      a.write('abcdefgh\n');
+      await a.closed();
+      const b = await connectClient(long!.port!);
+      b.write('abcdefgh\n');
+      await b.waitFor((t) => t === 'Processed: abcdefgh\r\n');
+      b.end();
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
+
 describe('tls: with an SNI folder', () => {
   it('picks the certificate by server name', async () => {
     const certs = makeCerts();

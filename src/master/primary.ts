@@ -38,7 +38,7 @@ export class Primary extends EventEmitter {
   readonly metrics: MetricsAggregator;
   private readonly slots: Slot[] = [];
   private readonly deaths: number[] = [];
-  /** Port each port-0 endpoint got, by endpoint string. */
+  /** Port each port-0 endpoint got, by `serviceIndex/endpointIndex` (two services may both ask for tcp:0). */
   private readonly pinned = new Map<string, number>();
   private endpoints: BoundEndpoint[] = [];
   private everReady = false;
@@ -131,20 +131,20 @@ export class Primary extends EventEmitter {
    * port stays the same for the life of the primary.
    */
   private async pinPortZero(): Promise<void> {
-    for (const service of this.config.options.services) {
-      for (const text of service.listen) {
+    for (const [s, service] of this.config.options.services.entries()) {
+      for (const [e, text] of service.listen.entries()) {
         const endpoint = parseEndpoint(text);
-        if (endpoint.kind === 'unix' || endpoint.port !== 0 || this.pinned.has(text)) continue;
-        this.pinned.set(text, await freePort(endpoint.host ?? (endpoint.kind === 'tcp6' ? '::' : undefined)));
+        if (endpoint.kind === 'unix' || endpoint.port !== 0 || this.pinned.has(`${s}/${e}`)) continue;
+        this.pinned.set(`${s}/${e}`, await freePort(endpoint.host ?? (endpoint.kind === 'tcp6' ? '::' : undefined)));
       }
     }
   }
 
   private servicesForFork(): ServiceConfig[] {
-    return this.config.options.services.map((service) => ({
+    return this.config.options.services.map((service, s) => ({
       ...service,
-      listen: service.listen.map((text) => {
-        const port = this.pinned.get(text);
+      listen: service.listen.map((text, e) => {
+        const port = this.pinned.get(`${s}/${e}`);
         return port === undefined ? text : formatEndpoint(withPort(parseEndpoint(text), port));
       }),
     }));
