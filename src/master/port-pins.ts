@@ -9,26 +9,26 @@ import type { ServiceConfig } from '../shared/options.js';
  * port stays the same for the life of the primary.
  */
 export class PortPins {
-  /** Port each port-0 endpoint got, by endpoint string. */
+  /** Port each port-0 endpoint got, by `serviceIndex/endpointIndex` (two services may both ask for tcp:0). */
   private readonly pinned = new Map<string, number>();
 
   /** Picks a port for every port-0 TCP endpoint of `services` that has none yet. */
   async pin(services: readonly ServiceConfig[]): Promise<void> {
-    for (const service of services) {
-      for (const text of service.listen) {
+    for (const [s, service] of services.entries()) {
+      for (const [e, text] of service.listen.entries()) {
         const endpoint = parseEndpoint(text);
-        if (endpoint.kind === 'unix' || endpoint.port !== 0 || this.pinned.has(text)) continue;
-        this.pinned.set(text, await freePort(endpoint.host ?? (endpoint.kind === 'tcp6' ? '::' : undefined)));
+        if (endpoint.kind === 'unix' || endpoint.port !== 0 || this.pinned.has(`${s}/${e}`)) continue;
+        this.pinned.set(`${s}/${e}`, await freePort(endpoint.host ?? (endpoint.kind === 'tcp6' ? '::' : undefined)));
       }
     }
   }
 
   /** `services` with port-0 endpoints replaced by their pinned ports. */
   apply(services: readonly ServiceConfig[]): ServiceConfig[] {
-    return services.map((service) => ({
+    return services.map((service, s) => ({
       ...service,
-      listen: service.listen.map((text) => {
-        const port = this.pinned.get(text);
+      listen: service.listen.map((text, e) => {
+        const port = this.pinned.get(`${s}/${e}`);
         return port === undefined ? text : formatEndpoint(withPort(parseEndpoint(text), port));
       }),
     }));
