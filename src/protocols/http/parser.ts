@@ -668,7 +668,12 @@ function addField(headers: HttpHeaders, name: string, value: string): void {
   headers[name] = previous === undefined ? value : `${previous}${name === 'cookie' ? '; ' : ', '}${value}`;
 }
 
-/** Content-Length = 1*DIGIT (no sign, no list); -1 when malformed, Infinity when absurdly large. */
+const MAX_UINT64 = 2n ** 64n - 1n;
+
+/**
+ * Content-Length = 1*DIGIT (no sign, no list). -1 when malformed or above
+ * 2^64-1 (node:http answers 400 too), Infinity when merely far above any body limit.
+ */
 function parseLength(line: Buffer, start: number, end: number): number {
   if (end === start) return -1;
   let n = 0;
@@ -677,8 +682,8 @@ function parseLength(line: Buffer, start: number, end: number): number {
     if (b < 0x30 || b > 0x39) return -1;
     n = n * 10 + (b - 0x30);
   }
-  // node:http refuses lengths that overflow 64 bits; anything this long is far above maxBodySize.
-  return end - start > MAX_LENGTH_DIGITS ? Infinity : n;
+  if (end - start <= MAX_LENGTH_DIGITS) return n;
+  return BigInt(latin1(line, start, end)) > MAX_UINT64 ? -1 : Infinity;
 }
 
 /**
