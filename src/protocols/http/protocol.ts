@@ -91,6 +91,8 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
 
   override connectionMade(): void {
     this.service = this.factory as unknown as HttpService;
+    // As node:http does: a response must not wait for the ACK of the previous one (Nagle + delayed ACK).
+    this.transport.setTcpNoDelay(true);
     this.parser = new HttpRequestParser(this.service.limits, this);
     this.responses = new ReplyQueue(
       (data) => this.written_(data),
