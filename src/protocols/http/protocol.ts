@@ -108,7 +108,7 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
     this.parser.execute(data);
   }
 
-  override connectionLost(): void {
+  override connectionLost(_reason: Error): void {
     this.service.sweep.delete(this);
     this.parser.finish();
     this.responses.close();
