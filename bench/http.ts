@@ -250,6 +250,8 @@ async function main(): Promise<void> {
       const stat = (ss: Sample[], f: (s: Sample) => number) => median(ss.map(f));
       const skRps = stat(sk, (s) => s.rps);
       const ndRps = stat(nd, (s) => s.rps);
+      // Each round ran skein and node:http back to back: the median of those paired ratios resists drift.
+      const paired = median(sk.map((s) => s.rps / (nd.find((n) => n.round === s.round)?.rps ?? NaN)).filter(Number.isFinite));
       for (const [server, ss] of [['skein', sk], ['node:http', nd]] as const) {
         rows.push({
           tool,
@@ -262,6 +264,7 @@ async function main(): Promise<void> {
           'server CPU': Number(stat(ss, (s) => s.serverCpu).toFixed(2)),
           'req per server CPU-s': Math.round(stat(ss, (s) => s.rps / s.serverCpu)),
           'skein/node': server === 'skein' ? Number((skRps / ndRps).toFixed(2)) : '',
+          'paired ratio': server === 'skein' ? Number(paired.toFixed(2)) : '',
         });
       }
     }

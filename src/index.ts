@@ -15,3 +15,4 @@ export { METRICS } from './shared/metric-names.js';
 export * from './shared/errors.js';
 export { reactor, listenTCP, listen, Reactor, type ReactorOptions } from './reactor.js';
 export { serve, type ServeOptions, type RunningServer } from './serve.js';
+export { HttpFactory, HttpProtocol, HttpRequest, HTTP_DEFAULTS, type HttpFactoryInit, type HttpHandler, type HttpConnection, type HttpHeaders, type HttpResponse, type HttpResponseHeaders, type HttpBody, type HttpHandlerResult, type HttpLimits } from './protocols/http.js';

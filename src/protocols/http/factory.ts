@@ -71,6 +71,9 @@ export class HttpFactory extends Factory<HttpProtocol> implements HttpService {
    */
   override async startFactory(): Promise<void> {
     this.resolvedLimits = resolveHttpLimits(this.options);
+    // Built from the limits: rebuild them from the options as merged now.
+    this.fields = undefined;
+    this.timeoutSweep = undefined;
     const spec = this.options.handler;
     if (spec === undefined) return;
     if (typeof spec !== 'string' || spec.length === 0) throw new InvalidOptionError('options.handler must be a module path');

@@ -61,6 +61,11 @@ interface Pending extends ResponseContext {
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
+/**
+ * The `http` protocol. It keeps its own ReplyQueue (the one behind
+ * `Protocol.reply`) because each response carries what must happen once it is
+ * written: close the connection, or let a streamed body start.
+ */
 export class HttpProtocol extends Protocol implements ParserEvents, SweptConnection, HttpConnection {
   private service!: HttpService;
   private parser!: HttpRequestParser;

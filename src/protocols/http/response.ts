@@ -105,6 +105,8 @@ export function serializeResponse(result: HttpHandlerResult, ctx: ResponseContex
   let body: HttpBody;
   if (typeof result === 'string' || result instanceof Uint8Array) {
     body = result;
+  } else if (typeof result !== 'object' || result === null) {
+    throw new InvalidResponseError(`a handler must return a response, a string or bytes (got ${result === null ? 'null' : typeof result})`);
   } else {
     if (result.status !== undefined) status = checkStatus(result.status);
     headers = result.headers;
