@@ -247,6 +247,20 @@ describe('HttpProtocol', () => {
     });
   });
 
+  it('answers what a half-closed peer sent, then closes', async () => {
+    let finish!: () => void;
+    const c = connect((req) => (req.path === '/slow' ? new Promise<string>((resolve) => (finish = () => resolve('slow'))) : 'fast'));
+    c.send(GET('/fast') + GET('/slow'));
+    c.protocol.readConnectionLost();
+    expect(c.transport.disconnecting).toBe(false);
+    finish();
+    await vi.waitFor(() => expect(c.transport.disconnecting).toBe(true));
+    expect(statuses(c.text())).toEqual([200, 200]);
+    const idle = connect(() => 'ok');
+    idle.protocol.readConnectionLost();
+    expect(idle.transport.disconnecting).toBe(true);
+  });
+
   describe('drain', () => {
     it('closes an idle connection at once', () => {
       const c = connect(() => 'ok');

@@ -77,6 +77,8 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
   private closing = false;
   private pipelinePaused = false;
   private draining = false;
+  /** The peer half-closed its side. */
+  private peerDone = false;
   /** Replies pushed to, and released from, the queue. */
   private pushed = 0;
   private released = 0;
@@ -118,6 +120,15 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
     this.parser.finish();
     this.responses.close();
     this.inFlight.length = 0;
+  }
+
+  /**
+   * The peer half-closed: it will send nothing more. Answer every request it
+   * completed, then close (as node:http does); an unfinished request is dropped.
+   */
+  override readConnectionLost(): void {
+    this.peerDone = true;
+    if (this.responses.pending === 0 && !this.pipelinePaused) this.closeNow();
   }
 
   /** Shutdown or reload: close after the response in flight (with `Connection: close`), or now if idle. */
@@ -320,7 +331,8 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
       this.transport.resumeProducing();
       this.parser.resume();
     }
-    if (this.draining && this.responses.pending === 0 && this.parser.phase === ParserPhase.Idle) this.closeNow();
+    if (this.responses.pending > 0 || this.pipelinePaused) return;
+    if (this.peerDone || (this.draining && this.parser.phase === ParserPhase.Idle)) this.closeNow();
   }
 
   /** A reply promise rejected (serialization is guarded, so this is a bug): cut the connection. */
