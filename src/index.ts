@@ -22,3 +22,4 @@ export { TimeoutMixin, type ProtocolConstructor } from './shared/policies/timeou
 export { ProtocolWrapper, WrappingFactory, WrappingTransport } from './shared/policies/wrapping.js';
 export { ThrottlingFactory, ThrottlingProtocol, type ThrottlingOptions } from './shared/policies/throttling.js';
 export { realClock } from './shared/clock.js';
+export { HttpFactory, HttpProtocol, HttpRequest, HTTP_DEFAULTS, type HttpFactoryInit, type HttpHandler, type HttpConnection, type HttpHeaders, type HttpResponse, type HttpResponseHeaders, type HttpBody, type HttpHandlerResult, type HttpLimits } from './protocols/http.js';

@@ -133,6 +133,42 @@ export const StringTooLongError = defineError(
 );
 export type StringTooLongError = InstanceType<typeof StringTooLongError>;
 
+/** HTTP: a malformed request (bad request line, header, framing or chunk); answered 400. */
+export const HttpBadRequestError = defineError('HttpBadRequestError', 'SKEIN_ERR_HTTP_BAD_REQUEST', 'malformed HTTP request');
+export type HttpBadRequestError = InstanceType<typeof HttpBadRequestError>;
+
+/** HTTP: the request head or body did not arrive in time; answered 408. */
+export const HttpRequestTimeoutError = defineError('HttpRequestTimeoutError', 'SKEIN_ERR_HTTP_REQUEST_TIMEOUT', 'HTTP request not received in time');
+export type HttpRequestTimeoutError = InstanceType<typeof HttpRequestTimeoutError>;
+
+/** HTTP: a request body without a length skein can use; answered 411. */
+export const HttpLengthRequiredError = defineError('HttpLengthRequiredError', 'SKEIN_ERR_HTTP_LENGTH_REQUIRED', 'HTTP request body has no usable length');
+export type HttpLengthRequiredError = InstanceType<typeof HttpLengthRequiredError>;
+
+/** HTTP: the request body (or a chunk extension) exceeds its limit; answered 413. */
+export const HttpBodyTooLargeError = defineError('HttpBodyTooLargeError', 'SKEIN_ERR_HTTP_BODY_TOO_LARGE', 'HTTP request body exceeds maxBodySize');
+export type HttpBodyTooLargeError = InstanceType<typeof HttpBodyTooLargeError>;
+
+/** HTTP: the request line exceeds `maxRequestLineSize`; answered 414. */
+export const HttpUriTooLongError = defineError('HttpUriTooLongError', 'SKEIN_ERR_HTTP_URI_TOO_LONG', 'HTTP request line exceeds maxRequestLineSize');
+export type HttpUriTooLongError = InstanceType<typeof HttpUriTooLongError>;
+
+/** HTTP: an `Expect` other than `100-continue`; answered 417. */
+export const HttpExpectationFailedError = defineError('HttpExpectationFailedError', 'SKEIN_ERR_HTTP_EXPECTATION_FAILED', 'unsupported HTTP expectation');
+export type HttpExpectationFailedError = InstanceType<typeof HttpExpectationFailedError>;
+
+/** HTTP: the header section exceeds `maxHeaderSize` or `maxHeadersCount`; answered 431. */
+export const HttpHeadersTooLargeError = defineError('HttpHeadersTooLargeError', 'SKEIN_ERR_HTTP_HEADERS_TOO_LARGE', 'HTTP header section too large');
+export type HttpHeadersTooLargeError = InstanceType<typeof HttpHeadersTooLargeError>;
+
+/** HTTP: an unknown method or transfer coding; answered 501. */
+export const HttpNotImplementedError = defineError('HttpNotImplementedError', 'SKEIN_ERR_HTTP_NOT_IMPLEMENTED', 'HTTP method or transfer coding not implemented');
+export type HttpNotImplementedError = InstanceType<typeof HttpNotImplementedError>;
+
+/** HTTP: a protocol version other than HTTP/1.0 and HTTP/1.1; answered 505. */
+export const HttpVersionNotSupportedError = defineError('HttpVersionNotSupportedError', 'SKEIN_ERR_HTTP_VERSION_NOT_SUPPORTED', 'HTTP version not supported');
+export type HttpVersionNotSupportedError = InstanceType<typeof HttpVersionNotSupportedError>;
+
 /** Every error class, by name: used to rebuild errors that crossed a thread or process. */
 export const errorClasses = {
   ConnectionDone,
@@ -156,6 +192,15 @@ export const errorClasses = {
   TlsHandshakeError,
   ProxyHeaderError,
   StringTooLongError,
+  HttpBadRequestError,
+  HttpRequestTimeoutError,
+  HttpLengthRequiredError,
+  HttpBodyTooLargeError,
+  HttpUriTooLongError,
+  HttpExpectationFailedError,
+  HttpHeadersTooLargeError,
+  HttpNotImplementedError,
+  HttpVersionNotSupportedError,
 } as const;
 
 /** The wire form of an error that crosses a thread or process boundary. */

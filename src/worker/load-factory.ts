@@ -7,8 +7,8 @@ import { isProtocolClass } from '../shared/protocol.js';
 
 const BUILTIN_NAME = /^[a-z][a-z0-9-]*$/;
 
-/** Factories already handed to a service in this process. */
-const claimed = new WeakSet<Factory>();
+/** Factories already handed to a service in this process, with their fields as exported. */
+const claimed = new WeakMap<Factory, Record<string, unknown>>();
 
 /** The module URL of a built-in protocol, or undefined if `name` is not one. */
 export function builtinProtocolUrl(name: string): URL | undefined {
@@ -54,10 +54,12 @@ export async function loadFactory(spec: string, service: string, options: Readon
       `protocol module '${spec}' must default-export a Factory or a Protocol class (got ${exported === undefined ? 'no default export' : typeof exported})`,
     );
   }
-  // Two services may serve the same module with different options: each gets its own
-  // copy of the exported factory (same class and fields), so options and labels don't collide.
-  if (claimed.has(factory)) factory = Object.assign(Object.create(Object.getPrototypeOf(factory) as object) as Factory, factory);
-  claimed.add(factory);
+  // Two services may serve the same module with different options: after the first, each gets
+  // its own shallow copy of the exported factory as exported (same class and fields), so options
+  // and labels don't collide.
+  const pristine = claimed.get(factory);
+  if (pristine) factory = Object.assign(Object.create(Object.getPrototypeOf(factory) as object) as Factory, pristine);
+  else claimed.set(factory, { ...factory });
   factory.options = { ...factory.options, ...options };
   factory.protocolName = service;
   return factory;

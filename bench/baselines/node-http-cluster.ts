@@ -1,0 +1,51 @@
+/**
+ * The baseline for `bench/http.ts`: node:http under node:cluster with the same
+ * worker count as skein, answering `GET /` with the same bytes as skein's demo
+ * route (status, headers, body). Prints one JSON line `{ port, pids }` when
+ * every worker listens.
+ *
+ *   node --import tsx bench/baselines/node-http-cluster.ts --port 0 --workers 2
+ */
+import cluster from 'node:cluster';
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+
+const BODY = 'Hello from skein\n';
+
+if (cluster.isPrimary) {
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, workers: { type: 'string', default: '2' } } });
+  const workers = Number(values.workers);
+  let port = Number(values.port);
+  if (port === 0) {
+    // Workers must share one port: pick it here so every worker binds the same one.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    port = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
+  }
+  let listening = 0;
+  for (let i = 0; i < workers; i++) {
+    const worker = cluster.fork({ BASELINE_PORT: String(port) });
+    worker.on('listening', () => {
+      if (++listening === workers) {
+        process.stdout.write(`${JSON.stringify({ port, pids: [process.pid, ...Object.values(cluster.workers ?? {}).map((w) => w!.process.pid)] })}\n`);
+      }
+    });
+  }
+  const stop = () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+} else {
+  createServer((req, res) => {
+    if (req.url === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(BODY) });
+      res.end(BODY);
+    } else {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('Not Found\n');
+    }
+  }).listen(Number(process.env.BASELINE_PORT), '127.0.0.1');
+}

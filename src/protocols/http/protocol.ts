@@ -1,0 +1,387 @@
+/**
+ * HTTP/1.1 (and 1.0) as a skein Protocol: requests are parsed as bytes arrive,
+ * handed to the factory's handler, and answered in request order through a
+ * ReplyQueue, even when handlers (or the work they offload) finish out of
+ * order. Keep-alive, pipelining, `Connection: close`, `Expect: 100-continue`,
+ * chunked request bodies and streamed (chunked) responses are handled here;
+ * a request the parser refuses never reaches the handler.
+ */
+import type { Address } from '../../shared/address.js';
+import { Protocol } from '../../shared/protocol.js';
+import { ReplyQueue } from '../../shared/reply-queue.js';
+import type { SkeinError } from '../../shared/errors.js';
+import type { OffloadOptions } from '../../shared/services.js';
+import { HttpExpectationFailedError, HttpRequestTimeoutError, keepsConnection, statusOf } from './errors.js';
+import type { HttpLimits } from './limits.js';
+import { Expectation, HttpRequestParser, ParserPhase, type ParserEvents } from './parser.js';
+import type { HttpRequest } from './request.js';
+import {
+  chunkFrame,
+  isStreamBody,
+  LAST_CHUNK,
+  serializeResponse,
+  serializeStreamHead,
+  STATUS_REASONS,
+  type HttpHandlerResult,
+  type HttpResponse,
+  type ResponseContext,
+} from './response.js';
+import type { SweptConnection, TimeoutSweep } from './timeouts.js';
+
+/** What a handler gets besides the request: the connection's peer and the offload pool. */
+export interface HttpConnection {
+  /** The client's address. */
+  readonly peer: Address;
+  /** Runs a processor of the factory's processors module on a pool thread (see `Protocol.offload`). */
+  offload<T = unknown>(task: string, payload?: unknown, options?: OffloadOptions): Promise<T>;
+}
+
+/**
+ * Answers one request. May return a promise; responses still leave in request
+ * order. A throw or rejection is answered 500 (the connection stays usable).
+ */
+export type HttpHandler = (request: HttpRequest, connection: HttpConnection) => HttpHandlerResult | PromiseLike<HttpHandlerResult>;
+
+/** What an `http` protocol needs from its factory. */
+export interface HttpService {
+  readonly limits: HttpLimits;
+  readonly handler: HttpHandler;
+  readonly sweep: TimeoutSweep;
+  /** `Connection: keep-alive\r\nKeep-Alive: timeout=N\r\n`. */
+  readonly keepAliveFields: string;
+  /** Told about handler failures (logged by the factory). */
+  handlerFailed(error: unknown, request: HttpRequest): void;
+}
+
+/** One response in the queue: what happens once it has been written. */
+interface Pending extends ResponseContext {
+  /** Its slot in the reply queue (0, 1, 2… per connection). */
+  seq: number;
+}
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/**
+ * The `http` protocol. It keeps its own ReplyQueue (the one behind
+ * `Protocol.reply`) because each response carries what must happen once it is
+ * written: close the connection, or let a streamed body start.
+ */
+export class HttpProtocol extends Protocol implements ParserEvents, SweptConnection, HttpConnection {
+  private service!: HttpService;
+  private parser!: HttpRequestParser;
+  private responses!: ReplyQueue;
+  /** Contexts of queued responses, oldest first (one per queued reply). */
+  private readonly inFlight: Array<Pending | undefined> = [];
+  private expectationFailed = false;
+  /** No more requests will be read; the connection closes after the last queued response. */
+  private closing = false;
+  private pipelinePaused = false;
+  private draining = false;
+  /** The peer half-closed its side. */
+  private peerDone = false;
+  /** Replies pushed to, and released from, the queue. */
+  private pushed = 0;
+  private released = 0;
+  /** Streamed responses waiting for their turn, by slot. */
+  private readonly turnWaiters = new Map<number, () => void>();
+  private written = 0;
+  // Timeout bookkeeping, updated by the sweep only.
+  private seenStarted = 0;
+  private seenPhase = -1;
+  private seenWritten = 0;
+  private requestSince = 0;
+  private phaseSince = 0;
+
+  get peer(): Address {
+    return this.transport.getPeer();
+  }
+
+  override connectionMade(): void {
+    this.service = this.factory as unknown as HttpService;
+    // As node:http does: a response must not wait for the ACK of the previous one (Nagle + delayed ACK).
+    this.transport.setTcpNoDelay(true);
+    this.parser = new HttpRequestParser(this.service.limits, this);
+    this.responses = new ReplyQueue(
+      (data) => this.written_(data),
+      (error) => this.replyFailed_(error),
+    );
+    const now = this.service.sweep.now();
+    this.requestSince = now;
+    this.phaseSince = now;
+    this.service.sweep.add(this);
+  }
+
+  override dataReceived(data: Buffer): void {
+    this.parser.execute(data);
+  }
+
+  override connectionLost(_reason: Error): void {
+    this.service.sweep.delete(this);
+    this.parser.finish();
+    this.responses.close();
+    this.inFlight.length = 0;
+  }
+
+  /**
+   * The peer half-closed: it will send nothing more. Answer every request it
+   * completed, then close (as node:http does); an unfinished request is dropped.
+   */
+  override readConnectionLost(): void {
+    this.peerDone = true;
+    if (this.responses.pending === 0 && !this.pipelinePaused) this.closeNow();
+  }
+
+  /** Shutdown or reload: close after the response in flight (with `Connection: close`), or now if idle. */
+  override drain(): void {
+    this.draining = true;
+    if (this.responses.pending === 0 && this.parser.phase === ParserPhase.Idle) {
+      this.closeNow();
+    }
+  }
+
+  // ParserEvents
+
+  /** @internal */
+  headComplete(_request: HttpRequest, expect: Expectation): void {
+    if (expect === Expectation.Unsupported) this.expectationFailed = true;
+    else if (expect === Expectation.Continue) this.push(CONTINUE, undefined);
+  }
+
+  /** @internal */
+  request(request: HttpRequest): boolean {
+    const ctx: Pending = {
+      seq: this.pushed,
+      head: request.method === 'HEAD',
+      keepAlive: request.keepAlive && !this.draining,
+      http10: request.httpVersion === '1.0',
+      keepAliveFields: this.service.keepAliveFields,
+    };
+    if (!ctx.keepAlive) this.stopReading();
+    if (this.expectationFailed) {
+      this.expectationFailed = false;
+      this.push(errorResponse(new HttpExpectationFailedError(`unsupported expectation: ${request.headers.expect ?? ''}`), ctx), ctx);
+    } else {
+      this.dispatch(request, ctx);
+    }
+    if (this.responses.pending >= this.service.limits.maxPipelinedRequests && !this.closing) {
+      this.pipelinePaused = true;
+      this.transport.pauseProducing();
+      return false;
+    }
+    return true;
+  }
+
+  /** @internal */
+  error(error: SkeinError): void {
+    const ctx: Pending = { seq: this.pushed, head: false, keepAlive: keepsConnection(error), http10: false, keepAliveFields: this.service.keepAliveFields };
+    if (!ctx.keepAlive) this.stopReading();
+    this.push(errorResponse(error, ctx), ctx);
+  }
+
+  // SweptConnection
+
+  /** @internal */
+  checkTimeouts(now: number): void {
+    if (this.closing && this.responses.pending === 0) return;
+    const parser = this.parser;
+    const started = parser.requestsStarted;
+    const phase = parser.phase;
+    if (started !== this.seenStarted) {
+      this.seenStarted = started;
+      this.requestSince = now;
+    }
+    if (phase !== this.seenPhase || this.written !== this.seenWritten) {
+      this.seenPhase = phase;
+      this.seenWritten = this.written;
+      this.phaseSince = now;
+    }
+    const limits = this.service.limits;
+    switch (phase) {
+      case ParserPhase.Idle:
+        if (this.responses.pending > 0) return;
+        if (started === 0 && this.written === 0) {
+          // A connection that never sent a request: node:http gives it headersTimeout, then 408.
+          if (now - this.requestSince >= limits.headersTimeout) this.timedOut('no request within headersTimeout');
+        } else if (now - this.phaseSince >= limits.keepAliveTimeout) {
+          this.closeNow();
+        }
+        return;
+      case ParserPhase.Head:
+        if (now - this.requestSince >= limits.headersTimeout) this.timedOut(`request head not received within ${limits.headersTimeout} s`);
+        return;
+      case ParserPhase.Body:
+        if (now - this.requestSince >= limits.requestTimeout) this.timedOut(`request not received within ${limits.requestTimeout} s`);
+        return;
+    }
+  }
+
+  // internals
+
+  private dispatch(request: HttpRequest, ctx: Pending): void {
+    let result: HttpHandlerResult | PromiseLike<HttpHandlerResult>;
+    try {
+      result = this.service.handler(request, this);
+    } catch (error) {
+      this.service.handlerFailed(error, request);
+      this.push(internalError(ctx), ctx);
+      return;
+    }
+    if (result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
+      this.push(
+        Promise.resolve(result).then(
+          (value) => this.serialize(value, ctx, request),
+          (error: unknown) => {
+            this.service.handlerFailed(error, request);
+            return internalError(ctx);
+          },
+        ),
+        ctx,
+      );
+      return;
+    }
+    this.push(this.serialize(result as HttpHandlerResult, ctx, request), ctx);
+  }
+
+  /** The response's bytes, or for a streamed body the promise of its last chunk. */
+  private serialize(result: HttpHandlerResult, ctx: Pending, request: HttpRequest): string | Buffer | Promise<string> {
+    try {
+      if (typeof result === 'object' && result !== null && !(result instanceof Uint8Array) && isStreamBody(result.body)) {
+        return this.stream(result, ctx);
+      }
+      return serializeResponse(result, ctx);
+    } catch (error) {
+      this.service.handlerFailed(error, request);
+      return internalError(ctx);
+    }
+  }
+
+  /**
+   * A streamed body. Its queue slot stays unsettled while the body streams, so
+   * later responses wait behind it; once every earlier response is out (its
+   * turn), the head and chunks are written straight to the transport, and the
+   * slot settles with the last chunk.
+   */
+  private async stream(response: HttpResponse, ctx: Pending): Promise<string> {
+    const head = serializeStreamHead(response, ctx);
+    const body = response.body as AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
+    await this.turn(ctx.seq);
+    if (!this.connected) return '';
+    const transport = this.transport;
+    transport.write(head.head);
+    if (ctx.head) return '';
+    let paused: Promise<void> | undefined;
+    let resume: (() => void) | undefined;
+    let stopped = false;
+    transport.registerProducer(
+      {
+        pauseProducing: () => void (paused ??= new Promise<void>((r) => (resume = r))),
+        resumeProducing: () => {
+          paused = undefined;
+          resume?.();
+        },
+        stopProducing: () => {
+          stopped = true;
+          resume?.();
+        },
+      },
+      true,
+    );
+    try {
+      for await (const chunk of body) {
+        if (stopped || !this.connected) return '';
+        transport.write(head.chunked ? chunkFrame(chunk) : asBuffer(chunk));
+        if (paused) await paused;
+      }
+      return head.chunked ? LAST_CHUNK : '';
+    } catch {
+      // The head is out: the only honest signal left is to cut the connection.
+      transport.abortConnection();
+      return '';
+    } finally {
+      transport.unregisterProducer();
+    }
+  }
+
+  /** Resolves when every response queued before slot `seq` has been written. */
+  private turn(seq: number): Promise<void> {
+    if (this.released === seq) return Promise.resolve();
+    return new Promise<void>((resolve) => this.turnWaiters.set(seq, resolve));
+  }
+
+  /** Queues a reply with the context that decides what happens once it is written. */
+  private push(reply: string | Buffer | PromiseLike<string | Buffer>, ctx: Pending | undefined): void {
+    this.inFlight.push(ctx);
+    this.pushed++;
+    this.responses.push(reply);
+  }
+
+  /** ReplyQueue's writer: writes, then applies the response's context. */
+  private written_(data: Buffer | string): void {
+    const ctx = this.inFlight.shift();
+    if (!this.connected) return;
+    this.transport.write(data);
+    this.written++;
+    this.release();
+    if (ctx !== undefined && !ctx.keepAlive) {
+      this.closeNow();
+      return;
+    }
+    if (this.pipelinePaused && this.responses.pending < this.service.limits.maxPipelinedRequests) {
+      this.pipelinePaused = false;
+      this.transport.resumeProducing();
+      this.parser.resume();
+    }
+    if (this.responses.pending > 0 || this.pipelinePaused) return;
+    if (this.peerDone || (this.draining && this.parser.phase === ParserPhase.Idle)) this.closeNow();
+  }
+
+  /** A reply promise rejected (serialization is guarded, so this is a bug): cut the connection. */
+  private replyFailed_(error: unknown): void {
+    this.inFlight.shift();
+    this.release();
+    this.reportFailure(error);
+  }
+
+  /** One more slot is out: a streamed response waiting for this turn may start. */
+  private release(): void {
+    const seq = ++this.released;
+    if (this.turnWaiters.size > 0) {
+      const waiter = this.turnWaiters.get(seq);
+      if (waiter) {
+        this.turnWaiters.delete(seq);
+        waiter();
+      }
+    }
+  }
+
+  private stopReading(): void {
+    this.closing = true;
+    this.parser.finish();
+  }
+
+  private closeNow(): void {
+    this.stopReading();
+    this.transport.loseConnection();
+  }
+
+  private timedOut(message: string): void {
+    const error = new HttpRequestTimeoutError(message);
+    const ctx: Pending = { seq: this.pushed, head: false, keepAlive: false, http10: false, keepAliveFields: this.service.keepAliveFields };
+    this.stopReading();
+    this.push(errorResponse(error, ctx), ctx);
+  }
+}
+
+/** The response to a refused request: its status and a one-line reason. */
+function errorResponse(error: SkeinError, ctx: ResponseContext): string | Buffer {
+  const status = statusOf(error);
+  return serializeResponse({ status, body: `${STATUS_REASONS[status] ?? 'Error'}: ${error.message}\n` }, ctx);
+}
+
+function asBuffer(chunk: string | Uint8Array): string | Buffer {
+  return typeof chunk === 'string' || Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+function internalError(ctx: ResponseContext): string | Buffer {
+  return serializeResponse({ status: 500, body: 'Internal Server Error\n' }, ctx);
+}
