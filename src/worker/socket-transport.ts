@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { addressFrom, type Address } from '../shared/address.js';
 import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from '../shared/errors.js';
+import type { MessageMeter } from '../shared/message-meter.js';
 import type { PausableReading } from '../shared/services.js';
 import type { Producer, Transport } from '../shared/transport.js';
 import type { ProtocolStats } from './stats.js';
@@ -42,6 +43,8 @@ export class SocketTransport implements Transport, PausableReading {
     private readonly stats: ProtocolStats,
     /** Called when our write side has finished (after `loseWriteConnection`). */
     private readonly onWriteClosed: () => void = () => {},
+    /** Times frames to their replies (undefined when metrics are off). */
+    private readonly meter?: MessageMeter,
   ) {
     this.peer = addressFrom(socket.remoteAddress, socket.remotePort, socket.remoteFamily);
     this.host = addressFrom(socket.localAddress, socket.localPort, socket.remoteFamily);
@@ -52,6 +55,17 @@ export class SocketTransport implements Transport, PausableReading {
   }
 
   write(data: Buffer | string): void {
+    this.meter?.replied();
+    this.send(data);
+  }
+
+  writeSequence(chunks: ReadonlyArray<Buffer | string>): void {
+    // One reply, however many chunks: pairs with one frame.
+    this.meter?.replied();
+    for (const chunk of chunks) this.send(chunk);
+  }
+
+  private send(data: Buffer | string): void {
     const socket = this.socket;
     if (this.lostWrite || socket.destroyed || !socket.writable) return;
     if (!this.corked) {
@@ -62,10 +76,6 @@ export class SocketTransport implements Transport, PausableReading {
     this.stats.bytesSent += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     socket.write(data);
     if (socket.writableLength > this.marks.high) this.aboveHighWater();
-  }
-
-  writeSequence(chunks: ReadonlyArray<Buffer | string>): void {
-    for (const chunk of chunks) this.write(chunk);
   }
 
   loseConnection(): void {
