@@ -100,9 +100,8 @@ export class MetricsAggregator {
   }
 
   /** Handles a worker's `skein:metrics:final`: its counters as it retires. */
-  receiveFinal(workerId: number, metrics: unknown[]): void {
-    const state = this.workers.get(workerId);
-    if (state) this.remember(state, Infinity, metrics as MetricJson[]);
+  receiveFinal(worker: { readonly id: number; readonly slot: number }, metrics: unknown[]): void {
+    this.remember(this.state(worker), Infinity, metrics as MetricJson[]);
   }
 
   /** The worker process exited: outstanding requests fail now rather than at the deadline. */
@@ -181,7 +180,7 @@ export class MetricsAggregator {
     this.refreshTimer = undefined;
   }
 
-  private state(target: ScrapeTarget): WorkerState {
+  private state(target: { readonly id: number; readonly slot: number }): WorkerState {
     let state = this.workers.get(target.id);
     if (!state) {
       state = { slot: target.slot, last: undefined, lastId: 0, inFlight: new Map(), gone: false };

@@ -215,7 +215,7 @@ export class Primary extends EventEmitter {
         this.metrics.receive(worker.id, message.id, message.metrics);
         return;
       case 'skein:metrics:final':
-        this.metrics.receiveFinal(worker.id, message.metrics);
+        this.metrics.receiveFinal({ id: worker.id, slot: slot.index }, message.metrics);
         return;
       case 'skein:drained':
         return;
