@@ -35,10 +35,12 @@ interface InFlight {
 /** What the aggregator knows of one worker process. */
 interface WorkerState {
   readonly slot: number;
-  /** Its latest counters and histograms (from a scrape, a refresh, or its final report). */
-  last: MetricJson[] | undefined;
-  /** Request id `last` answered (Infinity for the final report): older answers never replace newer ones. */
-  lastId: number;
+  /**
+   * Its latest counters and histograms by name (from a scrape, a refresh, or its final report),
+   * each with the request id it answered (Infinity for the final report): an older answer
+   * never replaces a newer one, and a refresh (skein's own counters only) leaves the others.
+   */
+  readonly last: Map<string, { readonly id: number; readonly metric: MetricJson }>;
   /** At most one request of each kind outstanding: a stuck worker is not sent a pile of them. */
   readonly inFlight: Map<MetricsKind, InFlight>;
   gone: boolean;
@@ -122,7 +124,7 @@ export class MetricsAggregator {
     if (!state) return;
     this.workerGone(workerId);
     this.workers.delete(workerId);
-    if (state.last && state.last.length > 0) this.retired = sumMetrics([this.retired, labelWorker(state.last, state.slot)]);
+    if (state.last.size > 0) this.retired = sumMetrics([this.retired, labelWorker(lastOf(state), state.slot)]);
   }
 
   /** Collects from every target and renders, always within the deadline. */
@@ -147,12 +149,12 @@ export class MetricsAggregator {
         return;
       }
       this.scrapeFailures.inc({ worker: String(target.slot) });
-      const last = this.workers.get(target.id)?.last;
-      if (last) sets.push(labelWorker(last, target.slot));
+      const state = this.workers.get(target.id);
+      if (state) sets.push(labelWorker(lastOf(state), target.slot));
     });
     // Workers that exited but are not retired yet (their last messages may still be on the way).
     for (const [id, state] of this.workers) {
-      if (!asked.has(id) && state.last) sets.push(labelWorker(state.last, state.slot));
+      if (!asked.has(id)) sets.push(labelWorker(lastOf(state), state.slot));
     }
     sets.push(this.retired);
     sets.push((await this.registry.getMetricsAsJSON()) as unknown as MetricJson[]);
@@ -162,7 +164,7 @@ export class MetricsAggregator {
     return body;
   }
 
-  /** Asks every target that has no counters request outstanding for its counters (the background refresh). */
+  /** Asks every target that has no refresh outstanding for skein's counters and histograms (the background refresh). */
   refresh(targets: readonly ScrapeTarget[]): void {
     for (const target of targets) void this.ask(target, 'cumulative');
   }
@@ -183,16 +185,17 @@ export class MetricsAggregator {
   private state(target: { readonly id: number; readonly slot: number }): WorkerState {
     let state = this.workers.get(target.id);
     if (!state) {
-      state = { slot: target.slot, last: undefined, lastId: 0, inFlight: new Map(), gone: false };
+      state = { slot: target.slot, last: new Map(), inFlight: new Map(), gone: false };
       this.workers.set(target.id, state);
     }
     return state;
   }
 
   private remember(state: WorkerState, requestId: number, metrics: MetricJson[]): void {
-    if (requestId <= state.lastId) return;
-    state.last = cumulativeOnly(metrics);
-    state.lastId = requestId;
+    for (const metric of cumulativeOnly(metrics)) {
+      const known = state.last.get(metric.name);
+      if (!known || known.id < requestId) state.last.set(metric.name, { id: requestId, metric });
+    }
   }
 
   /** The worker's answer to an outstanding request of `kind`, sending one if none is. Never rejects. */
@@ -215,4 +218,8 @@ export class MetricsAggregator {
     state.inFlight.set(kind, flight);
     return answer;
   }
+}
+
+function lastOf(state: WorkerState): MetricJson[] {
+  return Array.from(state.last.values(), (entry) => entry.metric);
 }

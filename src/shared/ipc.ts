@@ -30,9 +30,9 @@ export interface BoundEndpoint {
 
 /**
  * What a metrics request asks for: `full` (every metric, for a scrape) or
- * `cumulative` (counters and histograms only, for the primary's background
- * refresh: no gauge collectors run, so windows such as the event-loop lag's are
- * not reset).
+ * `cumulative` (skein's own counters and histograms, for the primary's
+ * background refresh: cheap, and no gauge collector runs, so windows such as
+ * the event-loop lag's are not reset).
  */
 export type MetricsKind = 'full' | 'cumulative';
 

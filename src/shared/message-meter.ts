@@ -51,44 +51,65 @@ const MAX_PENDING = 4096;
  * One connection's message timer. The reactor notes when bytes arrive
  * ({@link MessageMeter.arrived}); a framing protocol calls
  * {@link MessageMeter.received} for each frame it parses; the transport calls
- * {@link MessageMeter.replied} for each reply write, which pairs with the oldest
- * frame still waiting (first in, first out, as pipelined replies leave).
+ * {@link MessageMeter.replied} for each reply write and
+ * {@link MessageMeter.flushed} when its corked writes leave in one syscall.
+ * Replies pair with the oldest frames still waiting (first in, first out, as
+ * pipelined replies leave).
  *
- * A frame's arrival is the arrival of the chunk that completed it.
+ * A frame's arrival is read from the clock when the first frame of a chunk is
+ * parsed, and its reply's time when the writes of that tick are flushed: at
+ * most two clock reads per chunk however many frames it holds, and none for a
+ * protocol that never reports frames.
  */
 export class MessageMeter {
   private readonly pending: number[] = [];
   private head = 0;
   private lastArrival = 0;
+  private fresh = false;
+  /** Replies written since the last flush that pair with a waiting frame. */
+  private replies = 0;
 
   constructor(
     private readonly sink: MessageSink,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Bytes arrived now (called by the reactor once per chunk read). */
+  /** Bytes arrived (called by the reactor once per chunk read). */
   arrived(): void {
-    this.lastArrival = this.now();
+    this.fresh = true;
   }
 
   /** A frame was parsed: count it and remember when it arrived. */
   received(): void {
     this.sink.messages++;
+    if (this.fresh) {
+      this.fresh = false;
+      this.lastArrival = this.now();
+    }
     // A protocol that never replies must not make us keep a timestamp per frame forever.
     if (this.pending.length - this.head >= MAX_PENDING) this.drop(1);
     this.pending.push(this.lastArrival);
   }
 
-  /** A reply was written: time the oldest frame still waiting, if any. */
+  /** A reply was written (it leaves at the next flush). Writes with no frame waiting are not replies. */
   replied(): void {
-    const pending = this.pending;
-    if (this.head === pending.length) return;
-    const arrival = pending[this.head]!;
-    this.drop(1);
-    this.sink.durations.observeMs(this.now() - arrival);
+    if (this.replies < this.pending.length - this.head) this.replies++;
   }
 
-  /** Frames received and not yet replied to. */
+  /** The writes of this tick left: time the frames they answered. */
+  flushed(): void {
+    let n = this.replies;
+    if (n === 0) return;
+    this.replies = 0;
+    const now = this.now();
+    const durations = this.sink.durations;
+    while (n-- > 0 && this.head < this.pending.length) {
+      durations.observeMs(now - this.pending[this.head]!);
+      this.drop(1);
+    }
+  }
+
+  /** Frames received and not yet answered by a flushed reply. */
   get waiting(): number {
     return this.pending.length - this.head;
   }

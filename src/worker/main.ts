@@ -94,7 +94,7 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
     if (!isSkeinMessage(message)) return;
     const m = message as PrimaryMessage;
     if (m.type === 'skein:metrics:req') {
-      const collected = m.kind === 'cumulative' ? reactor.metrics.cumulativeJSON() : reactor.metrics.registry.getMetricsAsJSON();
+      const collected = m.kind === 'cumulative' ? reactor.metrics.cumulativeJSON('skein') : reactor.metrics.registry.getMetricsAsJSON();
       collected.then(
         (metrics) => send({ type: 'skein:metrics:res', id: m.id, metrics }),
         (error: unknown) => log.error({ err: error }, 'metrics collection failed'),

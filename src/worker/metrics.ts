@@ -170,12 +170,14 @@ export class WorkerMetrics {
 
   /**
    * Counters and histograms only, without running gauge collectors (which may
-   * reset windows, like the event-loop lag): what the primary's background
-   * refresh and a retiring worker's final report need.
+   * reset windows, like the event-loop lag). `skein`: skein's own, for the
+   * primary's background refresh (cheap: copies of plain numbers); `all`: with
+   * the process metrics too, for a retiring worker's final report.
    */
-  async cumulativeJSON(): Promise<MetricJson[]> {
-    const metrics = this.registry.getMetricsAsArray() as unknown as Array<{ type?: string; get(): Promise<MetricJson> | MetricJson }>;
-    return Promise.all(metrics.filter((m) => m.type === 'counter' || m.type === 'histogram').map((m) => m.get()));
+  async cumulativeJSON(scope: 'skein' | 'all' = 'all'): Promise<MetricJson[]> {
+    const metrics = this.registry.getMetricsAsArray() as unknown as Array<{ name: string; type?: string; get(): Promise<MetricJson> | MetricJson }>;
+    const wanted = metrics.filter((m) => (m.type === 'counter' || m.type === 'histogram') && (scope === 'all' || m.name.startsWith('skein_')));
+    return Promise.all(wanted.map((m) => m.get()));
   }
 
   /** The stats object of a service, created on first use. */

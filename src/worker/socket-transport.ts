@@ -183,6 +183,7 @@ export class SocketTransport implements Transport, PausableReading {
   flush(): void {
     this.corked = false;
     this.socket.uncork();
+    this.meter?.flushed();
   }
 
   private endSocket(): void {

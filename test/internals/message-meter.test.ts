@@ -7,6 +7,17 @@ function sink(): MessageSink {
   return { messages: 0, durations: new DurationCounts(BOUNDS) };
 }
 
+/** A meter on a clock the test moves, counting how often it is read. */
+function meter() {
+  const clock = { now: 0, reads: 0 };
+  const s = sink();
+  const m = new MessageMeter(s, () => {
+    clock.reads++;
+    return clock.now;
+  });
+  return { clock, sink: s, meter: m };
+}
+
 describe('DurationCounts', () => {
   it('puts each duration in the first bucket whose bound it does not exceed (bounds are inclusive)', () => {
     const d = new DurationCounts(BOUNDS);
@@ -18,46 +29,66 @@ describe('DurationCounts', () => {
 });
 
 describe('MessageMeter', () => {
-  it('counts frames and times each from its arrival to its reply, first in first out', () => {
-    let now = 0;
-    const s = sink();
-    const meter = new MessageMeter(s, () => now);
-    now = 10;
-    meter.arrived();
-    meter.received(); // arrives at 10
-    meter.received(); // the same chunk: also 10
-    now = 12;
-    meter.arrived();
-    meter.received(); // 12
+  it('counts frames and times each from its chunk’s arrival to the flush of its reply, first in first out', () => {
+    const { clock, sink: s, meter: m } = meter();
+    clock.now = 10;
+    m.arrived();
+    m.received(); // arrives at 10
+    m.received(); // the same chunk: also 10
+    clock.now = 12;
+    m.arrived();
+    m.received(); // 12
     expect(s.messages).toBe(3);
-    expect(meter.waiting).toBe(3);
-    now = 10.5;
-    meter.replied(); // 0.5 ms
-    now = 30;
-    meter.replied(); // 20 ms
-    now = 212;
-    meter.replied(); // 200 ms
+    clock.now = 10.5;
+    m.replied();
+    m.flushed(); // 0.5 ms
+    clock.now = 30;
+    m.replied();
+    m.flushed(); // 20 ms
+    clock.now = 212;
+    m.replied();
+    m.flushed(); // 200 ms
     expect([...s.durations.counts]).toEqual([1, 0, 1, 1]);
-    expect(meter.waiting).toBe(0);
+    expect(m.waiting).toBe(0);
+  });
+
+  it('reads the clock at most twice per chunk, however many frames it holds', () => {
+    const { clock, sink: s, meter: m } = meter();
+    m.arrived();
+    for (let i = 0; i < 16; i++) m.received();
+    clock.now = 1;
+    for (let i = 0; i < 16; i++) m.replied();
+    m.flushed();
+    expect(clock.reads).toBe(2);
+    expect(s.durations.count).toBe(16);
+    // A chunk with no frame (a protocol that does not report frames) costs no read at all.
+    m.arrived();
+    m.flushed();
+    expect(clock.reads).toBe(2);
   });
 
   it('ignores writes with no frame waiting (a greeting, a push)', () => {
-    const s = sink();
-    const meter = new MessageMeter(s, () => 0);
-    meter.replied();
-    meter.arrived();
-    meter.received();
-    meter.replied();
-    meter.replied();
+    const { sink: s, meter: m } = meter();
+    m.replied();
+    m.flushed();
+    m.arrived();
+    m.received();
+    m.replied();
+    m.replied();
+    m.flushed();
+    m.flushed();
     expect(s.durations.count).toBe(1);
     expect(s.messages).toBe(1);
   });
 
   it('keeps a bounded number of timestamps for frames that never get a reply', () => {
-    const s = sink();
-    const meter = new MessageMeter(s, () => 0);
-    for (let i = 0; i < 10_000; i++) meter.received();
+    const { sink: s, meter: m } = meter();
+    for (let i = 0; i < 10_000; i++) m.received();
     expect(s.messages).toBe(10_000);
-    expect(meter.waiting).toBe(4096);
+    expect(m.waiting).toBe(4096);
+    for (let i = 0; i < 5000; i++) m.replied();
+    m.flushed();
+    expect(s.durations.count).toBe(4096);
+    expect(m.waiting).toBe(0);
   });
 });
