@@ -14,7 +14,8 @@
  *
  * The load generator is a separate process (its CPU is shown); each round also
  * reports the server's CPU time per message (primary + workers, from /proc),
- * which is steadier than throughput on a shared machine.
+ * which is steadier than throughput on a shared machine. `AA=1` runs both
+ * sides with metrics off, to show the harness's own bias and noise.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -22,6 +23,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { DurationCounts, MessageMeter } from '../src/shared/message-meter.js';
+import { DURATION_BUCKETS } from '../src/shared/metric-names.js';
 
 interface LoadRequest {
   readonly port: number;
@@ -175,6 +178,30 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/**
+ * The hot path alone, in this process: CPU nanoseconds per chunk of one frame
+ * (arrival, frame, reply, flush: a counter, an array slot, two clock reads, a
+ * bucket). Steadier than any end-to-end figure on a noisy machine.
+ */
+function meterCostNs(): number {
+  const sink = { messages: 0, durations: new DurationCounts(DURATION_BUCKETS) };
+  const meter = new MessageMeter(sink);
+  const n = 2_000_000;
+  const run = () => {
+    for (let i = 0; i < n; i++) {
+      meter.arrived();
+      meter.received();
+      meter.replied();
+      meter.flushed();
+    }
+  };
+  run(); // warm up the JIT
+  const c0 = process.cpuUsage();
+  run();
+  const c = process.cpuUsage(c0);
+  return ((c.user + c.system) * 1000) / n;
+}
+
 interface Round {
   readonly server: string;
   readonly rps: number;
@@ -191,7 +218,9 @@ async function main(): Promise<void> {
   const workers = env('WORKERS', 1);
 
   const off = await startSkein('metrics off', workers, 0);
-  const on = await startSkein('metrics on', workers, await freePort());
+  // AA=1: both servers with metrics off, to see the harness's own bias and noise.
+  const aa = process.env.AA === '1';
+  const on = await startSkein('metrics on', workers, aa ? 0 : await freePort());
   const client = fork(fileURLToPath(import.meta.url), ['client'], { execArgv: ['--import', 'tsx'] });
   const load = (port: number, depth: number): Promise<LoadResult> => {
     client.send({ port, seconds, connections, depth } satisfies LoadRequest);
@@ -223,7 +252,7 @@ async function main(): Promise<void> {
   };
 
   console.log(
-    `metrics overhead: processed, ${workers} worker(s) each, ${connections} connections, depths ${depths.join(', ')}, ${rounds} rounds × ${seconds}s per server, ` +
+    `metrics overhead${aa ? ' (A/A: both sides off)' : ''}: processed, ${workers} worker(s) each, ${connections} connections, depths ${depths.join(', ')}, ${rounds} rounds × ${seconds}s per server, ` +
       `${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, loadavg ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
   const byDepth = [];
@@ -263,6 +292,13 @@ async function main(): Promise<void> {
     );
     byDepth.push({ depth, pairs, summary });
   }
+  const perChunkNs = meterCostNs();
+  const depth1 = byDepth.find((d) => d.depth === 1);
+  const offCpuPerMsgUs = depth1 ? median(depth1.pairs.map((p) => p.off.serverCpuUsPerMsg)) : undefined;
+  console.log(
+    `\nhot path alone (in-process): ${perChunkNs.toFixed(0)} ns CPU per one-frame chunk` +
+      (offCpuPerMsgUs ? ` = ${((perChunkNs / 1000 / offCpuPerMsgUs) * 100).toFixed(2)}% of the server's ${offCpuPerMsgUs.toFixed(2)} µs CPU per message at depth 1` : ''),
+  );
   client.kill();
   for (const s of [off, on]) {
     s.child.kill('SIGTERM');
@@ -279,8 +315,9 @@ async function main(): Promise<void> {
         bench: 'metrics-overhead',
         date: new Date().toISOString(),
         machine: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg() },
-        config: { rounds, seconds, connections, depths, workers, payloadBytes: PAYLOAD.length, scrapeEverySeconds: 1 },
+        config: { aa, rounds, seconds, connections, depths, workers, payloadBytes: PAYLOAD.length, scrapeEverySeconds: 1 },
         results: byDepth,
+        hotPathNsPerChunk: perChunkNs,
       },
       null,
       2,
