@@ -1,12 +1,12 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aptBinary } from './helpers/apt-binary.js';
 import { connectClient, sumSeries } from './helpers/client.js';
-import { eventually, freePort, startServer, type StartedServer } from './helpers/server.js';
+import { eventually, freePort, ROOT, startServer, type StartedServer } from './helpers/server.js';
 
 const WELCOME = 'Welcome to my network application!\r\n';
 const TOKEN = 's3cret-token';
@@ -137,5 +137,13 @@ describe('the /metrics endpoint (2 workers, token required)', () => {
     expect((await get()).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${server.metricsPort}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${server.metricsPort}/readyz`)).status).toBe(200);
+  });
+
+  it('has every metric the Grafana dashboard queries', async () => {
+    const dashboard = await readFile(join(ROOT, 'deploy/grafana/skein-dashboard.json'), 'utf8');
+    const used = new Set([...dashboard.matchAll(/\b(?:skein|process)_[a-z_]+/g)].map(([name]) => name.replace(/_bucket$/, '')));
+    expect(used.size).toBeGreaterThan(10);
+    const declared = new Set([...(await (await get()).text()).matchAll(/^# TYPE (\S+) /gm)].map(([, name]) => name!));
+    for (const name of used) expect(declared.has(name), name).toBe(true);
   });
 });

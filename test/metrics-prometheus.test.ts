@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aptBinary } from './helpers/apt-binary.js';
 import { connectClient } from './helpers/client.js';
-import { eventually, freePort, startServer, type StartedServer } from './helpers/server.js';
+import { eventually, freePort, ROOT, startServer, type StartedServer } from './helpers/server.js';
 
 const WELCOME = 'Welcome to my network application!\r\n';
 const TOKEN = 'prometheus-token';
@@ -104,6 +104,20 @@ describe.skipIf(!prometheusBinary)('a real Prometheus scraping skein', () => {
     } catch (error) {
       console.log(`prometheus output:\n${output}`);
       throw error;
+    }
+  });
+
+  it('accepts every query of the Grafana dashboard', async () => {
+    const dashboard = JSON.parse(await readFile(join(ROOT, 'deploy/grafana/skein-dashboard.json'), 'utf8')) as {
+      panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+    };
+    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    expect(exprs.length).toBeGreaterThan(10);
+    for (const expr of exprs) {
+      const concrete = expr.replaceAll('$__rate_interval', '1m').replaceAll('$job', '.*').replaceAll('$instance', '.*');
+      const res = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(concrete)}`);
+      const body = (await res.json()) as { status: string; error?: string };
+      expect(body, concrete).toMatchObject({ status: 'success' });
     }
   });
 });
