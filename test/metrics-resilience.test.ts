@@ -38,12 +38,19 @@ describe('metrics when workers freeze or die (2 workers, --metrics-timeout 1)', 
     process.kill(frozen, 'SIGSTOP');
     try {
       // Waiting for the frozen worker would never end: a bounded answer at all shows the deadline holds.
+      // Three concurrent scrapes (one in OpenMetrics) all answer; none waits for another.
       const started = Date.now();
-      const res = await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
+      const url = `http://127.0.0.1:${server.metricsPort}/metrics`;
+      const [res, ...others] = await Promise.all([
+        fetch(url, { signal: AbortSignal.timeout(10_000) }),
+        fetch(url, { signal: AbortSignal.timeout(10_000) }),
+        fetch(url, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/openmetrics-text' } }),
+      ]);
       const elapsed = Date.now() - started;
-      expect(res.status).toBe(200);
-      const text = await res.text();
-      console.log(`scrape with a frozen worker answered in ${elapsed} ms (deadline 1000 ms)`);
+      for (const r of [res!, ...others]) expect(r.status).toBe(200);
+      expect(await others[1]!.text()).toMatch(/# EOF\n$/);
+      const text = await res!.text();
+      console.log(`3 concurrent scrapes with a frozen worker answered in ${elapsed} ms (deadline 1000 ms)`);
       const m = new Map(
         text
           .split('\n')

@@ -131,7 +131,7 @@ export class MetricsAggregator {
   async scrape(targets: readonly ScrapeTarget[], format: ExpositionFormat = 'text'): Promise<string> {
     // Time kept free after the wait to aggregate and render (and for a late timer on a busy loop).
     const timeoutMs = this.options.timeoutMs;
-    const reserve = Math.min(timeoutMs / 2, Math.max(100, timeoutMs * 0.05, 2 * this.renderCostMs));
+    const reserve = Math.min(timeoutMs / 2, Math.max(150, timeoutMs * 0.1, 3 * this.renderCostMs));
     const waitMs = Math.max(0, timeoutMs - reserve);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));

@@ -106,6 +106,15 @@ describe('MetricsAggregator', () => {
     expect(after.get('skein_metrics_scrape_worker_failures_total{worker="1"}')).toBe(2);
   });
 
+  it('answers by the deadline with 64 workers of which half never answer', async () => {
+    const aggregator = new MetricsAggregator({ timeoutMs: TIMEOUT });
+    const workers = Array.from({ length: 64 }, (_, i) => new FakeWorker(i, i + 1));
+    for (const w of workers) w.messages = 1;
+    const m = await scrape(aggregator, workers, workers.filter((w) => w.slot % 2 === 0));
+    expect(m.get('skein_messages_total{protocol="p"}')).toBe(32);
+    expect([...m.keys()].filter((k) => k.startsWith('skein_metrics_scrape_worker_failures_total'))).toHaveLength(32);
+  });
+
   it('keeps the counters of a worker that died and adds its replacement to them', async () => {
     const aggregator = new MetricsAggregator({ timeoutMs: TIMEOUT });
     const a = new FakeWorker(0, 1);
