@@ -1,13 +1,26 @@
+import { CidrList } from './cidr.js';
 import { InvalidEndpointError } from './errors.js';
+import type { ProxyVersion } from './proxy-protocol.js';
 
 /**
  * A server endpoint, parsed from a Twisted-style string:
  * `tcp:9000`, `tcp:9000:interface=127.0.0.1:backlog=511`, `tcp6:9000:interface=\:\:1`,
- * `unix:/run/skein.sock:mode=660`. A colon inside a value is escaped as `\:`.
+ * `unix:/run/skein.sock:mode=660`, `tls:9443:key=server.key:cert=server.crt[:ca=ca.crt][:sni=DIR]`.
+ * Any of them takes `proxy=v1|v2|any` (expect a PROXY protocol header first) and
+ * `trusted=CIDR[,CIDR]` (who may send one; loopback only by default).
+ * A colon inside a value is escaped as `\:`.
  */
-export type Endpoint = TcpEndpoint | UnixEndpoint;
+export type Endpoint = TcpEndpoint | TlsEndpoint | UnixEndpoint;
 
-export interface TcpEndpoint {
+/** PROXY protocol settings of an endpoint. */
+export interface ProxyOptions {
+  /** Header versions accepted. Absent: no PROXY header expected. */
+  readonly proxy?: ProxyVersion;
+  /** CIDR ranges allowed to send a header (default loopback only). */
+  readonly trusted?: readonly string[];
+}
+
+export interface TcpEndpoint extends ProxyOptions {
   readonly kind: 'tcp' | 'tcp6';
   readonly port: number;
   /** Address to bind; all interfaces when absent. */
@@ -15,7 +28,22 @@ export interface TcpEndpoint {
   readonly backlog?: number;
 }
 
-export interface UnixEndpoint {
+export interface TlsEndpoint extends ProxyOptions {
+  readonly kind: 'tls';
+  readonly port: number;
+  readonly host?: string;
+  readonly backlog?: number;
+  /** PEM private key file. */
+  readonly key: string;
+  /** PEM certificate (chain) file. */
+  readonly cert: string;
+  /** PEM CA file: when set, clients must present a certificate it signed. */
+  readonly ca?: string;
+  /** Folder of `<servername>.key` + `<servername>.crt` pairs chosen by SNI. */
+  readonly sni?: string;
+}
+
+export interface UnixEndpoint extends ProxyOptions {
   readonly kind: 'unix';
   readonly path: string;
   /** File mode, octal digits as written (`660`). */
@@ -23,12 +51,44 @@ export interface UnixEndpoint {
   readonly backlog?: number;
 }
 
-/** Splits on unescaped colons; `\:` stands for a literal colon. */
+const PROXY_KEYS = ['proxy', 'trusted'] as const;
+
+function parseProxy(kw: Map<string, string>, source: string): ProxyOptions {
+  const proxy = kw.get('proxy');
+  const trusted = kw.get('trusted');
+  if (proxy !== undefined && proxy !== 'v1' && proxy !== 'v2' && proxy !== 'any') {
+    throw new InvalidEndpointError(`invalid endpoint '${source}': proxy must be v1, v2 or any (got '${proxy}')`);
+  }
+  if (trusted !== undefined && proxy === undefined) {
+    throw new InvalidEndpointError(`invalid endpoint '${source}': trusted= needs proxy=v1|v2|any`);
+  }
+  let ranges: string[] | undefined;
+  if (trusted !== undefined) {
+    ranges = trusted.split(',').filter((r) => r.length > 0);
+    try {
+      new CidrList(ranges);
+    } catch (error) {
+      throw new InvalidEndpointError(`invalid endpoint '${source}': ${(error as Error).message}`);
+    }
+  }
+  return { ...(proxy !== undefined ? { proxy } : {}), ...(ranges ? { trusted: ranges } : {}) };
+}
+
+/** Splits on unescaped colons; `\:` stands for a literal colon and `[…]` quotes a value holding colons. */
 function splitEndpoint(text: string): string[] {
   const parts: string[] = [];
   let current = '';
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
+    if (c === '[') {
+      // [::1] or [::1/128,10.0.0.0/8]: brackets quote a value that holds colons.
+      const end = text.indexOf(']', i);
+      if (end > i) {
+        current += text.slice(i + 1, end);
+        i = end;
+        continue;
+      }
+    }
     if (c === '\\' && text[i + 1] === ':') {
       current += ':';
       i++;
@@ -87,17 +147,45 @@ export function parseEndpoint(source: string): Endpoint {
     case 'tcp':
     case 'tcp6': {
       const port = parsePort(first, source);
-      const kw = parseKeywords(rest, ['interface', 'backlog'], source);
+      const kw = parseKeywords(rest, ['interface', 'backlog', ...PROXY_KEYS], source);
       const host = kw.get('interface');
       if (host !== undefined && host.length === 0) {
         throw new InvalidEndpointError(`invalid endpoint '${source}': interface is empty`);
       }
       const backlog = parseBacklog(kw.get('backlog'), source);
-      return { kind, port, ...(host !== undefined ? { host } : {}), ...(backlog !== undefined ? { backlog } : {}) };
+      return {
+        kind,
+        port,
+        ...(host !== undefined ? { host } : {}),
+        ...(backlog !== undefined ? { backlog } : {}),
+        ...parseProxy(kw, source),
+      };
+    }
+    case 'tls': {
+      const port = parsePort(first, source);
+      const kw = parseKeywords(rest, ['interface', 'backlog', 'key', 'cert', 'ca', 'sni', ...PROXY_KEYS], source);
+      const key = kw.get('key');
+      const cert = kw.get('cert');
+      if (!key || !cert) throw new InvalidEndpointError(`invalid endpoint '${source}': tls needs key=FILE and cert=FILE`);
+      const host = kw.get('interface');
+      const backlog = parseBacklog(kw.get('backlog'), source);
+      const ca = kw.get('ca');
+      const sni = kw.get('sni');
+      return {
+        kind: 'tls',
+        port,
+        key,
+        cert,
+        ...(ca ? { ca } : {}),
+        ...(sni ? { sni } : {}),
+        ...(host ? { host } : {}),
+        ...(backlog !== undefined ? { backlog } : {}),
+        ...parseProxy(kw, source),
+      };
     }
     case 'unix': {
       if (!first) throw new InvalidEndpointError(`invalid endpoint '${source}': unix needs a path`);
-      const kw = parseKeywords(rest, ['mode', 'backlog'], source);
+      const kw = parseKeywords(rest, ['mode', 'backlog', ...PROXY_KEYS], source);
       const modeText = kw.get('mode');
       if (modeText !== undefined && !/^[0-7]{3,4}$/.test(modeText)) {
         throw new InvalidEndpointError(`invalid endpoint '${source}': mode must be octal like 660 (got '${modeText}')`);
@@ -108,18 +196,29 @@ export function parseEndpoint(source: string): Endpoint {
         path: first,
         ...(modeText !== undefined ? { mode: parseInt(modeText, 8) } : {}),
         ...(backlog !== undefined ? { backlog } : {}),
+        ...parseProxy(kw, source),
       };
     }
     default:
-      throw new InvalidEndpointError(`invalid endpoint '${source}': unknown type '${kind}' (expected tcp, tcp6 or unix)`);
+      throw new InvalidEndpointError(`invalid endpoint '${source}': unknown type '${kind}' (expected tcp, tcp6, tls or unix)`);
   }
 }
 
-/** The string form of an endpoint (a port 0 endpoint shows the port it got once known). */
+/** The string form of an endpoint; it parses back to the same endpoint. */
 export function formatEndpoint(endpoint: Endpoint): string {
-  if (endpoint.kind === 'unix') return `unix:${endpoint.path}`;
-  const host = endpoint.host === undefined ? '' : `:interface=${endpoint.host.replace(/:/g, '\\:')}`;
-  return `${endpoint.kind}:${endpoint.port}${host}`;
+  const esc = (v: string) => v.replace(/:/g, '\\:');
+  const parts: string[] = [endpoint.kind === 'unix' ? `unix:${esc(endpoint.path)}` : `${endpoint.kind}:${endpoint.port}`];
+  if (endpoint.kind !== 'unix' && endpoint.host !== undefined) parts.push(`interface=${esc(endpoint.host)}`);
+  if (endpoint.kind === 'unix' && endpoint.mode !== undefined) parts.push(`mode=${endpoint.mode.toString(8)}`);
+  if (endpoint.backlog !== undefined) parts.push(`backlog=${endpoint.backlog}`);
+  if (endpoint.kind === 'tls') {
+    parts.push(`key=${esc(endpoint.key)}`, `cert=${esc(endpoint.cert)}`);
+    if (endpoint.ca) parts.push(`ca=${esc(endpoint.ca)}`);
+    if (endpoint.sni) parts.push(`sni=${esc(endpoint.sni)}`);
+  }
+  if (endpoint.proxy) parts.push(`proxy=${endpoint.proxy}`);
+  if (endpoint.trusted) parts.push(`trusted=${esc(endpoint.trusted.join(","))}`);
+  return parts.join(':');
 }
 
 /** The same endpoint with its port replaced (used to pin a port-0 listener to the port it got). */

@@ -117,6 +117,22 @@ export type NoProcessorError = InstanceType<typeof NoProcessorError>;
 export const CrashLoopError = defineError('CrashLoopError', 'SKEIN_ERR_CRASH_LOOP', 'workers are crash-looping');
 export type CrashLoopError = InstanceType<typeof CrashLoopError>;
 
+/** A TLS handshake failed or timed out (a plain-text client on a TLS port, a bad client certificate). */
+export const TlsHandshakeError = defineError('TlsHandshakeError', 'SKEIN_ERR_TLS_HANDSHAKE', 'TLS handshake failed');
+export type TlsHandshakeError = InstanceType<typeof TlsHandshakeError>;
+
+/** A PROXY protocol header was missing, malformed, late, or sent by an untrusted source. */
+export const ProxyHeaderError = defineError('ProxyHeaderError', 'SKEIN_ERR_PROXY_HEADER', 'bad PROXY protocol header');
+export type ProxyHeaderError = InstanceType<typeof ProxyHeaderError>;
+
+/** `sendString` was given more bytes than the length prefix can express (Int8: 255, Int16: 65535…). */
+export const StringTooLongError = defineError(
+  'StringTooLongError',
+  'SKEIN_ERR_STRING_TOO_LONG',
+  'string is too long for the length prefix',
+);
+export type StringTooLongError = InstanceType<typeof StringTooLongError>;
+
 /** Every error class, by name: used to rebuild errors that crossed a thread or process. */
 export const errorClasses = {
   ConnectionDone,
@@ -137,6 +153,9 @@ export const errorClasses = {
   OffloadCancelledError,
   NoProcessorError,
   CrashLoopError,
+  TlsHandshakeError,
+  ProxyHeaderError,
+  StringTooLongError,
 } as const;
 
 /** The wire form of an error that crosses a thread or process boundary. */

@@ -9,6 +9,11 @@ export type CallbackPhase = 'connectionMade' | 'dataReceived' | 'connectionLost'
 export interface DriverEvents {
   /** A callback threw or rejected. The driver has already asked the transport to abort. */
   callbackFailed(error: ProtocolCallbackError, phase: CallbackPhase): void;
+  /**
+   * The protocol closed the connection with `closeWithError` (a broken limit, a
+   * malformed frame). The driver has already asked the transport to abort.
+   */
+  protocolError?(error: Error): void;
 }
 
 /**
@@ -21,6 +26,7 @@ export class ProtocolDriver {
   private made = false;
   private lost = false;
   private failure: ProtocolCallbackError | undefined;
+  private closedWith: Error | undefined;
 
   constructor(
     readonly protocol: Protocol,
@@ -28,6 +34,7 @@ export class ProtocolDriver {
     private readonly events: DriverEvents,
   ) {
     protocol.reportFailure = (error) => this.fail(error, 'reply');
+    protocol.reportProtocolError = (error) => this.closeWithError(error);
   }
 
   /** True after `connectionLost` was delivered. */
@@ -40,6 +47,11 @@ export class ProtocolDriver {
     return this.failure;
   }
 
+  /** The error the protocol closed this connection with (`closeWithError`), if any. */
+  get protocolError(): Error | undefined {
+    return this.closedWith;
+  }
+
   /** Binds the transport and calls `connectionMade`. */
   connect(): void {
     if (this.made || this.lost) return;
@@ -49,7 +61,7 @@ export class ProtocolDriver {
 
   /** Delivers a chunk, unless the connection failed or is gone. */
   data(chunk: Buffer): void {
-    if (!this.made || this.lost || this.failure) return;
+    if (!this.made || this.lost || this.failure || this.closedWith) return;
     this.guard('dataReceived', () => this.protocol.dataReceived(chunk));
   }
 
@@ -73,7 +85,7 @@ export class ProtocolDriver {
     if (this.lost) return;
     this.lost = true;
     if (!this.made) return;
-    const finalReason = this.failure ?? reason;
+    const finalReason = this.failure ?? this.closedWith ?? reason;
     this.guard('connectionLost', () => this.protocol.connectionLost(finalReason));
     this.protocol.releaseConnection();
   }
@@ -90,6 +102,17 @@ export class ProtocolDriver {
     this.failure = wrapped;
     this.events.callbackFailed(wrapped, phase);
     if (phase !== 'connectionLost') this.transport.abortConnection();
+  }
+
+  /**
+   * Aborts the connection because of a protocol error: `connectionLost` will
+   * receive `error`, and the owner hears of it once (first error wins).
+   */
+  closeWithError(error: Error): void {
+    if (!this.made || this.lost || this.failure || this.closedWith) return;
+    this.closedWith = error;
+    this.events.protocolError?.(error);
+    this.transport.abortConnection();
   }
 
   private guard(phase: CallbackPhase, fn: () => unknown): void {

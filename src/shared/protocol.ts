@@ -147,6 +147,28 @@ export class Protocol {
   }
 
   /**
+   * Closes the connection at once because the peer broke the protocol (a frame
+   * over a limit, a malformed message, an idle timeout). Pending output is
+   * dropped, `connectionLost` receives `error`, and the reactor logs it and
+   * counts it in `skein_protocol_errors_total{code}` under `error.code`
+   * (`SKEIN_ERR_UNKNOWN` when it has none). For a clean close use
+   * `transport.loseConnection()` instead. Does nothing once the connection is
+   * lost or already closing with an error.
+   */
+  closeWithError(error: Error): void {
+    if (!this.connected) return;
+    this.reportProtocolError(error);
+  }
+
+  /**
+   * @internal Where `closeWithError` goes. The lifecycle driver (reactor,
+   * testing kit) replaces it to record, count and abort; alone, it aborts.
+   */
+  reportProtocolError(_error: Error): void {
+    this.transport.abortConnection();
+  }
+
+  /**
    * @internal Where failures outside a callback go (a reply that failed). The
    * reactor's driver replaces it to log, count and abort; alone, it aborts.
    */

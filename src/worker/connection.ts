@@ -3,7 +3,7 @@ import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
 import { errorCode, IdleTimeoutError } from '../shared/errors.js';
 import { MessageMeter } from '../shared/message-meter.js';
-import { formatAddress } from '../shared/address.js';
+import { formatAddress, type Address } from '../shared/address.js';
 import type { Protocol } from '../shared/protocol.js';
 import { ProtocolDriver } from '../shared/protocol-driver.js';
 import { SocketTransport, type WaterMarks } from './socket-transport.js';
@@ -16,11 +16,13 @@ import type { ProtocolStats } from './stats.js';
 export class Connection {
   readonly transport: SocketTransport;
   readonly driver: ProtocolDriver;
-  /** Reactor clock seconds of the last byte read (for the idle sweep). */
+  /** Reactor clock seconds of the last byte read, or of the last write seen flushing (for the idle sweep). */
   lastActivity: number;
+  private lastBytesWritten = 0;
 
   constructor(
-    socket: Socket,
+    private readonly socket: Socket,
+    peer: Address,
     readonly protocol: Protocol,
     private readonly stats: ProtocolStats,
     marks: WaterMarks,
@@ -33,13 +35,21 @@ export class Connection {
     this.lastActivity = clock.seconds();
     const meter = timeMessages ? new MessageMeter(stats) : undefined;
     protocol.messageMeter = meter;
-    this.transport = new SocketTransport(socket, marks, stats, () => this.driver.writeLost(), meter);
+    this.transport = new SocketTransport(socket, marks, stats, () => this.driver.writeLost(), peer, meter);
     this.driver = new ProtocolDriver(protocol, this.transport, {
       callbackFailed: (error, phase) => {
         stats.error(errorCode(error));
         log.warn(
           { err: error.cause ?? error, phase, peer: formatAddress(this.transport.getPeer()), protocol: stats.protocol },
           `protocol ${phase} failed; connection aborted`,
+        );
+      },
+      protocolError: (error) => {
+        stats.error(errorCode(error));
+        // A peer breaking the protocol is routine (and peer-controlled): keep it out of warn-level logs.
+        log.debug(
+          { code: errorCode(error), reason: error.message, peer: formatAddress(this.transport.getPeer()), protocol: stats.protocol },
+          'connection closed with a protocol error',
         );
       },
     });
@@ -60,14 +70,29 @@ export class Connection {
     });
   }
 
-  /** Calls `connectionMade`. */
+  /** Calls `connectionMade`, then starts reading unless the protocol paused. */
   start(): void {
     this.driver.connect();
+    // A preamble (PROXY header) may have left the socket paused; flow now unless a pause reason holds.
+    if (this.transport.readingPausedFor.size === 0 && !this.socket.destroyed) this.socket.resume();
+  }
+
+  /**
+   * Seconds without activity at reactor time `now`. Output counts as activity
+   * only once the peer takes it (bytes leave the socket), so a peer that
+   * neither sends nor reads is idle even while we have output queued.
+   */
+  idleFor(now: number): number {
+    const written = this.transport.socket.bytesWritten - this.transport.socket.writableLength;
+    if (written !== this.lastBytesWritten) {
+      this.lastBytesWritten = written;
+      this.lastActivity = now;
+    }
+    return now - this.lastActivity;
   }
 
   /** Closes an idle connection, counting it as a protocol error. */
   timeOut(): void {
-    this.stats.error(IdleTimeoutError.code);
-    this.transport.abortConnectionWith(new IdleTimeoutError());
+    this.driver.closeWithError(new IdleTimeoutError(`connection was idle for more than the idle timeout`));
   }
 }

@@ -1,7 +1,7 @@
 import { chmod } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { addressFrom } from '../shared/address.js';
-import { realClock, type Clock } from '../shared/clock.js';
+import type { Address } from '../shared/address.js';
+import { realClock, type Clock, type DelayedCall } from '../shared/clock.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/endpoint.js';
 import { ListenError, OffloadOverloadError } from '../shared/errors.js';
 import type { Factory } from '../shared/factory.js';
@@ -11,6 +11,8 @@ import type { OffloadRequest, ReactorServices } from '../shared/services.js';
 import { Connection } from './connection.js';
 import { WorkerMetrics } from './metrics.js';
 import { OffloadPool, type PoolOptions } from './offload-pool.js';
+import { Preamble } from './preamble.js';
+import type { ProtocolStats } from './stats.js';
 
 /** Tunables of one reactor. All optional; defaults match the server's. */
 export interface ReactorOptions {
@@ -51,7 +53,7 @@ export class Reactor implements ReactorServices {
   private readonly perIp = new Map<string, number>();
   private readonly waiting: Array<() => void> = [];
   private pool: OffloadPool | undefined;
-  private idleSweep: NodeJS.Timeout | undefined;
+  private idleSweep: DelayedCall | undefined;
   private draining = false;
   private stopped: Promise<void> | undefined;
   private resolveRun: (() => void) | undefined;
@@ -82,7 +84,17 @@ export class Reactor implements ReactorServices {
     if (factory.protocolName === 'unknown') factory.protocolName = service;
     await factory.doStart(this);
     const stats = this.metrics.service(service);
-    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket, factory, stats));
+    const preamble = new Preamble(parsed, text, this.log, stats);
+    const server = createServer({ allowHalfOpen: true }, (raw) => {
+      // A socket error before the protocol exists must never reach the process.
+      raw.on('error', () => {});
+      if (this.draining) {
+        stats.reject('shutting_down');
+        raw.destroy();
+        return;
+      }
+      preamble.run(raw, (socket, peer) => this.accept(socket, factory, stats, peer));
+    });
     server.on('error', (error) => this.log.error({ err: error, endpoint: text }, 'listener error'));
     try {
       await listenOn(server, parsed);
@@ -142,12 +154,14 @@ export class Reactor implements ReactorServices {
     if (this.stopped) return this.stopped;
     this.draining = true;
     this.stopped = (async () => {
-      await Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))));
+      // server.close() calls back only once every connection has ended: start it now, await it last.
+      const closed = Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))));
       for (const connection of this.connections) connection.driver.protocol.drain();
       await waitFor(() => this.connections.size === 0, timeoutMs);
       for (const connection of this.connections) connection.transport.shutdown();
+      await closed;
       for (const l of this.listeners) await l.factory.doStop();
-      if (this.idleSweep) clearInterval(this.idleSweep);
+      this.idleSweep?.cancel();
       await this.pool?.close();
       this.resolveRun?.();
     })();
@@ -167,8 +181,7 @@ export class Reactor implements ReactorServices {
     return this.drain(0);
   }
 
-  private accept(socket: Socket, factory: Factory, stats: ReturnType<WorkerMetrics['service']>): void {
-    // A socket error before the protocol exists must never reach the process.
+  private accept(socket: Socket, factory: Factory, stats: ProtocolStats, peer: Address): void {
     socket.on('error', () => {});
     if (this.draining) {
       stats.reject('shutting_down');
@@ -181,7 +194,7 @@ export class Reactor implements ReactorServices {
       socket.destroy();
       return;
     }
-    const ip = socket.remoteAddress ?? '';
+    const ip = peer.type === 'UNIX' ? '' : peer.host;
     const perIp = this.options.maxConnectionsPerIp;
     if (perIp !== undefined && (this.perIp.get(ip) ?? 0) >= perIp) {
       stats.reject('max_connections_per_ip');
@@ -190,7 +203,7 @@ export class Reactor implements ReactorServices {
     }
     let protocol;
     try {
-      protocol = factory.buildProtocol(addressFrom(socket.remoteAddress, socket.remotePort, socket.remoteFamily));
+      protocol = factory.buildProtocol(peer);
     } catch (error) {
       stats.error('SKEIN_ERR_PROTOCOL_CALLBACK');
       this.log.warn({ err: error, protocol: stats.protocol }, 'buildProtocol threw; connection refused');
@@ -207,6 +220,7 @@ export class Reactor implements ReactorServices {
     const marks = { high: this.options.highWaterMark ?? 64 * 1024, low: this.options.lowWaterMark ?? 16 * 1024 };
     const connection = new Connection(
       socket,
+      peer,
       protocol,
       stats,
       marks,
@@ -226,18 +240,20 @@ export class Reactor implements ReactorServices {
     connection.start();
   }
 
-  /** One timer for all connections: closes those idle longer than `idleTimeout`. */
+  /**
+   * One timer for all connections, on the reactor clock (a fake clock drives it
+   * in tests): closes those with no bytes read or flushed for `idleTimeout`.
+   */
   private startIdleSweep(): void {
     const idle = this.options.idleTimeout;
     if (idle === undefined || this.idleSweep) return;
-    this.idleSweep = setInterval(
-      () => {
-        const cutoff = this.clock.seconds() - idle;
-        for (const c of this.connections) if (c.lastActivity < cutoff) c.timeOut();
-      },
-      Math.max(50, Math.min(1000, (idle * 1000) / 4)),
-    );
-    this.idleSweep.unref();
+    const every = Math.max(0.05, Math.min(1, idle / 4)); // seconds: closes within idle + every
+    const sweep = () => {
+      const now = this.clock.seconds();
+      for (const c of this.connections) if (c.idleFor(now) > idle) c.timeOut();
+      this.idleSweep = this.clock.callLater(every, sweep);
+    };
+    this.idleSweep = this.clock.callLater(every, sweep);
   }
 }
 

@@ -56,9 +56,9 @@ export async function freePort(): Promise<number> {
  */
 export async function startServer(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; execArgv?: string[] } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; execArgv?: string[]; cli?: string } = {},
 ): Promise<StartedServer> {
-  const child = spawn(process.execPath, [...(options.execArgv ?? []), CLI, 'serve', ...args], {
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), options.cli ?? CLI, 'serve', ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, SKEIN_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

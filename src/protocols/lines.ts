@@ -1,0 +1,35 @@
+/**
+ * `lines`: the framed form of the seed. Each line (CRLF or LF terminated, up
+ * to 16384 bytes counting a trailing CR) is answered with `Processed: <line>`;
+ * a longer line closes the connection with SKEIN_ERR_LINE_TOO_LONG.
+ * `skein serve lines`.
+ */
+import { Factory } from '../shared/factory.js';
+import { LineReceiver } from '../shared/framing/line-receiver.js';
+
+const PREFIX = Buffer.from('Processed: ');
+
+export class LinesProtocol extends LineReceiver {
+  // LF as the delimiter accepts both `\n` and `\r\n` clients; a trailing CR is dropped below.
+  override delimiter = '\n';
+
+  override lineReceived(line: Buffer): void {
+    const text = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
+    this.transport.writeSequence([PREFIX, text, '\r\n']);
+  }
+}
+
+/** The factory `skein serve lines` runs. Service option `maxLength` changes the line limit. */
+export class LinesFactory extends Factory<LinesProtocol> {
+  override protocol = LinesProtocol;
+
+  override buildProtocol(): LinesProtocol {
+    const protocol = new LinesProtocol();
+    const max = Number(this.options.maxLength);
+    if (Number.isInteger(max) && max > 0) protocol.maxLength = max;
+    protocol.factory = this as unknown as Factory;
+    return protocol;
+  }
+}
+
+export default new LinesFactory();

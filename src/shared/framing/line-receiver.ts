@@ -1,0 +1,143 @@
+import { LineTooLongError } from '../errors.js';
+import { Protocol } from '../protocol.js';
+import { ReceiveBuffer } from './receive-buffer.js';
+
+/**
+ * A protocol that receives lines and/or raw data, depending on its mode.
+ * Twisted's `LineReceiver`.
+ *
+ * In line mode, each line (without its delimiter) goes to `lineReceived`. A
+ * line longer than `maxLength` goes to `lineLengthExceeded`, which by default
+ * closes the connection with `LineTooLongError` (`SKEIN_ERR_LINE_TOO_LONG`,
+ * counted in `skein_protocol_errors_total`). In raw mode, bytes go to
+ * `rawDataReceived` as they come. Chunk boundaries never matter: a line split
+ * over many chunks, or many lines in one chunk, give the same calls.
+ *
+ * ```ts
+ * class Shout extends LineReceiver {
+ *   override lineReceived(line: Buffer): void {
+ *     this.sendLine(line.toString().toUpperCase());
+ *   }
+ * }
+ * ```
+ */
+export class LineReceiver extends Protocol {
+  /** What ends a line, in both directions. */
+  delimiter: Buffer | string = '\r\n';
+  /** Longest line accepted, in bytes without the delimiter (Twisted's `MAX_LENGTH`). */
+  maxLength = 16384;
+
+  private readonly buffer = new ReceiveBuffer();
+  private lineMode = true;
+  private receiving = false;
+  /** Bytes at the start of the buffer already known to hold no delimiter. */
+  private scanned = 0;
+  private delimiterSource: Buffer | string | undefined;
+  private delimiterBytes: Buffer = Buffer.alloc(0);
+
+  /** True in line mode (the default), false in raw mode. */
+  get inLineMode(): boolean {
+    return this.lineMode;
+  }
+
+  /**
+   * Called with each complete line, without its delimiter. The buffer may
+   * share memory with received data: copy it to keep it beyond the call.
+   */
+  lineReceived(_line: Buffer): void {}
+
+  /** Called with raw bytes while in raw mode (after `setRawMode`). */
+  rawDataReceived(_data: Buffer): void {}
+
+  /**
+   * Called when a line (or the unterminated data so far) is longer than
+   * `maxLength`; `line` holds what was buffered, and the buffer is emptied.
+   * The default closes the connection with `LineTooLongError`; override to
+   * answer the peer first, or to skip the line and carry on.
+   */
+  lineLengthExceeded(line: Buffer): void {
+    this.closeWithError(new LineTooLongError(`line of ${line.length}+ bytes exceeds maxLength ${this.maxLength}`));
+  }
+
+  /** Writes `line` followed by the delimiter, in one gathered write. */
+  sendLine(line: Buffer | string): void {
+    this.transport.writeSequence([line, this.delimiterBuffer()]);
+  }
+
+  /**
+   * Switches to raw mode: buffered and future bytes go to `rawDataReceived`.
+   * May be called from `lineReceived`; the rest of the chunk is then raw.
+   */
+  setRawMode(): void {
+    this.lineMode = false;
+  }
+
+  /**
+   * Switches back to line mode. `extra` (bytes received in raw mode that belong
+   * to the line stream) is parsed as lines, before anything not yet parsed.
+   */
+  setLineMode(extra?: Buffer | string): void {
+    this.lineMode = true;
+    this.scanned = 0;
+    if (extra !== undefined && extra.length > 0) this.dataReceived(typeof extra === 'string' ? Buffer.from(extra) : extra);
+  }
+
+  /** Unparsed bytes (a partial line, or data queued while switching modes). */
+  clearLineBuffer(): Buffer {
+    this.scanned = 0;
+    return Buffer.from(this.buffer.takeAll());
+  }
+
+  override dataReceived(data: Buffer): void {
+    this.buffer.append(data);
+    // A callback that feeds us (setLineMode(extra), a loopback peer) only queues: the outer loop parses it in order.
+    if (this.receiving) return;
+    this.receiving = true;
+    try {
+      this.parse();
+    } finally {
+      this.receiving = false;
+    }
+  }
+
+  private parse(): void {
+    const buffer = this.buffer;
+    while (buffer.length > 0 && !this.transport.disconnecting) {
+      if (!this.lineMode) {
+        this.rawDataReceived(buffer.takeAll());
+        continue;
+      }
+      const delimiter = this.delimiterBuffer();
+      const view = buffer.view();
+      const at = view.indexOf(delimiter, this.scanned);
+      if (at < 0) {
+        // A delimiter may straddle this chunk and the next: rescan its first bytes then.
+        this.scanned = Math.max(0, view.length - delimiter.length + 1);
+        if (view.length >= this.maxLength + delimiter.length) this.exceeded(buffer.takeAll());
+        return;
+      }
+      this.scanned = 0;
+      if (at > this.maxLength) {
+        this.exceeded(buffer.takeAll());
+        return;
+      }
+      buffer.consume(at + delimiter.length);
+      this.lineReceived(view.subarray(0, at));
+    }
+  }
+
+  private exceeded(line: Buffer): void {
+    this.scanned = 0;
+    this.lineLengthExceeded(line);
+  }
+
+  private delimiterBuffer(): Buffer {
+    if (this.delimiterSource !== this.delimiter) {
+      this.delimiterSource = this.delimiter;
+      this.delimiterBytes = Buffer.from(this.delimiter);
+      this.scanned = 0;
+      if (this.delimiterBytes.length === 0) throw new TypeError('LineReceiver.delimiter must not be empty');
+    }
+    return this.delimiterBytes;
+  }
+}

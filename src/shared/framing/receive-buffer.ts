@@ -1,0 +1,91 @@
+const EMPTY = Buffer.alloc(0);
+const MIN_CAPACITY = 4096; // bytes: the first owned buffer, so tiny chunks do not reallocate often
+const SMALL_CHUNK = 512; // bytes: copied into spare capacity rather than kept by reference (saves an allocation later)
+const MAX_RESERVE = 1024 * 1024; // bytes: a peer's length prefix alone never makes us allocate more
+
+/**
+ * The bytes a framing protocol has received but not yet parsed.
+ *
+ * Appending is amortised O(1) per byte (capacity doubles), so a stream that
+ * arrives one byte at a time is still parsed in linear time. A large chunk
+ * arriving while the buffer is empty is kept by reference, not copied: in the
+ * common case (whole frames per socket read) no byte is copied at all.
+ *
+ * Views handed out by {@link ReceiveBuffer.view} stay valid after later
+ * appends: bytes are only ever written past the end of what was handed out,
+ * and growing allocates a new buffer instead of moving bytes in place.
+ */
+export class ReceiveBuffer {
+  private buf: Buffer = EMPTY;
+  private start = 0;
+  private end = 0;
+  /** False while `buf` is a caller's chunk that we must not write into. */
+  private owned = false;
+
+  /** Unparsed bytes. */
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  /** Adds a chunk at the end. */
+  append(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (this.end === this.start && !(this.owned && chunk.length <= SMALL_CHUNK && this.end + chunk.length <= this.buf.length)) {
+      this.buf = chunk;
+      this.start = 0;
+      this.end = chunk.length;
+      this.owned = false;
+      return;
+    }
+    if (!this.owned || this.end + chunk.length > this.buf.length) this.reallocate(this.length + chunk.length);
+    chunk.copy(this.buf, this.end);
+    this.end += chunk.length;
+  }
+
+  /**
+   * Makes room for `total` unparsed bytes in all (up to 1 MiB), so a frame of
+   * announced size is gathered without regrowing. Growth past that is still
+   * amortised: a peer's length prefix alone cannot make us allocate much.
+   */
+  reserve(total: number): void {
+    const capacity = Math.min(total, MAX_RESERVE);
+    if (this.length === 0 || capacity <= this.length || (this.owned && this.start + capacity <= this.buf.length)) return;
+    this.reallocate(capacity, capacity);
+  }
+
+  /** The unparsed bytes, without copying. */
+  view(): Buffer {
+    return this.buf.subarray(this.start, this.end);
+  }
+
+  /** Drops the first `n` unparsed bytes (they were parsed). */
+  consume(n: number): void {
+    this.start += n;
+    // An owned buffer keeps its spare capacity for the next small chunks; a borrowed one is let go.
+    if (this.start >= this.end && !this.owned) this.clear();
+  }
+
+  /** Returns every unparsed byte and empties the buffer. */
+  takeAll(): Buffer {
+    const all = this.view();
+    this.consume(all.length);
+    return all;
+  }
+
+  /** Forgets every unparsed byte. */
+  clear(): void {
+    this.buf = EMPTY;
+    this.start = 0;
+    this.end = 0;
+    this.owned = false;
+  }
+
+  private reallocate(needed: number, capacity = Math.max(MIN_CAPACITY, needed * 2)): void {
+    const next = Buffer.allocUnsafe(capacity);
+    this.buf.copy(next, 0, this.start, this.end);
+    this.end -= this.start;
+    this.start = 0;
+    this.buf = next;
+    this.owned = true;
+  }
+}
