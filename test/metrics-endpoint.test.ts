@@ -147,3 +147,26 @@ describe('the /metrics endpoint (2 workers, token required)', () => {
     for (const name of used) expect(declared.has(name), name).toBe(true);
   });
 });
+
+describe('messages of a framed protocol (lines, 1 worker)', () => {
+  it('counts and times each pipelined line, however the lines are chunked', async () => {
+    const server = await startServer(['lines', '--port', '0', '--workers', '1', '--metrics-port', String(await freePort())]);
+    try {
+      const client = await connectClient(server.port);
+      // Ten lines in one write, then one line split over three writes.
+      client.write(Array.from({ length: 10 }, (_, i) => `l${i}\n`).join(''));
+      await client.waitFor((t) => t.endsWith('Processed: l9\r\n'));
+      for (const piece of ['spl', 'it', '\n']) client.write(piece);
+      await client.waitFor((t) => t.endsWith('Processed: split\r\n'));
+      const m = await eventually(async () => {
+        const metrics = parse(await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text());
+        return metrics.get('skein_message_duration_seconds_count{protocol="lines"}') === 11 ? metrics : undefined;
+      });
+      expect(m.get('skein_messages_total{protocol="lines"}')).toBe(11);
+      client.end();
+      await client.closed();
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
