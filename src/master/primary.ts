@@ -3,10 +3,18 @@ import { EventEmitter, once } from 'node:events';
 import { createServer } from 'node:net';
 import { formatEndpoint, parseEndpoint, withPort } from '../shared/endpoint.js';
 import { CrashLoopError, deserializeError, type SerializedError } from '../shared/errors.js';
-import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
+import {
+  isSkeinMessage,
+  WORKER_CONFIG_ENV,
+  type BoundEndpoint,
+  type MetricsKind,
+  type PrimaryMessage,
+  type WorkerConfig,
+  type WorkerMessage,
+} from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
 import type { ServerOptions, ServiceConfig } from '../shared/options.js';
-import { MetricsAggregator } from './metrics-aggregator.js';
+import { MetricsAggregator, type ScrapeTarget } from './metrics-aggregator.js';
 
 /** How the primary forks its workers. */
 export interface PrimaryConfig {
@@ -23,6 +31,8 @@ interface Slot {
   ready: boolean;
   /** Set while the worker in this slot is being retired on purpose. */
   retiring: boolean;
+  /** The worker in this slot reported ready, so it answers metrics requests (until it exits, draining included). */
+  answers: boolean;
   lastError: SerializedError | undefined;
 }
 
@@ -46,7 +56,7 @@ export class Primary extends EventEmitter {
 
   constructor(private readonly config: PrimaryConfig) {
     super();
-    this.metrics = new MetricsAggregator(config.options.metricsTimeout * 1000);
+    this.metrics = new MetricsAggregator({ timeoutMs: config.options.metricsTimeout * 1000 });
   }
 
   /** Endpoints as bound (real ports), from the first worker that reported. */
@@ -65,25 +75,31 @@ export class Primary extends EventEmitter {
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
     for (let i = 0; i < this.config.options.workers; i++) {
-      const slot: Slot = { index: i, worker: undefined, ready: false, retiring: false, lastError: undefined };
+      const slot: Slot = { index: i, worker: undefined, ready: false, retiring: false, answers: false, lastError: undefined };
       this.slots.push(slot);
       this.fork(slot);
     }
   }
 
   /** Live workers as scrape targets. */
-  scrapeTargets() {
-    return this.slots
-      .filter((s) => s.worker && !s.worker.isDead())
-      .map((s) => ({
-        slot: s.index,
-        request: (id: number) => {
-          const worker = s.worker;
-          if (!worker || !worker.isConnected()) return false;
-          worker.send({ type: 'skein:metrics:req', id });
-          return true;
+  scrapeTargets(): ScrapeTarget[] {
+    return this.slots.flatMap((s) => {
+      const worker = s.worker;
+      // A worker still starting has no traffic yet and may not listen for requests: asking it would only time out.
+      if (!worker || worker.isDead() || !s.answers) return [];
+      return [
+        {
+          slot: s.index,
+          id: worker.id,
+          request: (id: number, kind: MetricsKind) => {
+            if (!worker.isConnected()) return false;
+            const message: PrimaryMessage = { type: 'skein:metrics:req', id, kind };
+            worker.send(message);
+            return true;
+          },
         },
-      }));
+      ];
+    });
   }
 
   /** Pids of live workers, by slot. */
@@ -151,16 +167,25 @@ export class Primary extends EventEmitter {
   }
 
   private fork(slot: Slot): void {
-    const { services: _services, ...options } = this.config.options;
+    // The metrics token stays in the primary: workers never need it.
+    const { services: _services, metricsToken: _token, ...options } = this.config.options;
     const workerConfig: WorkerConfig = { slot: slot.index, services: this.servicesForFork(), options };
     const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(workerConfig) });
     slot.worker = worker;
     slot.ready = false;
+    slot.answers = false;
     slot.retiring = false;
     worker.on('message', (message: unknown) => {
       if (isSkeinMessage(message)) this.onMessage(slot, worker, message as WorkerMessage);
     });
-    worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
+    worker.on('exit', (code, signal) => {
+      this.metrics.workerGone(worker.id);
+      // Its counters join the retired sum once its last messages (a final report) have arrived.
+      const retire = () => this.metrics.retire(worker.id);
+      if (worker.isConnected()) worker.once('disconnect', retire);
+      else retire();
+      this.onExit(slot, worker, code, signal);
+    });
     // An IPC error (EPIPE on a dying worker) must not reach the primary's process.
     worker.on('error', (error) => this.config.log.warn({ err: error, worker: slot.index }, 'worker channel error'));
   }
@@ -170,6 +195,7 @@ export class Primary extends EventEmitter {
       case 'skein:ready':
         if (slot.worker !== worker) return;
         slot.ready = true;
+        slot.answers = true;
         if (this.endpoints.length === 0) this.endpoints = [...message.endpoints];
         this.updateAlive();
         if (!this.everReady && this.slots.every((s) => s.ready)) {
@@ -186,7 +212,10 @@ export class Primary extends EventEmitter {
         }
         return;
       case 'skein:metrics:res':
-        this.metrics.receive(message.id, message.metrics);
+        this.metrics.receive(worker.id, message.id, message.metrics);
+        return;
+      case 'skein:metrics:final':
+        this.metrics.receiveFinal({ id: worker.id, slot: slot.index }, message.metrics);
         return;
       case 'skein:drained':
         return;
@@ -202,7 +231,6 @@ export class Primary extends EventEmitter {
     if (slot.worker !== worker) return;
     slot.ready = false;
     slot.worker = undefined;
-    this.metrics.retire(slot.index);
     this.updateAlive();
     if (this.stopping) {
       if (this.slots.every((s) => !s.worker)) this.emit('exit');

@@ -19,6 +19,23 @@ function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
 }
 
+/** Sends `message` and resolves once it is handed to the channel (or after `boundMs`, whatever happens). */
+function sendFlushed(message: WorkerMessage, boundMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, boundMs);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    if (!process.connected || !process.send) return done();
+    try {
+      process.send(message, undefined, {}, () => done());
+    } catch {
+      done();
+    }
+  });
+}
+
 /**
  * Runs the worker side: loads each service's factory (or takes it from
  * `factories`, for `serve({ factory })`), listens, reports ready, and answers
@@ -29,10 +46,21 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
   const log = createLogger({ role: 'worker', worker: config.slot });
   // A terminal sends these to the whole process group: only the primary decides.
   for (const signal of ['SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
+  // Set once the reactor exists; the handler below is installed before, to catch everything.
+  const started: { reactor?: Reactor } = {};
+  /** Counters as this worker retires, so the primary's sums lose none of them. */
+  const sendFinalMetrics = async (boundMs: number) => {
+    if (!started.reactor) return;
+    const snapshot = await Promise.race([started.reactor.metrics.cumulativeJSON(), new Promise<undefined>((r) => setTimeout(() => r(undefined), boundMs))]);
+    if (snapshot) await sendFlushed({ type: 'skein:metrics:final', metrics: snapshot }, boundMs);
+  };
   process.on('uncaughtException', (error) => {
     log.fatal({ err: error }, 'uncaught exception in worker');
     send({ type: 'skein:fatal', error: serializeError(error) });
-    process.exit(1);
+    // Best effort and bounded: the process may be in a bad state.
+    void sendFinalMetrics(250)
+      .catch(() => {})
+      .finally(() => process.exit(1));
   });
   process.on('unhandledRejection', (reason) => {
     log.error({ err: reason }, 'unhandled rejection in worker');
@@ -57,19 +85,24 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
     maxConnections,
     maxConnectionsPerIp: options.maxConnectionsPerIp,
     pool: { threads: options.poolThreads, maxQueue: options.poolMaxQueue, idleTimeoutSeconds: options.poolIdleTimeout },
+    // Nobody can read the durations without the metrics endpoint: skip the timestamps.
+    timeMessages: options.metricsPort !== 0,
   });
+  started.reactor = reactor;
 
   process.on('message', (message: unknown) => {
     if (!isSkeinMessage(message)) return;
     const m = message as PrimaryMessage;
     if (m.type === 'skein:metrics:req') {
-      reactor.metrics.registry.getMetricsAsJSON().then(
+      const collected = m.kind === 'cumulative' ? reactor.metrics.cumulativeJSON('skein') : reactor.metrics.registry.getMetricsAsJSON();
+      collected.then(
         (metrics) => send({ type: 'skein:metrics:res', id: m.id, metrics }),
         (error: unknown) => log.error({ err: error }, 'metrics collection failed'),
       );
     } else if (m.type === 'skein:drain') {
       log.info({ connections: reactor.connectionCount }, 'draining');
-      void reactor.drain(m.timeoutMs).then(() => {
+      void reactor.drain(m.timeoutMs).then(async () => {
+        await sendFinalMetrics(1000).catch(() => {});
         send({ type: 'skein:drained' });
         process.disconnect?.();
         setImmediate(() => process.exit(0));
