@@ -1,27 +1,35 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../shared/log.js';
+import { CONTENT_TYPES, negotiateFormat, type ExpositionFormat } from './exposition.js';
 
 /** What the metrics/health endpoint asks of the primary. */
 export interface HealthSource {
-  /** The exposition, in the format the scraper asked for (`Accept` header). */
-  scrape(accept: string | undefined): Promise<{ body: string; contentType: string }>;
+  /** The exposition in `format`; must settle within the scrape deadline. */
+  scrape(format: ExpositionFormat): Promise<string>;
   /** At least one worker listening and the server not draining. */
   ready(): boolean;
 }
 
 /**
- * The primary's HTTP endpoint: `GET /metrics` (every worker, aggregated),
- * `GET /healthz` (the primary lives) and `GET /readyz` (503 while draining or
- * with no worker listening).
+ * The primary's HTTP endpoint: `GET /metrics` (every worker, aggregated; in
+ * OpenMetrics when the `Accept` header asks for it), `GET /healthz` (the
+ * primary lives) and `GET /readyz` (503 while draining or with no worker
+ * listening). With a token, `/metrics` requires `Authorization: Bearer TOKEN`;
+ * the probes stay open, since they reveal nothing and kubelets send no token.
  */
 export class HealthServer {
   private server: Server | undefined;
+  private readonly tokenDigest: Buffer | undefined;
 
   constructor(
     private readonly source: HealthSource,
     private readonly log: Logger,
-  ) {}
+    token?: string,
+  ) {
+    this.tokenDigest = token === undefined ? undefined : digest(token);
+  }
 
   /** Listens; resolves with the bound port. */
   listen(port: number, host: string): Promise<number> {
@@ -52,15 +60,7 @@ export class HealthServer {
     }
     switch (path) {
       case '/metrics':
-        this.source.scrape(req.headers.accept).then(
-          ({ body, contentType }) => {
-            res.writeHead(200, { 'content-type': contentType }).end(req.method === 'HEAD' ? undefined : body);
-          },
-          (error: unknown) => {
-            this.log.error({ err: error }, 'scrape failed');
-            res.writeHead(500, { 'content-type': 'text/plain' }).end('scrape failed\n');
-          },
-        );
+        this.metrics(req, res);
         return;
       case '/healthz':
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
@@ -74,4 +74,35 @@ export class HealthServer {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
     }
   }
+
+  private metrics(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.authorized(req.headers.authorization)) {
+      res
+        .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="skein metrics"' })
+        .end('unauthorized: send Authorization: Bearer <metrics token>\n');
+      return;
+    }
+    const format = negotiateFormat(req.headers.accept);
+    this.source.scrape(format).then(
+      (body) => {
+        res.writeHead(200, { 'content-type': CONTENT_TYPES[format] }).end(req.method === 'HEAD' ? undefined : body);
+      },
+      (error: unknown) => {
+        this.log.error({ err: error }, 'scrape failed');
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('scrape failed\n');
+      },
+    );
+  }
+
+  /** Compares digests in constant time, so neither the token's content nor its length leaks through timing. */
+  private authorized(header: string | undefined): boolean {
+    if (!this.tokenDigest) return true;
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '');
+    const given = digest(match?.[1] ?? '');
+    return timingSafeEqual(given, this.tokenDigest) && match !== null;
+  }
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
 }

@@ -1,34 +1,66 @@
-import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { isPerWorkerMetric, METRICS } from '../shared/metric-names.js';
-
-type MetricJson = MetricObjectWithValues<MetricValue<string>>;
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { MetricsKind } from '../shared/ipc.js';
+import { METRICS } from '../shared/metric-names.js';
+import { render, type ExpositionFormat } from './exposition.js';
+import { cumulativeOnly, labelWorker, sumMetrics, type MetricJson } from './metric-sum.js';
 
 /** A worker the aggregator can ask for its metrics. */
 export interface ScrapeTarget {
+  /** Slot index 0…N-1: the `worker` label, reused by a replacement. */
   readonly slot: number;
-  /**
-   * The worker process (unique for the primary's life; defaults to the slot).
-   * During a reload two workers share a slot: state is kept per worker.
-   */
-  readonly worker?: number;
+  /** Unique for the life of the primary (cluster's `worker.id`): tells a replacement from its predecessor. */
+  readonly id: number;
   /** Sends a metrics request; false when the channel is closed. */
-  request(id: number): boolean;
+  request(requestId: number, kind: MetricsKind): boolean;
 }
 
+/** Tunables of the aggregator. */
+export interface AggregatorOptions {
+  /** Scrape deadline: a scrape answers within this, whatever the workers do. */
+  readonly timeoutMs: number;
+  /** How often the background refresh asks workers for their counters (0: never). */
+  readonly refreshMs?: number;
+}
 
-function isCumulative(metric: MetricJson): boolean {
-  const type = metric.type as unknown as string;
-  return type === 'counter' || type === 'histogram' || type === 'summary';
+/** The background refresh's period by default: a SIGKILLed worker loses at most this much of its increments. */
+export const DEFAULT_REFRESH_MS = 1000;
+
+interface InFlight {
+  readonly id: number;
+  readonly sentAt: number;
+  readonly answer: Promise<MetricJson[] | undefined>;
+  settle(metrics: MetricJson[] | undefined): void;
+}
+
+/** What the aggregator knows of one worker process. */
+interface WorkerState {
+  readonly slot: number;
+  /**
+   * Its latest counters and histograms by name (from a scrape, a refresh, or its final report),
+   * each with the request id it answered (Infinity for the final report): an older answer
+   * never replaces a newer one, and a refresh (skein's own counters only) leaves the others.
+   */
+  readonly last: Map<string, { readonly id: number; readonly metric: MetricJson }>;
+  /** At most one request of each kind outstanding: a stuck worker is not sent a pile of them. */
+  readonly inFlight: Map<MetricsKind, InFlight>;
+  gone: boolean;
 }
 
 /**
  * Aggregates the workers' registries into one exposition.
  *
- * A scrape asks every live worker and answers at its deadline with whatever
- * came back. A worker that is late or dead contributes the last counter and
- * histogram values it reported (so sums never fall) and no gauges. Values of
- * workers that died are kept and added, so counters stay monotonic across
- * restarts. The `worker` label is the slot index, reused by a replacement.
+ * A scrape asks every live worker and answers by its deadline with what came
+ * back: a worker that is late, frozen or dead contributes the last counter and
+ * histogram values it reported (so sums never fall) and no gauges, and
+ * `skein_metrics_scrape_worker_failures_total{worker}` counts the miss. Values
+ * of workers that are gone are kept and added, so counters stay monotonic
+ * across restarts. A background refresh keeps "last" at most
+ * {@link DEFAULT_REFRESH_MS} old, and a worker that retires on purpose sends a
+ * final report, so a restart loses no increments and a crash loses at most
+ * the increments since the last refresh.
+ *
+ * Concurrent scrapes share the outstanding request to each worker and never
+ * wait for each other.
  */
 export class MetricsAggregator {
   /** The primary's own metrics (workers alive, restarts, scrape failures). */
@@ -36,147 +68,158 @@ export class MetricsAggregator {
   readonly workersAlive: Gauge<string>;
   readonly workerRestarts: Counter<string>;
   private readonly scrapeFailures: Counter<string>;
-  private nextId = 1;
-  private readonly pending = new Map<number, { worker: number; resolve: (metrics: MetricJson[] | undefined) => void }>();
-  /** Last cumulative metrics reported by each live worker (keyed by worker), with its slot. */
-  private readonly last = new Map<number, { slot: number; metrics: MetricJson[] }>();
-  /** Workers already folded into `retired`: a late answer from one must not count twice. */
-  private readonly gone = new Set<number>();
-  /** Cumulative metrics of workers that are gone, summed. */
+  private readonly workers = new Map<number, WorkerState>();
+  /** Cumulative metrics of workers that are gone, labelled and summed. */
   private retired: MetricJson[] = [];
+  private nextRequest = 1;
+  /** A decaying maximum of how long aggregating and rendering took, ms: kept free before the deadline. */
+  private renderCostMs = 10;
+  private refreshTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly timeoutMs: number) {
+  constructor(private readonly options: AggregatorOptions) {
     const registers = [this.registry];
     this.workersAlive = new Gauge({ name: METRICS.workersAlive, help: 'Worker processes alive and listening.', registers });
     this.workerRestarts = new Counter({ name: METRICS.workerRestarts, help: 'Workers replaced after dying.', registers });
     this.scrapeFailures = new Counter({
       name: METRICS.scrapeWorkerFailures,
-      help: 'Scrapes in which a worker did not answer before the deadline.',
+      help: 'Scrapes in which a worker did not answer before the deadline (its last counters were used).',
       labelNames: ['worker'],
       registers,
     });
   }
 
-  /** Handles a worker's `skein:metrics:res`. */
-  receive(id: number, metrics: unknown[]): void {
-    const waiter = this.pending.get(id);
-    if (!waiter) return;
-    this.pending.delete(id);
-    waiter.resolve(metrics as MetricJson[]);
+  /** Handles a worker's `skein:metrics:res`. Late answers still freshen the worker's last values. */
+  receive(workerId: number, requestId: number, metrics: unknown[]): void {
+    const state = this.workers.get(workerId);
+    if (!state) return;
+    const answer = metrics as MetricJson[];
+    this.remember(state, requestId, answer);
+    for (const [kind, flight] of state.inFlight) {
+      if (flight.id !== requestId) continue;
+      state.inFlight.delete(kind);
+      flight.settle(answer);
+    }
+  }
+
+  /** Handles a worker's `skein:metrics:final`: its counters as it retires. */
+  receiveFinal(worker: { readonly id: number; readonly slot: number }, metrics: unknown[]): void {
+    this.remember(this.state(worker), Infinity, metrics as MetricJson[]);
+  }
+
+  /** The worker process exited: outstanding requests fail now rather than at the deadline. */
+  workerGone(workerId: number): void {
+    const state = this.workers.get(workerId);
+    if (!state) return;
+    state.gone = true;
+    for (const flight of state.inFlight.values()) flight.settle(undefined);
+    state.inFlight.clear();
   }
 
   /**
-   * A worker left for good (died or retired): keep its counters under its slot.
-   * `worker` identifies it when targets carry one; `final` is what it reported
-   * last (on a graceful exit), newer than any scrape.
+   * The worker left for good and every message it sent has arrived (call after
+   * its exit and disconnect): its last counters join the retired sum.
    */
-  retire(slot: number, worker?: number, final?: unknown[]): void {
-    const key = worker ?? slot;
-    if (worker !== undefined) {
-      if (this.gone.has(worker)) return;
-      this.gone.add(worker);
-    }
-    const metrics = final ? (final as MetricJson[]).filter((m) => isCumulative(m)) : this.last.get(key)?.metrics;
-    this.last.delete(key);
-    if (metrics && metrics.length > 0) this.retired = sumMetrics([this.retired, labelled(metrics, slot)]);
-    // Nobody will answer for it now: settle its outstanding requests.
-    for (const [id, waiter] of this.pending) {
-      if (waiter.worker !== key) continue;
-      this.pending.delete(id);
-      waiter.resolve(undefined);
-    }
+  retire(workerId: number): void {
+    const state = this.workers.get(workerId);
+    if (!state) return;
+    this.workerGone(workerId);
+    this.workers.delete(workerId);
+    if (state.last.size > 0) this.retired = sumMetrics([this.retired, labelWorker(lastOf(state), state.slot)]);
   }
 
-  /** Collects from every target within the deadline and returns the exposition. */
-  async scrape(targets: readonly ScrapeTarget[], contentType?: string): Promise<{ body: string; contentType: string }> {
-    const answers = await Promise.all(targets.map((t) => this.ask(t)));
+  /** Collects from every target and renders, always within the deadline. */
+  async scrape(targets: readonly ScrapeTarget[], format: ExpositionFormat = 'text'): Promise<string> {
+    // Time kept free after the wait to aggregate and render (and for a late timer on a busy loop).
+    const timeoutMs = this.options.timeoutMs;
+    const reserve = Math.min(timeoutMs / 2, Math.max(150, timeoutMs * 0.1, 3 * this.renderCostMs));
+    const waitMs = Math.max(0, timeoutMs - reserve);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
+    const answers = await Promise.all(targets.map((t) => Promise.race([this.ask(t, 'full'), deadline])));
+    clearTimeout(timer);
+
+    const renderStart = performance.now();
     const sets: MetricJson[][] = [];
     const asked = new Set<number>();
     targets.forEach((target, i) => {
-      const worker = target.worker ?? target.slot;
-      asked.add(worker);
-      // Retired while we waited: its totals are already in `retired`.
-      if (this.gone.has(worker)) return;
+      asked.add(target.id);
       const answer = answers[i];
       if (answer) {
-        this.last.set(worker, { slot: target.slot, metrics: answer.filter((m) => isCumulative(m)) });
-        sets.push(labelled(answer, target.slot));
-      } else {
-        this.scrapeFailures.inc({ worker: String(target.slot) });
-        const last = this.last.get(worker);
-        if (last) sets.push(labelled(last.metrics, target.slot));
+        sets.push(labelWorker(answer, target.slot));
+        return;
       }
+      this.scrapeFailures.inc({ worker: String(target.slot) });
+      const state = this.workers.get(target.id);
+      if (state) sets.push(labelWorker(lastOf(state), target.slot));
     });
-    // Workers not asked this time still count their last cumulative values.
-    for (const [worker, last] of this.last) {
-      if (!asked.has(worker)) sets.push(labelled(last.metrics, last.slot));
+    // Workers that exited but are not retired yet (their last messages may still be on the way).
+    for (const [id, state] of this.workers) {
+      if (!asked.has(id)) sets.push(labelWorker(lastOf(state), state.slot));
     }
-    if (this.retired.length > 0) sets.push(this.retired);
-    const workers = AggregatorRegistry.aggregate(sets as never) as unknown as Registry;
-    const merged: Registry = Registry.merge([workers, this.registry as unknown as Registry]) as unknown as Registry;
-    if (contentType) merged.setContentType(contentType as never);
-    return { body: await merged.metrics(), contentType: merged.contentType };
+    sets.push(this.retired);
+    sets.push((await this.registry.getMetricsAsJSON()) as unknown as MetricJson[]);
+    const body = await render(sumMetrics(sets), format);
+    const cost = performance.now() - renderStart;
+    this.renderCostMs = Math.max(cost, this.renderCostMs * 0.9);
+    return body;
   }
 
-  private ask(target: ScrapeTarget): Promise<MetricJson[] | undefined> {
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve(undefined);
-      }, this.timeoutMs);
-      this.pending.set(id, {
-        worker: target.worker ?? target.slot,
-        resolve: (metrics) => {
-          clearTimeout(timer);
-          resolve(metrics);
-        },
-      });
-      if (!target.request(id)) {
-        clearTimeout(timer);
-        this.pending.delete(id);
-        resolve(undefined);
-      }
-    });
+  /** Asks every target that has no refresh outstanding for skein's counters and histograms (the background refresh). */
+  refresh(targets: readonly ScrapeTarget[]): void {
+    for (const target of targets) void this.ask(target, 'cumulative');
   }
-}
 
-/** Adds a `worker` label to per-process metrics so they are not summed. */
-function labelled(metrics: MetricJson[], slot: number): MetricJson[] {
-  const worker = String(slot);
-  return metrics.map((m) =>
-    isPerWorkerMetric(m.name)
-      ? // Distinct worker labels keep the series apart; 'sum' keeps every one (some default metrics say 'omit').
-        { ...m, aggregator: 'sum' as const, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, worker } })) }
-      : m,
-  );
-}
+  /** Starts refreshing every `refreshMs` (unref'd: it never keeps the primary alive). */
+  startRefresh(targets: () => readonly ScrapeTarget[]): void {
+    const every = this.options.refreshMs ?? DEFAULT_REFRESH_MS;
+    if (every <= 0 || this.refreshTimer) return;
+    this.refreshTimer = setInterval(() => this.refresh(targets()), every);
+    this.refreshTimer.unref();
+  }
 
-/** Sums sets of cumulative metrics into one set (to keep dead workers' totals). */
-function sumMetrics(sets: MetricJson[][]): MetricJson[] {
-  const byName = new Map<string, MetricJson>();
-  for (const set of sets) {
-    for (const metric of set) {
-      const existing = byName.get(metric.name);
-      if (!existing) {
-        byName.set(metric.name, { ...metric, values: metric.values.map((v) => ({ ...v, labels: { ...v.labels } })) });
-        continue;
-      }
-      for (const value of metric.values) {
-        const key = labelKey(value);
-        const match = existing.values.find((v) => labelKey(v) === key);
-        if (match) (match as { value: number }).value += value.value;
-        else existing.values.push({ ...value, labels: { ...value.labels } });
-      }
+  stopRefresh(): void {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
+  }
+
+  private state(target: { readonly id: number; readonly slot: number }): WorkerState {
+    let state = this.workers.get(target.id);
+    if (!state) {
+      state = { slot: target.slot, last: new Map(), inFlight: new Map(), gone: false };
+      this.workers.set(target.id, state);
+    }
+    return state;
+  }
+
+  private remember(state: WorkerState, requestId: number, metrics: MetricJson[]): void {
+    for (const metric of cumulativeOnly(metrics)) {
+      const known = state.last.get(metric.name);
+      if (!known || known.id < requestId) state.last.set(metric.name, { id: requestId, metric });
     }
   }
-  return [...byName.values()];
+
+  /** The worker's answer to an outstanding request of `kind`, sending one if none is. Never rejects. */
+  private ask(target: ScrapeTarget, kind: MetricsKind): Promise<MetricJson[] | undefined> {
+    const state = this.state(target);
+    if (state.gone) return Promise.resolve(undefined);
+    const existing = state.inFlight.get(kind);
+    // A request unanswered for this long is presumed lost (the worker is wedged): ask again.
+    const staleMs = Math.max(30_000, 6 * this.options.timeoutMs);
+    if (existing && performance.now() - existing.sentAt < staleMs) return existing.answer;
+    if (existing) {
+      state.inFlight.delete(kind);
+      existing.settle(undefined);
+    }
+    const id = this.nextRequest++;
+    let settle!: (metrics: MetricJson[] | undefined) => void;
+    const answer = new Promise<MetricJson[] | undefined>((resolve) => (settle = resolve));
+    const flight: InFlight = { id, sentAt: performance.now(), answer, settle };
+    if (!target.request(id, kind)) return Promise.resolve(undefined);
+    state.inFlight.set(kind, flight);
+    return answer;
+  }
 }
 
-function labelKey(value: MetricValue<string> & { metricName?: string }): string {
-  const labels = Object.entries(value.labels ?? {})
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join(',');
-  return `${value.metricName ?? ''}{${labels}}`;
+function lastOf(state: WorkerState): MetricJson[] {
+  return Array.from(state.last.values(), (entry) => entry.metric);
 }

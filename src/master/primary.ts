@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { CrashLoopError, deserializeError } from '../shared/errors.js';
-import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
+import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type MetricsKind, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
 import type { ServerOptions } from '../shared/options.js';
 import { MetricsAggregator, type ScrapeTarget } from './metrics-aggregator.js';
@@ -61,7 +61,7 @@ export class Primary extends EventEmitter {
 
   constructor(private readonly config: PrimaryConfig) {
     super();
-    this.metrics = new MetricsAggregator(config.options.metricsTimeout * 1000);
+    this.metrics = new MetricsAggregator({ timeoutMs: config.options.metricsTimeout * 1000 });
     this.restarts = new RestartPolicy(config.options.crashLoopDeaths, config.options.crashLoopWindow * 1000);
     const ceiling = config.options.maxWorkerRss;
     if (ceiling !== undefined) this.memory = new MemoryWatch(ceiling, config.log);
@@ -110,7 +110,7 @@ export class Primary extends EventEmitter {
   scrapeTargets(): ScrapeTarget[] {
     return [...this.workers.values()]
       .filter((w) => w.started && !w.isDead)
-      .map((w) => ({ slot: w.slot, worker: w.id, request: (id: number) => w.send({ type: 'skein:metrics:req', id }) }));
+      .map((w) => ({ slot: w.slot, id: w.id, request: (id: number, kind: MetricsKind) => w.send({ type: 'skein:metrics:req', id, kind }) }));
   }
 
   /** Pids of the serving workers, by slot. */
@@ -258,12 +258,20 @@ export class Primary extends EventEmitter {
   }
 
   private spawn(slot: Slot): WorkerHandle {
-    const { services: _services, ...options } = this.config.options;
+    // The metrics token stays in the primary: workers never need it.
+    const { services: _services, metricsToken: _token, ...options } = this.config.options;
     const workerConfig: WorkerConfig = { slot: slot.index, services: this.ports.apply(this.config.options.services), options };
     const handle = new WorkerHandle(cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(workerConfig) }), slot.index, this.log);
     this.workers.set(handle.id, handle);
     handle.worker.on('message', (message: unknown) => {
       if (isSkeinMessage(message)) this.onMessage(slot, handle, message as WorkerMessage);
+    });
+    handle.worker.once('exit', () => {
+      this.metrics.workerGone(handle.id);
+      // Its counters join the retired sum once its last messages (a final report) have arrived.
+      const retire = () => this.metrics.retire(handle.id);
+      if (handle.worker.isConnected()) handle.worker.once('disconnect', retire);
+      else retire();
     });
     void handle.exited.then(({ code, signal }) => this.onExit(slot, handle, code, signal));
     return handle;
@@ -290,11 +298,12 @@ export class Primary extends EventEmitter {
         }
         return;
       case 'skein:metrics:res':
-        this.metrics.receive(message.id, message.metrics);
+        this.metrics.receive(handle.id, message.id, message.metrics);
+        return;
+      case 'skein:metrics:final':
+        this.metrics.receiveFinal({ id: handle.id, slot: handle.slot }, message.metrics);
         return;
       case 'skein:drained':
-        // Its final counters, so what it did since the last scrape is not lost.
-        if (message.metrics) this.metrics.retire(handle.slot, handle.id, message.metrics);
         // Its listener close arrived before this message, so no connection is on its way to it now.
         handle.send({ type: 'skein:exit' });
         return;
@@ -307,7 +316,6 @@ export class Primary extends EventEmitter {
 
   private onExit(slot: Slot, handle: WorkerHandle, code: number | null, signal: string | null): void {
     this.workers.delete(handle.id);
-    this.metrics.retire(handle.slot, handle.id);
     this.updateAlive();
     const unexpected = slot.current === handle && !handle.retiring;
     if (slot.current === handle) slot.current = undefined;

@@ -1,4 +1,3 @@
-import { Registry } from 'prom-client';
 import type { BoundEndpoint } from '../shared/ipc.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import type { ServerOptions } from '../shared/options.js';
@@ -46,19 +45,18 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
   const primary = new Primary({ options, exec: start.exec, execArgv: start.execArgv, log });
   const health = new HealthServer(
     {
-      scrape: (accept) =>
-        primary.metrics.scrape(
-          primary.scrapeTargets(),
-          accept?.includes('application/openmetrics-text') ? Registry.OPENMETRICS_CONTENT_TYPE : undefined,
-        ),
+      scrape: (format) => primary.metrics.scrape(primary.scrapeTargets(), format),
       ready: () => primary.isReady,
     },
     log,
+    options.metricsToken,
   );
   let metricsPort: number | undefined;
   if (options.metricsPort !== 0) {
     try {
       metricsPort = await health.listen(options.metricsPort, options.metricsHost);
+      // Keeps each worker's last-known counters fresh, so a worker killed between scrapes loses little.
+      primary.metrics.startRefresh(() => primary.scrapeTargets());
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const why = code === 'EADDRINUSE' ? 'address already in use' : (error as Error).message;
@@ -74,6 +72,7 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
     (stopping ??= (async () => {
       log.info('shutting down: draining workers');
       await primary.shutdown();
+      primary.metrics.stopRefresh();
       await health.close();
       log.info('stopped');
       resolveClosed();

@@ -16,6 +16,8 @@ export class ProcessedProtocol extends Protocol {
   }
 
   override dataReceived(data: Buffer): void {
+    // No framing: one chunk is one message.
+    this.frameReceived();
     if (this.factory.options.offload) {
       this.reply(this.offload<Uint8Array>('processData', data).then((out) => Buffer.from(out.buffer, out.byteOffset, out.byteLength)));
     } else {

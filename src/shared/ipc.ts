@@ -12,7 +12,7 @@ export interface WorkerConfig {
   readonly slot: number;
   /** Services with their endpoints (port-0 endpoints pinned to the port they got, once known). */
   readonly services: readonly ServiceConfig[];
-  readonly options: Omit<ServerOptions, 'services'>;
+  readonly options: Omit<ServerOptions, 'services' | 'metricsToken'>;
 }
 
 /** The name of the environment variable that carries a {@link WorkerConfig}. */
@@ -28,15 +28,25 @@ export interface BoundEndpoint {
   readonly address: string;
 }
 
+/**
+ * What a metrics request asks for: `full` (every metric, for a scrape) or
+ * `cumulative` (skein's own counters and histograms, for the primary's
+ * background refresh: cheap, and no gauge collector runs, so windows such as
+ * the event-loop lag's are not reset).
+ */
+export type MetricsKind = 'full' | 'cumulative';
+
 export type WorkerMessage =
   | { type: 'skein:ready'; endpoints: BoundEndpoint[] }
   | { type: 'skein:fatal'; error: SerializedError }
   | { type: 'skein:metrics:res'; id: number; metrics: unknown[] }
-  /** Sent when a drain finished, just before exiting; `metrics` are the worker's final values. */
-  | { type: 'skein:drained'; metrics?: unknown[] };
+  /** A worker's counters and histograms as it retires (drain or fatal error), sent before it exits. */
+  | { type: 'skein:metrics:final'; metrics: unknown[] }
+  /** A drain finished; the worker exits when the primary answers `skein:exit`. */
+  | { type: 'skein:drained' };
 
 export type PrimaryMessage =
-  | { type: 'skein:metrics:req'; id: number }
+  | { type: 'skein:metrics:req'; id: number; kind?: MetricsKind }
   /** Stop accepting and finish within `timeoutMs`; a second drain can only shorten the deadline (0: close now). */
   | { type: 'skein:drain'; timeoutMs: number }
   /**

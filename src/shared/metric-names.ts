@@ -22,13 +22,15 @@ export const METRICS = {
 } as const;
 
 /** Histogram buckets (seconds) for message and offload durations. */
-export const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const DURATION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Metrics each worker reports under its own `worker` label instead of being summed. */
 export function isPerWorkerMetric(name: string): boolean {
   return (
     !name.startsWith('skein_') ||
     name === METRICS.eventLoopLag ||
+    // A fraction of one worker's pool time: summing it over workers means nothing.
+    name === METRICS.offloadUtilization ||
     name === METRICS.workerConnectionsActive ||
     name === METRICS.workerConnectionsTotal
   );

@@ -38,6 +38,7 @@ export interface ServerOptions {
   readonly crashLoopWindow: number; // … within this many seconds stop the server
   readonly highWaterMark: number; // bytes of unsent output that pause reading
   readonly lowWaterMark: number; // bytes below which reading resumes
+  readonly metricsToken: string | undefined; // bearer token /metrics requires (none: open)
   readonly services: readonly ServiceConfig[];
 }
 
@@ -69,6 +70,7 @@ export const OPTION_SPECS = {
   crashLoopWindow: { flag: 'crash-loop-window', env: 'SKEIN_CRASH_LOOP_WINDOW', kind: 'seconds', doc: 'crash-loop window' },
   highWaterMark: { flag: 'high-water-mark', env: 'SKEIN_HIGH_WATER_MARK', kind: 'bytes', doc: 'unsent bytes that pause reading' },
   lowWaterMark: { flag: 'low-water-mark', env: 'SKEIN_LOW_WATER_MARK', kind: 'bytes', doc: 'unsent bytes below which reading resumes' },
+  metricsToken: { flag: 'metrics-token', env: 'SKEIN_METRICS_TOKEN', kind: 'string', doc: 'bearer token required by /metrics (prefer the env variable)' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ScalarOptionName = keyof typeof OPTION_SPECS;
@@ -245,6 +247,7 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     crashLoopWindow: (out.crashLoopWindow as number | undefined) ?? DEFAULTS.crashLoopWindow,
     highWaterMark,
     lowWaterMark,
+    metricsToken: out.metricsToken as string | undefined,
     services: Object.freeze([...services]),
   });
 }

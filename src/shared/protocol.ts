@@ -2,6 +2,7 @@ import type { DelayedCall } from './clock.js';
 import { realClock } from './clock.js';
 import { NoProcessorError } from './errors.js';
 import type { Factory } from './factory.js';
+import type { MessageMeter } from './message-meter.js';
 import { ReplyQueue, type ReplyValue } from './reply-queue.js';
 import type { OffloadOptions, PausableReading } from './services.js';
 import type { Transport } from './transport.js';
@@ -26,6 +27,13 @@ export class Protocol {
   factory!: Factory;
   /** True between `connectionMade` and `connectionLost`. */
   connected = false;
+
+  /**
+   * @internal Set by the reactor when metrics are on: counts frames
+   * (`skein_messages_total`) and times them to their reply
+   * (`skein_message_duration_seconds`).
+   */
+  messageMeter: MessageMeter | undefined;
 
   private replies: ReplyQueue | undefined;
   private lifetime: AbortController | undefined;
@@ -63,6 +71,22 @@ export class Protocol {
    * point if the protocol knows one; the default waits for the peer to close.
    */
   drain(): void {}
+
+  /**
+   * Tells the reactor that one message (a frame: a line, a length-prefixed
+   * string, a request) was parsed. Framing protocols call it once per frame,
+   * before handing the frame on; a protocol without framing may call it per
+   * chunk. The reactor counts it in `skein_messages_total` and pairs it, first
+   * in first out, with the next reply written (one `transport.write`,
+   * `writeSequence` or released {@link Protocol.reply}), to observe
+   * `skein_message_duration_seconds` from the frame's arrival to its reply.
+   * A reply made of several writes should use `writeSequence` or `reply` so it
+   * is paired once. Costs an addition and an array slot; a no-op when metrics
+   * are off.
+   */
+  frameReceived(): void {
+    this.messageMeter?.received();
+  }
 
   /**
    * Runs the processor named `task` from the factory's `processors` module on a

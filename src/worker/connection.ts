@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
 import { errorCode, IdleTimeoutError } from '../shared/errors.js';
+import { MessageMeter } from '../shared/message-meter.js';
 import { formatAddress, type Address } from '../shared/address.js';
 import type { Protocol } from '../shared/protocol.js';
 import { ProtocolDriver } from '../shared/protocol-driver.js';
@@ -28,9 +29,13 @@ export class Connection {
     log: Logger,
     clock: Clock,
     onClose: (connection: Connection) => void,
+    /** Time messages to their replies (off when the metrics endpoint is). */
+    timeMessages = true,
   ) {
     this.lastActivity = clock.seconds();
-    this.transport = new SocketTransport(socket, marks, stats, () => this.driver.writeLost(), peer);
+    const meter = timeMessages ? new MessageMeter(stats) : undefined;
+    protocol.messageMeter = meter;
+    this.transport = new SocketTransport(socket, marks, stats, () => this.driver.writeLost(), peer, meter);
     this.driver = new ProtocolDriver(protocol, this.transport, {
       callbackFailed: (error, phase) => {
         stats.error(errorCode(error));
@@ -51,6 +56,7 @@ export class Connection {
     stats.connectionsActive++;
     stats.connectionsTotal++;
     socket.on('data', (chunk: Buffer) => {
+      meter?.arrived();
       stats.bytesReceived += chunk.length;
       this.lastActivity = clock.seconds();
       this.driver.data(chunk);

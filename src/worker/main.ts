@@ -33,14 +33,19 @@ function within(permit: Promise<void>, timeoutMs: number): Promise<void> {
   });
 }
 
-/** Sends and resolves once the message is written (or could not be): safe to exit after. */
-function sendFlushed(message: WorkerMessage): Promise<void> {
-  return new Promise((resolve) => {
-    if (!process.connected || !process.send) return resolve();
-    try {
-      process.send(message, undefined, undefined, () => resolve());
-    } catch {
+/** Sends `message` and resolves once it is handed to the channel (or after `boundMs`, whatever happens). */
+function sendFlushed(message: WorkerMessage, boundMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, boundMs);
+    const done = () => {
+      clearTimeout(timer);
       resolve();
+    };
+    if (!process.connected || !process.send) return done();
+    try {
+      process.send(message, undefined, {}, () => done());
+    } catch {
+      done();
     }
   });
 }
@@ -55,10 +60,21 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
   const log = createLogger({ role: 'worker', worker: config.slot });
   // A terminal sends these to the whole process group: only the primary decides.
   for (const signal of ['SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
+  // Set once the reactor exists; the handler below is installed before, to catch everything.
+  const started: { reactor?: Reactor } = {};
+  /** Counters as this worker retires, so the primary's sums lose none of them. */
+  const sendFinalMetrics = async (boundMs: number) => {
+    if (!started.reactor) return;
+    const snapshot = await Promise.race([started.reactor.metrics.cumulativeJSON(), new Promise<undefined>((r) => setTimeout(() => r(undefined), boundMs))]);
+    if (snapshot) await sendFlushed({ type: 'skein:metrics:final', metrics: snapshot }, boundMs);
+  };
   process.on('uncaughtException', (error) => {
     log.fatal({ err: error }, 'uncaught exception in worker');
     send({ type: 'skein:fatal', error: serializeError(error) });
-    process.exit(1);
+    // Best effort and bounded: the process may be in a bad state.
+    void sendFinalMetrics(250)
+      .catch(() => {})
+      .finally(() => process.exit(1));
   });
   process.on('unhandledRejection', (reason) => {
     log.error({ err: reason }, 'unhandled rejection in worker');
@@ -83,7 +99,10 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
     maxConnections,
     maxConnectionsPerIp: options.maxConnectionsPerIp,
     pool: { threads: options.poolThreads, maxQueue: options.poolMaxQueue, idleTimeoutSeconds: options.poolIdleTimeout },
+    // Nobody can read the durations without the metrics endpoint: skip the timestamps.
+    timeMessages: options.metricsPort !== 0,
   });
+  started.reactor = reactor;
 
   let allowExit!: () => void;
   const exitPermit = new Promise<void>((resolve) => (allowExit = resolve));
@@ -91,7 +110,8 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
     if (!isSkeinMessage(message)) return;
     const m = message as PrimaryMessage;
     if (m.type === 'skein:metrics:req') {
-      reactor.metrics.registry.getMetricsAsJSON().then(
+      const collected = m.kind === 'cumulative' ? reactor.metrics.cumulativeJSON('skein') : reactor.metrics.registry.getMetricsAsJSON();
+      collected.then(
         (metrics) => send({ type: 'skein:metrics:res', id: m.id, metrics }),
         (error: unknown) => log.error({ err: error }, 'metrics collection failed'),
       );
@@ -107,9 +127,8 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
       void reactor
         .drain(m.timeoutMs)
         .then(async () => {
-          // Final counters, so the primary's totals include what happened since its last scrape.
-          const metrics = await reactor.metrics.registry.getMetricsAsJSON().catch(() => undefined);
-          await sendFlushed({ type: 'skein:drained', ...(metrics ? { metrics } : {}) });
+          await sendFinalMetrics(1000).catch(() => {});
+          await sendFlushed({ type: 'skein:drained' }, 1000);
           // Should the primary never answer, exit anyway.
           await within(exitPermit, EXIT_ACK_TIMEOUT_MS);
         })

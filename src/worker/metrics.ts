@@ -66,6 +66,16 @@ export class WorkerMetrics {
       },
     });
     new Counter({
+      name: METRICS.messages,
+      help: 'Messages (frames) received, as the protocol reports them with frameReceived().',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        copyCounter(this, (s) => s.messages);
+      },
+    });
+    this.registry.registerMetric(durationHistogram(services.values.bind(services)) as never);
+    new Counter({
       name: METRICS.bytesReceived,
       help: 'Bytes read from clients.',
       labelNames: ['protocol'],
@@ -151,6 +161,23 @@ export class WorkerMetrics {
       },
     });
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters (promtool rejects them), and each is the sum over `type` of its
+    // namesake without the suffix (`nodejs_active_handles{type}`), which stays.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
+  }
+
+  /**
+   * Counters and histograms only, without running gauge collectors (which may
+   * reset windows, like the event-loop lag). `skein`: skein's own, for the
+   * primary's background refresh (cheap: copies of plain numbers); `all`: with
+   * the process metrics too, for a retiring worker's final report.
+   */
+  async cumulativeJSON(scope: 'skein' | 'all' = 'all'): Promise<MetricJson[]> {
+    const metrics = this.registry.getMetricsAsArray() as unknown as Array<{ name: string; type?: string; get(): Promise<MetricJson> | MetricJson }>;
+    const wanted = metrics.filter((m) => (m.type === 'counter' || m.type === 'histogram') && (scope === 'all' || m.name.startsWith('skein_')));
+    return Promise.all(wanted.map((m) => m.get()));
   }
 
   /** The stats object of a service, created on first use. */
@@ -162,4 +189,39 @@ export class WorkerMetrics {
     }
     return stats;
   }
+}
+
+/** A metric as `getMetricsAsJSON()` gives it (what travels to the primary). */
+interface MetricJson {
+  name: string;
+  type: string;
+  values: unknown[];
+}
+
+/**
+ * `skein_message_duration_seconds` as a registry entry whose values are built
+ * from the plain bucket arrays at collect time (prom-client's Histogram has no
+ * bulk update, and one `observe()` per message is what the hot path avoids).
+ */
+function durationHistogram(services: () => Iterable<ProtocolStats>) {
+  const base = { name: METRICS.messageDuration, help: 'Time from a frame\'s arrival to its reply being written.', type: 'histogram', aggregator: 'sum' };
+  return {
+    ...base,
+    get() {
+      const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
+      for (const s of services()) {
+        const { bounds, counts, sum, count } = s.durations;
+        const protocol = s.protocol;
+        let cumulative = 0;
+        bounds.forEach((le, i) => {
+          cumulative += counts[i]!;
+          values.push({ labels: { le, protocol }, value: cumulative, metricName: `${METRICS.messageDuration}_bucket` });
+        });
+        values.push({ labels: { le: '+Inf', protocol }, value: count, metricName: `${METRICS.messageDuration}_bucket` });
+        values.push({ labels: { protocol }, value: sum, metricName: `${METRICS.messageDuration}_sum` });
+        values.push({ labels: { protocol }, value: count, metricName: `${METRICS.messageDuration}_count` });
+      }
+      return { ...base, values };
+    },
+  };
 }

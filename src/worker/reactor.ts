@@ -27,6 +27,8 @@ export interface ReactorOptions {
   readonly overload?: 'pause' | 'reject';
   readonly log?: Logger;
   readonly clock?: Clock;
+  /** Time each message to its reply (default true; the worker turns it off with the metrics endpoint). */
+  readonly timeMessages?: boolean;
 }
 
 interface Listener {
@@ -256,14 +258,24 @@ export class Reactor implements ReactorServices {
     protocol.factory ??= factory;
     if (perIp !== undefined) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     const marks = { high: this.options.highWaterMark ?? 64 * 1024, low: this.options.lowWaterMark ?? 16 * 1024 };
-    const connection = new Connection(socket, peer, protocol, stats, marks, this.log, this.clock, (c) => {
-      this.connections.delete(c);
-      if (perIp !== undefined) {
-        const n = (this.perIp.get(ip) ?? 1) - 1;
-        if (n === 0) this.perIp.delete(ip);
-        else this.perIp.set(ip, n);
-      }
-    });
+    const connection = new Connection(
+      socket,
+      peer,
+      protocol,
+      stats,
+      marks,
+      this.log,
+      this.clock,
+      (c) => {
+        this.connections.delete(c);
+        if (perIp !== undefined) {
+          const n = (this.perIp.get(ip) ?? 1) - 1;
+          if (n === 0) this.perIp.delete(ip);
+          else this.perIp.set(ip, n);
+        }
+      },
+      this.options.timeMessages ?? true,
+    );
     this.connections.add(connection);
     connection.start();
   }

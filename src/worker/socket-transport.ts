@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { addressFrom, type Address } from '../shared/address.js';
 import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from '../shared/errors.js';
+import type { MessageMeter } from '../shared/message-meter.js';
 import type { PausableReading } from '../shared/services.js';
 import type { Producer, Transport } from '../shared/transport.js';
 import type { ProtocolStats } from './stats.js';
@@ -45,6 +46,8 @@ export class SocketTransport implements Transport, PausableReading {
     private readonly onWriteClosed: () => void = () => {},
     /** The peer, when known better than the socket knows it (from a PROXY header). */
     peer?: Address,
+    /** Times frames to their replies (undefined when metrics are off). */
+    private readonly meter?: MessageMeter,
   ) {
     this.peer = peer ?? addressFrom(socket.remoteAddress, socket.remotePort, socket.remoteFamily);
     this.host = addressFrom(socket.localAddress, socket.localPort, socket.remoteFamily);
@@ -55,6 +58,26 @@ export class SocketTransport implements Transport, PausableReading {
   }
 
   write(data: Buffer | string): void {
+    this.meter?.replied();
+    this.send(data);
+  }
+
+  writeSequence(chunks: ReadonlyArray<Buffer | string>): void {
+    // One reply, however many chunks: pairs with one frame.
+    this.meter?.replied();
+    if (chunks.length > 1) {
+      // Small frames (a prefix, a line and its delimiter): one copy is cheaper than one socket.write per piece.
+      let total = 0;
+      for (const chunk of chunks) total += typeof chunk === 'string' ? chunk.length * 3 : chunk.length;
+      if (total <= SMALL_SEQUENCE) {
+        this.send(Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))));
+        return;
+      }
+    }
+    for (const chunk of chunks) this.send(chunk);
+  }
+
+  private send(data: Buffer | string): void {
     const socket = this.socket;
     if (this.lostWrite || socket.destroyed || !socket.writable) return;
     if (!this.corked) {
@@ -65,19 +88,6 @@ export class SocketTransport implements Transport, PausableReading {
     this.stats.bytesSent += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     socket.write(data);
     if (socket.writableLength > this.marks.high) this.aboveHighWater();
-  }
-
-  writeSequence(chunks: ReadonlyArray<Buffer | string>): void {
-    if (chunks.length > 1) {
-      // Small frames (a prefix, a line and its delimiter): one copy is cheaper than one socket.write per piece.
-      let total = 0;
-      for (const chunk of chunks) total += typeof chunk === 'string' ? chunk.length * 3 : chunk.length;
-      if (total <= SMALL_SEQUENCE) {
-        this.write(Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))));
-        return;
-      }
-    }
-    for (const chunk of chunks) this.write(chunk);
   }
 
   loseConnection(): void {
@@ -185,6 +195,7 @@ export class SocketTransport implements Transport, PausableReading {
   flush(): void {
     this.corked = false;
     this.socket.uncork();
+    this.meter?.flushed();
   }
 
   private endSocket(): void {

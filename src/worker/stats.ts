@@ -1,13 +1,18 @@
+import { DurationCounts, type MessageSink } from '../shared/message-meter.js';
+import { DURATION_BUCKETS } from '../shared/metric-names.js';
+
 /**
  * Hot-path counters of one service in one worker: plain numbers, bumped with an
  * addition per event and copied into prom-client only when a scrape collects.
  */
-export class ProtocolStats {
+export class ProtocolStats implements MessageSink {
   connectionsActive = 0;
   connectionsTotal = 0;
   bytesReceived = 0;
   bytesSent = 0;
   messages = 0;
+  /** Frame arrival to reply written (`skein_message_duration_seconds`). */
+  readonly durations = new DurationCounts(DURATION_BUCKETS);
   /** Rejected connections by reason (`max_connections_per_worker`, `refused_by_factory`, …). */
   readonly rejected = new Map<string, number>();
   /** Protocol errors by code. */

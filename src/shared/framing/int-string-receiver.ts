@@ -76,6 +76,7 @@ export abstract class IntNStringReceiver extends Protocol {
         return;
       }
       buffer.consume(prefix + length);
+      this.frameReceived();
       this.stringReceived(view.subarray(prefix, prefix + length));
     }
   }

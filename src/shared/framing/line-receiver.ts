@@ -122,6 +122,7 @@ export class LineReceiver extends Protocol {
         return;
       }
       buffer.consume(at + delimiter.length);
+      this.frameReceived();
       this.lineReceived(view.subarray(0, at));
     }
   }

@@ -84,6 +84,7 @@ export class NetstringReceiver extends Protocol {
       }
       if (view[total - 1] !== COMMA) return this.malformed("no ',' after the body");
       buffer.consume(total);
+      this.frameReceived();
       this.stringReceived(view.subarray(bodyStart, bodyStart + length));
     }
   }
