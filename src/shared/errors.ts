@@ -117,6 +117,10 @@ export type NoProcessorError = InstanceType<typeof NoProcessorError>;
 export const CrashLoopError = defineError('CrashLoopError', 'SKEIN_ERR_CRASH_LOOP', 'workers are crash-looping');
 export type CrashLoopError = InstanceType<typeof CrashLoopError>;
 
+/** The pool thread running an offloaded task died (it exited or threw outside the task); the pool replaced it. */
+export const OffloadThreadError = defineError('OffloadThreadError', 'SKEIN_ERR_OFFLOAD_THREAD', 'pool thread died while running the task');
+export type OffloadThreadError = InstanceType<typeof OffloadThreadError>;
+
 /** Every error class, by name: used to rebuild errors that crossed a thread or process. */
 export const errorClasses = {
   ConnectionDone,
@@ -137,6 +141,7 @@ export const errorClasses = {
   OffloadCancelledError,
   NoProcessorError,
   CrashLoopError,
+  OffloadThreadError,
 } as const;
 
 /** The wire form of an error that crosses a thread or process boundary. */

@@ -39,6 +39,7 @@ export interface ServerOptions {
   readonly highWaterMark: number; // bytes of unsent output that pause reading
   readonly lowWaterMark: number; // bytes below which reading resumes
   readonly services: readonly ServiceConfig[];
+  readonly poolOverload: 'pause' | 'reject'; // what a full pool queue does to a new task
 }
 
 type Kind = 'count' | 'natural' | 'seconds' | 'port' | 'string' | 'bytes';
@@ -48,6 +49,8 @@ interface OptionSpec {
   readonly env: string;
   readonly kind: Kind;
   readonly doc: string;
+  /** For string options: the values allowed. */
+  readonly choices?: readonly string[];
 }
 
 /** The option table: flag, environment variable and config key of every scalar option. */
@@ -69,6 +72,7 @@ export const OPTION_SPECS = {
   crashLoopWindow: { flag: 'crash-loop-window', env: 'SKEIN_CRASH_LOOP_WINDOW', kind: 'seconds', doc: 'crash-loop window' },
   highWaterMark: { flag: 'high-water-mark', env: 'SKEIN_HIGH_WATER_MARK', kind: 'bytes', doc: 'unsent bytes that pause reading' },
   lowWaterMark: { flag: 'low-water-mark', env: 'SKEIN_LOW_WATER_MARK', kind: 'bytes', doc: 'unsent bytes below which reading resumes' },
+  poolOverload: { flag: 'pool-overload', env: 'SKEIN_POOL_OVERLOAD', kind: 'string', choices: ['pause', 'reject'], doc: 'full pool queue: pause reading, or reject the task' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ScalarOptionName = keyof typeof OPTION_SPECS;
@@ -86,6 +90,7 @@ export const DEFAULTS = Object.freeze({
   lowWaterMark: 16 * 1024, // bytes
   protocol: 'processed',
   listen: 'tcp:9000',
+  poolOverload: 'pause',
 });
 
 /** Where a raw value came from, for error messages. */
@@ -116,6 +121,7 @@ export function parseOptionValue(name: ScalarOptionName, raw: unknown, source: O
   const shown = typeof raw === 'string' ? `'${raw}'` : JSON.stringify(raw);
   if (spec.kind === 'string') {
     if (typeof raw !== 'string' || raw.length === 0) throw new InvalidOptionError(`${where} must be a non-empty string (got ${shown})`);
+    if (spec.choices && !spec.choices.includes(raw)) throw new InvalidOptionError(`${where} must be one of ${spec.choices.join(', ')} (got ${shown})`);
     return raw;
   }
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
@@ -246,5 +252,6 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     highWaterMark,
     lowWaterMark,
     services: Object.freeze([...services]),
+    poolOverload: (out.poolOverload as 'pause' | 'reject' | undefined) ?? DEFAULTS.poolOverload,
   });
 }

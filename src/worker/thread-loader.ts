@@ -1,0 +1,41 @@
+/**
+ * How pool threads load TypeScript. On Node 20 a worker thread does not see
+ * module hooks, neither its process's nor ones passed in the thread's own
+ * `execArgv` (`--import tsx` there loads tsx but `.ts` imports still fail with
+ * ERR_UNKNOWN_FILE_EXTENSION). tsx's `tsImport` does work inside a thread: it
+ * registers a hook scoped to one import graph. So the processor host loads
+ * `.ts` processors modules through it, and when skein itself runs from source
+ * the pool starts each thread on a tiny native bootstrap that loads the host
+ * the same way.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/** The `filename` piscina's threads start from: the host module, or a bootstrap that loads the `.ts` host. */
+export function hostFilename(host: URL): string {
+  if (!host.pathname.endsWith('.ts')) return host.href;
+  const api = tsxEsmApiUrl();
+  const code = [
+    `import { tsImport } from ${JSON.stringify(api)};`,
+    `const host = await tsImport(${JSON.stringify(host.href)}, ${JSON.stringify(host.href)});`,
+    `export default host.default;`,
+  ].join('\n');
+  return `data:text/javascript,${encodeURIComponent(code)}`;
+}
+
+/** The worker process's `execArgv` without tsx's `--import` (useless in threads, and slow to start). */
+export function threadExecArgv(argv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--import' && argv[i + 1]?.includes('tsx')) i++;
+    else if (!(arg.startsWith('--import=') && arg.includes('tsx'))) out.push(arg);
+  }
+  return out;
+}
+
+function tsxEsmApiUrl(): string {
+  const require = createRequire(import.meta.url);
+  return pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
+}
