@@ -314,7 +314,15 @@ export class OffloadPool {
       recordTiming: false,
     });
     // piscina emits 'error' when a thread dies with no task on it; unheard, that would end the worker process.
-    pool.on('error', (error: unknown) => this.log?.warn({ err: error }, 'offload pool thread error'));
+    pool.on('error', (error: unknown) => {
+      this.log?.warn({ err: error }, 'offload pool thread error');
+      // A thread that fails while starting leaves piscina with tasks and no thread to run them
+      // (it stops replacing threads that fail at startup): start over with a fresh pool instead of hanging.
+      if (pool.threads.length === 0 && this.piscina === pool && this.running > 0) {
+        this.piscina = undefined;
+        void pool.destroy();
+      }
+    });
     return pool;
   }
 }

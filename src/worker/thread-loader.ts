@@ -6,22 +6,12 @@
  * registers a hook scoped to one import graph. So the processor host loads
  * `.ts` processors modules through it, and when skein itself runs from source
  * the pool starts each thread on a tiny native bootstrap that loads the host
- * the same way.
+ * the same way (processor-host-from-source.mjs).
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 
-/** The `filename` piscina's threads start from: the host module, or a bootstrap that loads the `.ts` host. */
+/** The `filename` piscina's threads start from: the host module, or from source a native bootstrap that loads the `.ts` host. */
 export function hostFilename(host: URL): string {
-  if (!host.pathname.endsWith('.ts')) return host.href;
-  const api = tsxEsmApiUrl();
-  const code = [
-    `import { tsImport } from ${JSON.stringify(api)};`,
-    `const host = await tsImport(${JSON.stringify(host.href)}, ${JSON.stringify(host.href)});`,
-    `export default host.default;`,
-  ].join('\n');
-  return `data:text/javascript,${encodeURIComponent(code)}`;
+  return host.pathname.endsWith('.ts') ? new URL('./processor-host-from-source.mjs', host).href : host.href;
 }
 
 /** The worker process's `execArgv` without tsx's `--import` (useless in threads, and slow to start). */
@@ -33,9 +23,4 @@ export function threadExecArgv(argv: readonly string[] = process.execArgv): stri
     else if (!(arg.startsWith('--import=') && arg.includes('tsx'))) out.push(arg);
   }
   return out;
-}
-
-function tsxEsmApiUrl(): string {
-  const require = createRequire(import.meta.url);
-  return pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
 }
