@@ -23,6 +23,12 @@ export function createAbortFlag(): AbortFlag {
   return new Int32Array(new SharedArrayBuffer(8));
 }
 
+/** Worker side: makes a flag whose task has left its thread ready for another task. */
+export function resetAbortFlag(flag: AbortFlag): void {
+  Atomics.store(flag, STATE, RUNNING);
+  Atomics.store(flag, THREAD, 0);
+}
+
 /** Worker side: tells the thread running the task to stop (no-op once it finished). */
 export function raiseAbortFlag(flag: AbortFlag): void {
   if (Atomics.compareExchange(flag, STATE, RUNNING, ABORTED) === RUNNING) Atomics.notify(flag, STATE);
@@ -49,13 +55,15 @@ type WaitAsync = (
   value: number,
 ) => { async: false; value: string } | { async: true; value: Promise<string> };
 
-/** Thread side: an AbortSignal that follows the flag. */
-export function signalFromFlag(flag: AbortFlag, task: string): AbortSignal {
+/** Thread side: an AbortSignal that follows the flag while the task runs; `release` detaches it when the task ends. */
+export function signalFromFlag(flag: AbortFlag, task: string): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
   const signal = controller.signal;
   let fired = false;
+  // The worker reuses flags: once released, this signal must not follow the flag any more.
+  let released = false;
   const check = (): boolean => {
-    if (!fired && Atomics.load(flag, STATE) === ABORTED) {
+    if (!fired && !released && Atomics.load(flag, STATE) === ABORTED) {
       fired = true;
       controller.abort(new OffloadCancelledError(`task '${task}' was cancelled`));
     }
@@ -71,5 +79,10 @@ export function signalFromFlag(flag: AbortFlag, task: string): AbortSignal {
     if (waited.async) void waited.value.then(check);
     else check();
   }
-  return signal;
+  return {
+    signal,
+    release: () => {
+      released = true;
+    },
+  };
 }

@@ -3,7 +3,7 @@ import { Piscina } from 'piscina';
 import { deserializeError, OffloadCancelledError, OffloadOverloadError, OffloadThreadError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { OffloadRequest, PausableReading } from '../shared/services.js';
-import { createAbortFlag, flagThreadId, raiseAbortFlag, type AbortFlag } from './abort-flag.js';
+import { createAbortFlag, flagThreadId, raiseAbortFlag, resetAbortFlag, type AbortFlag } from './abort-flag.js';
 import { Fifo } from './fifo.js';
 import { OffloadCounts, UtilizationWindow } from './offload-stats.js';
 import type { ProcessorResult, ProcessorTask } from './processor-host.js';
@@ -65,6 +65,8 @@ export class OffloadPool {
   private running = 0;
   private readonly counts = new Map<string, OffloadCounts>();
   private readonly window: UtilizationWindow;
+  /** Flags of tasks that left their threads, for reuse (a SharedArrayBuffer per task costs more than the rest of a dispatch). */
+  private readonly spareFlags: AbortFlag[] = [];
   private closed = false;
 
   constructor(
@@ -219,7 +221,7 @@ export class OffloadPool {
     const { request } = task;
     task.stage = 'running';
     task.started = performance.now();
-    task.flag = createAbortFlag();
+    task.flag = this.spareFlags.pop() ?? createAbortFlag();
     this.running++;
     this.window.start(task);
     const transfer = request.options?.transfer;
@@ -242,6 +244,11 @@ export class OffloadPool {
     this.running--;
     this.window.finish(task, now);
     if (task.grace) clearTimeout(task.grace);
+    // The thread is done with the flag (it lowered it before answering, or it is dead).
+    if (this.spareFlags.length < this.options.threads) {
+      resetAbortFlag(task.flag!);
+      this.spareFlags.push(task.flag!);
+    }
     if (task.stage === 'running') {
       this.settle(task);
       this.observe(task.request.protocol, (now - task.started) / 1000);

@@ -54,24 +54,25 @@ function asBuffer(value: unknown): unknown {
 
 export default async function runProcessor({ processors, task, payload, flag }: ProcessorTask): Promise<ProcessorResult> {
   claimAbortFlag(flag, threadId);
+  // The signal (and its async waiter) is made only for processors that read it.
+  let follower: ReturnType<typeof signalFromFlag> | undefined;
+  const context: ProcessorContext = {
+    get signal() {
+      return (follower ??= signalFromFlag(flag, task)).signal;
+    },
+  };
   try {
     const module = await load(processors);
     const fn = module[task];
     if (typeof fn !== 'function') {
       throw new NoProcessorError(`processor '${task}' is not a function exported by ${processors}`);
     }
-    // The signal (and its async waiter) is made only for processors that read it.
-    let signal: AbortSignal | undefined;
-    const context: ProcessorContext = {
-      get signal() {
-        return (signal ??= signalFromFlag(flag, task));
-      },
-    };
     const value: unknown = await (fn as Processor)(asBuffer(payload), context);
     return { ok: true, value, threadId };
   } catch (error) {
     return { ok: false, error: serializeError(error) };
   } finally {
+    follower?.release();
     lowerAbortFlag(flag);
   }
 }
