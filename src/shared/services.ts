@@ -12,6 +12,16 @@ export interface OffloadOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The second argument of every processor: `export function digest(payload, { signal }) {…}`.
+ * Processors run on pool threads; a long one should check `signal.aborted`
+ * (or listen for `abort`) and stop early when its task is cancelled.
+ */
+export interface ProcessorContext {
+  /** Aborted when the task is cancelled (its connection was lost, or the caller's signal aborted). */
+  readonly signal: AbortSignal;
+}
+
 /** One task for the offload pool. */
 export interface OffloadRequest {
   /** Module (absolute path or file URL) whose named exports are processors. */

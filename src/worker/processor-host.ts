@@ -7,6 +7,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { NoProcessorError, serializeError, type SerializedError } from '../shared/errors.js';
+import type { ProcessorContext } from '../shared/services.js';
 import { claimAbortFlag, lowerAbortFlag, signalFromFlag, type AbortFlag } from './abort-flag.js';
 
 /** What the pool sends a thread. */
@@ -20,12 +21,6 @@ export interface ProcessorTask {
 
 /** What a thread sends back. */
 export type ProcessorResult = { ok: true; value: unknown; threadId: number } | { ok: false; error: SerializedError };
-
-/** The second argument of every processor. */
-export interface ProcessorContext {
-  /** Aborted when the task is cancelled (its connection was lost, or the caller's signal aborted). */
-  readonly signal: AbortSignal;
-}
 
 type Processor = (payload: unknown, context: ProcessorContext) => unknown;
 

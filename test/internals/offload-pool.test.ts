@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OffloadCancelledError, OffloadOverloadError } from '../../src/shared/errors.js';
+import { NoProcessorError, OffloadCancelledError, OffloadOverloadError } from '../../src/shared/errors.js';
 import type { OffloadRequest, PausableReading } from '../../src/shared/services.js';
 import { Fifo } from '../../src/worker/fifo.js';
 import { OffloadPool, POOL_DEFAULTS, POOL_QUEUE, type PoolOptions } from '../../src/worker/offload-pool.js';
@@ -90,6 +90,35 @@ describe('OffloadPool', () => {
     expect(connection.events).toEqual([`pause:${POOL_QUEUE}`, `resume:${POOL_QUEUE}`]);
     expect(await other).toBe('other');
     expect([...p.stats][0]).toMatchObject({ completed: 1, cancelled: 3, queued: 0 });
+  });
+
+  it('moves transferred buffers instead of copying them, and hands Buffers back as Buffers', async () => {
+    const p = makePool({});
+    const payload = new Uint8Array(Buffer.from('moved')); // its own ArrayBuffer (Buffer's 8 KiB pool cannot be moved)
+    const copy = Buffer.from(payload);
+    const back = await p.run(request('echo', payload, { options: { transfer: [payload.buffer] } }));
+    expect(payload.buffer.byteLength).toBe(0); // detached: it was moved
+    expect(Buffer.isBuffer(back)).toBe(true);
+    expect((back as Buffer).equals(copy)).toBe(true);
+  });
+
+  it('names a missing processor with NoProcessorError', async () => {
+    const p = makePool({});
+    await expect(p.run(request('nope', undefined))).rejects.toBeInstanceOf(NoProcessorError);
+  });
+
+  it('terminates (and replaces) the thread of a cancelled task that ignores its signal past the grace period', async () => {
+    const p = makePool({ threads: 1, abortGraceSeconds: 0.2 });
+    const first = await p.run(request('thread', undefined));
+    const controller = new AbortController();
+    const stubborn = p.run(request('spin', { id: 0, ms: 60_000 }, { options: { signal: controller.signal } }));
+    await new Promise((r) => setTimeout(r, 100));
+    controller.abort();
+    await expect(stubborn).rejects.toBeInstanceOf(OffloadCancelledError);
+    // With its only thread stuck for a minute, this answers only because the thread was replaced.
+    const next = await p.run(request('thread', undefined));
+    expect(next).not.toBe(first);
+    expect([...p.stats][0]).toMatchObject({ cancelled: 1, failed: 0 });
   });
 
   it('rejects at once when the signal is already aborted', async () => {
