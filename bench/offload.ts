@@ -75,15 +75,21 @@ async function dispatchBench() {
     piscina: (payload) => piscina.run(payload),
     skein: (payload) => skein.run({ processors, task: 'noop', payload, protocol: 'bench' }),
   };
-  for (const run of Object.values(runners)) await measure(run, 64, 300); // warm up threads and JIT
+  for (const run of Object.values(runners)) await measure(run, 64, 1000); // start threads, warm the JIT
+  const names = Object.keys(runners);
   const samples: Record<string, Record<number, number[]>> = {};
+  const ratios: Record<number, number[]> = { 1: [], 64: [] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const inFlight of [1, 64]) {
-      for (const [name, run] of Object.entries(runners)) {
-        const us = await measure(run, inFlight, QUICK ? 300 : 600);
-        ((samples[name] ??= {})[inFlight] ??= []).push(us);
-        process.stderr.write(`  round ${r + 1} ${name} @${inFlight}: ${round(us, 2)} µs/task\n`);
+      const us: Record<string, number> = {};
+      // Rotate the order each round so no runner always goes first.
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(i + r) % names.length]!;
+        us[name] = await measure(runners[name]!, inFlight, QUICK ? 300 : 1000);
+        ((samples[name] ??= {})[inFlight] ??= []).push(us[name]);
       }
+      ratios[inFlight]!.push(us.skein! / us.piscina!);
+      process.stderr.write(`  round ${r + 1} @${inFlight}: ${names.map((n) => `${n} ${round(us[n]!, 2)}`).join(', ')} µs/task\n`);
     }
   }
   await skein.close();
@@ -91,7 +97,11 @@ async function dispatchBench() {
   const result = Object.fromEntries(
     Object.entries(samples).map(([name, byDepth]) => [name, { at1: round(median(byDepth[1]!), 2), at64: round(median(byDepth[64]!), 2) }]),
   );
-  return { threads, usPerTask: result };
+  return {
+    threads,
+    usPerTask: result,
+    skeinOverPiscina: { at1: round(median(ratios[1]!), 2), at64: round(median(ratios[64]!), 2) },
+  };
 }
 
 // ---------------------------------------------------------------- load
@@ -113,16 +123,29 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startServer(dir: string, name: string, inline: boolean): Promise<Server> {
+interface Mode {
+  readonly inline: boolean;
+  /** Pool threads of the worker; default: the sizing rule (cores ÷ workers). */
+  readonly poolThreads?: number;
+}
+
+const MODES: Record<string, Mode> = {
+  offloaded: { inline: false },
+  'offloaded, 1 thread': { inline: false, poolThreads: 1 },
+  inline: { inline: true },
+};
+
+async function startServer(dir: string, name: string, mode: Mode): Promise<Server> {
   const metricsPort = await freePort();
-  const config = join(dir, `${name}.json`);
+  const config = join(dir, `${name.replace(/\W+/g, '-')}.json`);
   writeFileSync(
     config,
     JSON.stringify({
       workers: 1,
+      ...(mode.poolThreads ? { poolThreads: mode.poolThreads } : {}),
       metricsPort,
       services: [
-        { name: 'hash', protocol: 'hash', listen: ['tcp:0:interface=127.0.0.1'], options: { rounds: HASH_ROUNDS, inline } },
+        { name: 'hash', protocol: 'hash', listen: ['tcp:0:interface=127.0.0.1'], options: { rounds: HASH_ROUNDS, inline: mode.inline } },
         { name: 'processed', protocol: 'processed', listen: ['tcp:0'] },
       ],
     }),
@@ -244,9 +267,10 @@ async function loadRound(server: Server): Promise<RoundResult> {
 
 async function loadBench() {
   const dir = mkdtempSync(join(tmpdir(), 'skein-bench-offload-'));
-  const servers = { offloaded: await startServer(dir, 'offloaded', false), inline: await startServer(dir, 'inline', true) };
+  const servers: Record<string, Server> = {};
   try {
-    const rounds: Record<string, RoundResult[]> = { offloaded: [], inline: [] };
+    for (const [name, mode] of Object.entries(MODES)) servers[name] = await startServer(dir, name, mode);
+    const rounds: Record<string, RoundResult[]> = Object.fromEntries(Object.keys(MODES).map((n) => [n, []]));
     for (let r = 0; r <= ROUNDS; r++) {
       for (const [name, server] of Object.entries(servers)) {
         const result = await loadRound(server);
@@ -254,13 +278,20 @@ async function loadBench() {
         process.stderr.write(`  ${r === 0 ? 'warm-up' : `round ${r}`} ${name}: ${JSON.stringify(result)}\n`);
       }
     }
+    const keys = Object.keys(rounds.inline![0]!) as Array<keyof RoundResult>;
     const medians = Object.fromEntries(
-      Object.entries(rounds).map(([name, results]) => [
-        name,
-        Object.fromEntries(Object.keys(results[0]!).map((k) => [k, median(results.map((x) => x[k as keyof RoundResult]))])),
-      ]),
-    ) as unknown as Record<'offloaded' | 'inline', RoundResult>;
-    return { rounds, medians };
+      Object.entries(rounds).map(([name, results]) => [name, Object.fromEntries(keys.map((k) => [k, round(median(results.map((x) => x[k])), 2)]))]),
+    ) as unknown as Record<string, RoundResult>;
+    // Rounds are paired (same minute of a noisy machine): the median of per-round ratios is the robust figure.
+    const vsInline = Object.fromEntries(
+      Object.entries(rounds)
+        .filter(([name]) => name !== 'inline')
+        .map(([name, results]) => [
+          name,
+          Object.fromEntries(keys.map((k) => [k, round(median(results.map((x, i) => x[k] / rounds.inline![i]![k])), 2)])),
+        ]),
+    ) as unknown as Record<string, RoundResult>;
+    return { rounds, medians, vsInline };
   } finally {
     for (const s of Object.values(servers)) s.child.kill('SIGTERM');
     await Promise.all(Object.values(servers).map((s) => (s.child.exitCode === null ? once(s.child, 'exit') : undefined)));
@@ -280,15 +311,16 @@ const load = await loadBench();
 
 const d = dispatch.usPerTask;
 console.log(`\nDispatch round trip, µs per task (no-op processor, ${dispatch.threads} threads, median of ${ROUNDS} rounds)`);
-console.log('| in flight | inline | piscina | skein pool | skein ÷ piscina |');
+console.log('| in flight | inline call | bare piscina | skein pool | skein ÷ piscina (median of per-round ratios) |');
 console.log('|---|---|---|---|---|');
 for (const k of ['at1', 'at64'] as const) {
-  console.log(`| ${k === 'at1' ? 1 : 64} | ${d.inline![k]} | ${d.piscina![k]} | ${d.skein![k]} | ${round(d.skein![k] / d.piscina![k], 2)} |`);
+  console.log(`| ${k === 'at1' ? 1 : 64} | ${d.inline![k]} | ${d.piscina![k]} | ${d.skein![k]} | ${dispatch.skeinOverPiscina[k]} |`);
 }
 const m = load.medians;
+const modes = Object.keys(MODES);
 console.log(`\nhash (${HASH_ROUNDS} PBKDF2 rounds/line) under load: workers=1, 16 connections × depth 2, ${LOAD_SECONDS}s rounds, median of ${ROUNDS}`);
-console.log('| | offloaded | inline | offloaded ÷ inline |');
-console.log('|---|---|---|---|');
+console.log(`| | ${modes.join(' | ')} | ${modes.filter((n) => n !== 'inline').map((n) => `${n} ÷ inline`).join(' | ')} |`);
+console.log(`|---|${modes.map(() => '---|').join('')}${modes.slice(1).map(() => '---|').join('')}`);
 for (const [k, label] of [
   ['hashPerSecond', 'hash replies/s'],
   ['hashP50ms', 'hash p50 ms'],
@@ -300,7 +332,8 @@ for (const [k, label] of [
   ['workerCpuPercent', 'worker process CPU % (incl. pool threads)'],
   ['loadGenCpuPercent', 'load generator CPU %'],
 ] as const) {
-  console.log(`| ${label} | ${m.offloaded[k]} | ${m.inline[k]} | ${m.inline[k] ? round(m.offloaded[k] / m.inline[k], 2) : '–'} |`);
+  const ratios = modes.filter((n) => n !== 'inline').map((n) => (m.inline![k] ? load.vsInline[n]![k] : '–'));
+  console.log(`| ${label} | ${modes.map((n) => m[n]![k]).join(' | ')} | ${ratios.join(' | ')} |`);
 }
 
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });

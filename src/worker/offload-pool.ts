@@ -98,6 +98,11 @@ export class OffloadPool {
     return this.counts.values();
   }
 
+  /** Makes `protocol`'s counters exist (at zero) before its first task, so its series show in scrapes from the start. */
+  register(protocol: string): void {
+    this.countsOf(protocol);
+  }
+
   /** Fraction of thread time spent on tasks since the previous call. */
   sampleUtilization(): number {
     return this.window.sample();

@@ -90,6 +90,7 @@ export class Reactor implements ReactorServices {
     if (factory.protocolName === 'unknown') factory.protocolName = service;
     await factory.doStart(this);
     const stats = this.metrics.service(service);
+    if (factory.processors !== undefined) this.pool.register(service);
     const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket, factory, stats));
     server.on('error', (error) => this.log.error({ err: error, endpoint: text }, 'listener error'));
     try {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { NoProcessorError, OffloadCancelledError, OffloadOverloadError } from '../../src/shared/errors.js';
 import type { OffloadRequest, PausableReading } from '../../src/shared/services.js';
 import { Fifo } from '../../src/worker/fifo.js';
@@ -28,6 +28,15 @@ afterEach(async () => {
   pool = undefined;
 });
 
+/** One default pool (1 thread, queue 1) for the tests that do not depend on sizing: threads start once. */
+let shared: OffloadPool | undefined;
+function sharedPool(): OffloadPool {
+  return (shared ??= new OffloadPool({ ...POOL_DEFAULTS, threads: 1, maxQueue: 1 }));
+}
+afterAll(async () => {
+  await shared?.close();
+});
+
 function makePool(options: Partial<PoolOptions>): OffloadPool {
   pool = new OffloadPool({ ...POOL_DEFAULTS, threads: 1, maxQueue: 1, ...options });
   return pool;
@@ -39,7 +48,7 @@ function request(task: string, payload: unknown, extra: Partial<OffloadRequest> 
 
 describe('OffloadPool', () => {
   it('runs processors on a pool thread', async () => {
-    const p = makePool({});
+    const p = sharedPool();
     const threadId = await p.run(request('thread', undefined));
     expect(threadId).toBeTypeOf('number');
     expect(threadId).not.toBe(0);
@@ -93,7 +102,7 @@ describe('OffloadPool', () => {
   });
 
   it('moves transferred buffers instead of copying them, and hands Buffers back as Buffers', async () => {
-    const p = makePool({});
+    const p = sharedPool();
     const payload = new Uint8Array(Buffer.from('moved')); // its own ArrayBuffer (Buffer's 8 KiB pool cannot be moved)
     const copy = Buffer.from(payload);
     const back = await p.run(request('echo', payload, { options: { transfer: [payload.buffer] } }));
@@ -103,7 +112,7 @@ describe('OffloadPool', () => {
   });
 
   it('names a missing processor with NoProcessorError', async () => {
-    const p = makePool({});
+    const p = sharedPool();
     await expect(p.run(request('nope', undefined))).rejects.toBeInstanceOf(NoProcessorError);
   });
 
@@ -122,7 +131,7 @@ describe('OffloadPool', () => {
   });
 
   it('rejects at once when the signal is already aborted', async () => {
-    const p = makePool({});
+    const p = sharedPool();
     await expect(p.run(request('echo', 'x', { options: { signal: AbortSignal.abort() } }))).rejects.toBeInstanceOf(OffloadCancelledError);
   });
 });
