@@ -44,9 +44,13 @@ export function lowerAbortFlag(flag: AbortFlag): void {
   if (Atomics.compareExchange(flag, STATE, RUNNING, DONE) === RUNNING) Atomics.notify(flag, STATE);
 }
 
-/** Thread side: records which thread runs the task, so a task that ignores cancellation can be stopped. */
-export function claimAbortFlag(flag: AbortFlag, threadId: number): void {
+/**
+ * Thread side: records which thread runs the task, so a task that ignores
+ * cancellation can be stopped. False when the task was cancelled before it started.
+ */
+export function claimAbortFlag(flag: AbortFlag, threadId: number): boolean {
   Atomics.store(flag, THREAD, threadId);
+  return Atomics.load(flag, STATE) !== ABORTED;
 }
 
 type WaitAsync = (

@@ -4,6 +4,7 @@ import { deserializeError, OffloadCancelledError, OffloadOverloadError, OffloadT
 import type { Logger } from '../shared/log.js';
 import type { OffloadRequest, PausableReading } from '../shared/services.js';
 import { createAbortFlag, flagThreadId, raiseAbortFlag, resetAbortFlag, type AbortFlag } from './abort-flag.js';
+import { FairQueue } from './fair-queue.js';
 import { Fifo } from './fifo.js';
 import { OffloadCounts, UtilizationWindow } from './offload-stats.js';
 import type { ProcessorResult, ProcessorTask } from './processor-host.js';
@@ -26,6 +27,9 @@ export const POOL_DEFAULTS: Readonly<Omit<PoolOptions, 'threads' | 'maxQueue'>> 
   overload: 'pause',
   abortGraceSeconds: 10,
 });
+
+/** The waiting lane of tasks that have no connection (offloaded outside a connection). */
+const NO_CONNECTION = {};
 
 /** Why reading from a connection is paused while its tasks wait for room in the queue. */
 export const POOL_QUEUE = 'offload-queue';
@@ -54,12 +58,13 @@ interface Task {
  * - waiting (policy `pause`): tasks that found the queue full. Their
  *   connections stop reading until the tasks move into the queue, so this
  *   holds at most what those connections had already read.
- * Tasks move strictly first in, first out.
+ * The queue is first in, first out; waiting tasks enter it round-robin by
+ * connection (in order within one), so one deep pipeline cannot starve the rest.
  */
 export class OffloadPool {
   private piscina: Piscina | undefined;
   private readonly queue = new Fifo<Task>();
-  private readonly waiting = new Fifo<Task>();
+  private readonly waiting = new FairQueue<Task>((task) => task.request.connection ?? NO_CONNECTION);
   /** Waiting tasks per paused connection. */
   private readonly paused = new Map<PausableReading, number>();
   private running = 0;
@@ -201,6 +206,7 @@ export class OffloadPool {
 
   /** Moves tasks forward: queue → threads, then waiting → threads or queue. */
   private pump(): void {
+    if (this.closed) return;
     while (this.running < this.options.threads) {
       const queued = this.queue.shift();
       if (queued) {
@@ -309,6 +315,12 @@ export class OffloadPool {
   private terminate(task: Task): void {
     if (task.stage !== 'abandoned') return;
     const id = flagThreadId(task.flag!);
+    if (id === 0) {
+      // Not picked up by a thread yet (one is still starting): it will see the flag when it starts.
+      task.grace = setTimeout(() => this.terminate(task), this.options.abortGraceSeconds * 1000);
+      task.grace.unref();
+      return;
+    }
     const thread = this.piscina?.threads.find((t) => t.threadId === id);
     this.log?.warn({ task: task.request.task, protocol: task.request.protocol, threadId: id }, 'cancelled task ignored its signal; terminating its pool thread');
     void thread?.terminate();

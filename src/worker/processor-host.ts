@@ -6,7 +6,7 @@
  * thread boundary and are rebuilt typed in the worker.
  */
 import { threadId } from 'node:worker_threads';
-import { NoProcessorError, serializeError, type SerializedError } from '../shared/errors.js';
+import { NoProcessorError, OffloadCancelledError, serializeError, type SerializedError } from '../shared/errors.js';
 import type { ProcessorContext } from '../shared/services.js';
 import { claimAbortFlag, lowerAbortFlag, signalFromFlag, type AbortFlag } from './abort-flag.js';
 
@@ -48,7 +48,9 @@ function asBuffer(value: unknown): unknown {
 }
 
 export default async function runProcessor({ processors, task, payload, flag }: ProcessorTask): Promise<ProcessorResult> {
-  claimAbortFlag(flag, threadId);
+  if (!claimAbortFlag(flag, threadId)) {
+    return { ok: false, error: serializeError(new OffloadCancelledError(`task '${task}' was cancelled before it started`)) };
+  }
   // The signal (and its async waiter) is made only for processors that read it.
   let follower: ReturnType<typeof signalFromFlag> | undefined;
   const context: ProcessorContext = {

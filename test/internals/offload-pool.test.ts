@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { NoProcessorError, OffloadCancelledError, OffloadOverloadError } from '../../src/shared/errors.js';
 import type { OffloadRequest, PausableReading } from '../../src/shared/services.js';
+import { FairQueue } from '../../src/worker/fair-queue.js';
 import { Fifo } from '../../src/worker/fifo.js';
 import { OffloadPool, POOL_DEFAULTS, POOL_QUEUE, type PoolOptions } from '../../src/worker/offload-pool.js';
 import { UtilizationWindow } from '../../src/worker/offload-stats.js';
@@ -73,6 +74,18 @@ describe('OffloadPool', () => {
     expect(counts).toMatchObject({ completed: 8, failed: 0, cancelled: 0, rejected: 0, queued: 0 });
   });
 
+  it('lets waiting tasks in round-robin by connection, so one deep pipeline does not starve the others', async () => {
+    const p = makePool({ threads: 1, maxQueue: 1 });
+    const [a, b] = [new FakeConnection(), new FakeConnection()];
+    const order: string[] = [];
+    const run = (connection: FakeConnection, id: string) => p.run(request('echo', id, { connection })).then((v) => order.push(v as string));
+    const all = [...Array.from({ length: 10 }, (_, i) => run(a, `a${i}`)), run(b, 'b0'), run(b, 'b1')];
+    await Promise.all(all);
+    expect(order).toEqual(['a0', 'a1', 'a2', 'b0', 'a3', 'b1', 'a4', 'a5', 'a6', 'a7', 'a8', 'a9']);
+    expect(a.events).toEqual([`pause:${POOL_QUEUE}`, `resume:${POOL_QUEUE}`]);
+    expect(b.events).toEqual([`pause:${POOL_QUEUE}`, `resume:${POOL_QUEUE}`]);
+  });
+
   it('rejects with OffloadOverloadError under the reject policy, without pausing', async () => {
     const p = makePool({ threads: 1, maxQueue: 1, overload: 'reject' });
     const connection = new FakeConnection();
@@ -120,8 +133,9 @@ describe('OffloadPool', () => {
     const p = makePool({ threads: 1, abortGraceSeconds: 0.2 });
     const first = await p.run(request('thread', undefined));
     const controller = new AbortController();
-    const stubborn = p.run(request('spin', { id: 0, ms: 60_000 }, { options: { signal: controller.signal } }));
-    await new Promise((r) => setTimeout(r, 100));
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    const stubborn = p.run(request('stubborn', { started, ms: 60_000 }, { options: { signal: controller.signal } }));
+    while (Atomics.load(started, 0) === 0) await new Promise((r) => setTimeout(r, 5));
     controller.abort();
     await expect(stubborn).rejects.toBeInstanceOf(OffloadCancelledError);
     // With its only thread stuck for a minute, this answers only because the thread was replaced.
@@ -148,6 +162,22 @@ describe('Fifo', () => {
     expect(q.remove(items[1999]!)).toBe(true);
     for (let item = q.shift(); item; item = q.shift()) out.push(item.n);
     expect(out).toEqual(items.map((i) => i.n).filter((n) => n !== 1 && n !== 1999));
+    expect(q.size).toBe(0);
+  });
+});
+
+describe('FairQueue', () => {
+  it('serves lanes round-robin, in order within a lane, and removes from anywhere', () => {
+    const q = new FairQueue<{ lane: object; id: string }>((item) => item.lane);
+    const [x, y] = [{}, {}];
+    const items = ['x1', 'x2', 'x3', 'y1', 'y2'].map((id) => ({ lane: id[0] === 'x' ? x : y, id }));
+    for (const item of items) q.push(item);
+    expect(q.remove(items[1]!)).toBe(true);
+    expect(q.size).toBe(4);
+    const out: string[] = [];
+    for (let item = q.shift(); item; item = q.shift()) out.push(item.id);
+    expect(out).toEqual(['x1', 'y1', 'x3', 'y2']);
+    expect(q.remove(items[0]!)).toBe(false);
     expect(q.size).toBe(0);
   });
 });
