@@ -3,11 +3,11 @@ import { Piscina } from 'piscina';
 import { deserializeError, OffloadCancelledError, OffloadOverloadError, OffloadThreadError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { OffloadRequest, PausableReading } from '../shared/services.js';
-import { createAbortFlag, flagThreadId, raiseAbortFlag, resetAbortFlag, type AbortFlag } from './abort-flag.js';
+import { AbortSlots } from './abort-flag.js';
 import { FairQueue } from './fair-queue.js';
 import { Fifo } from './fifo.js';
 import { OffloadCounts, UtilizationWindow } from './offload-stats.js';
-import type { ProcessorResult, ProcessorTask } from './processor-host.js';
+import type { ProcessorHostData, ProcessorResult, ProcessorTask } from './processor-host.js';
 import { hostFilename, threadExecArgv } from './thread-loader.js';
 
 /** Sizing and policy of one worker's pool. */
@@ -43,7 +43,8 @@ interface Task {
   readonly reject: (error: unknown) => void;
   stage: Stage;
   started: number;
-  flag?: AbortFlag;
+  /** Its abort slot while it is on a thread. */
+  slot: number;
   grace?: NodeJS.Timeout;
   unlisten?: () => void;
 }
@@ -70,8 +71,7 @@ export class OffloadPool {
   private running = 0;
   private readonly counts = new Map<string, OffloadCounts>();
   private readonly window: UtilizationWindow;
-  /** Flags of tasks that left their threads, for reuse (a SharedArrayBuffer per task costs more than the rest of a dispatch). */
-  private readonly spareFlags: AbortFlag[] = [];
+  private readonly slots: AbortSlots;
   private closed = false;
 
   constructor(
@@ -81,6 +81,7 @@ export class OffloadPool {
     private readonly observe: (protocol: string, seconds: number) => void = () => {},
   ) {
     this.window = new UtilizationWindow(options.threads);
+    this.slots = new AbortSlots(options.threads);
   }
 
   /** Tasks waiting for a thread (never more than `maxQueue`). */
@@ -126,7 +127,7 @@ export class OffloadPool {
       return Promise.reject(new OffloadCancelledError(`task '${request.task}' was cancelled before it started`));
     }
     return new Promise<unknown>((resolve, reject) => {
-      const task: Task = { request, counts, resolve, reject, stage: 'waiting', started: 0 };
+      const task: Task = { request, counts, resolve, reject, stage: 'waiting', started: 0, slot: -1 };
       if (this.waiting.size === 0 && this.queue.size === 0 && this.running < this.options.threads) {
         this.dispatch(task);
       } else if (this.waiting.size === 0 && this.queue.size < this.options.maxQueue) {
@@ -232,7 +233,7 @@ export class OffloadPool {
     const { request } = task;
     task.stage = 'running';
     task.started = performance.now();
-    task.flag = this.spareFlags.pop() ?? createAbortFlag();
+    task.slot = this.slots.take();
     this.running++;
     this.window.start(task);
     const transfer = request.options?.transfer;
@@ -240,7 +241,7 @@ export class OffloadPool {
       processors: toSpecifier(request.processors),
       task: request.task,
       payload: transfer ? request.payload : compact(request.payload),
-      flag: task.flag,
+      slot: task.slot,
     };
     const run = transfer ? pool.run(message, { transferList: transfer.map(toTransferable) as never }) : pool.run(message);
     run.then(
@@ -255,11 +256,8 @@ export class OffloadPool {
     this.running--;
     this.window.finish(task, now);
     if (task.grace) clearTimeout(task.grace);
-    // The thread is done with the flag (it lowered it before answering, or it is dead).
-    if (this.spareFlags.length < this.options.threads) {
-      resetAbortFlag(task.flag!);
-      this.spareFlags.push(task.flag!);
-    }
+    // The thread is done with the slot (it lowered it before answering, or it is dead).
+    this.slots.give(task.slot);
     if (task.stage === 'running') {
       this.settle(task);
       this.observe(task.request.protocol, (now - task.started) / 1000);
@@ -297,7 +295,7 @@ export class OffloadPool {
     task.reject(new OffloadCancelledError(`task '${task.request.task}' was cancelled: ${why}`));
     if (stage === 'running') {
       task.stage = 'abandoned';
-      raiseAbortFlag(task.flag!);
+      this.slots.raise(task.slot);
       task.grace = setTimeout(() => this.terminate(task), this.options.abortGraceSeconds * 1000);
       task.grace.unref();
     } else {
@@ -314,7 +312,7 @@ export class OffloadPool {
   /** A cancelled task ignored its signal for too long: end its thread (piscina replaces it). */
   private terminate(task: Task): void {
     if (task.stage !== 'abandoned') return;
-    const id = flagThreadId(task.flag!);
+    const id = this.slots.threadOf(task.slot);
     if (id === 0) {
       // Not picked up by a thread yet (one is still starting): it will see the flag when it starts.
       task.grace = setTimeout(() => this.terminate(task), this.options.abortGraceSeconds * 1000);
@@ -336,6 +334,7 @@ export class OffloadPool {
       closeTimeout: this.options.abortGraceSeconds * 1000,
       execArgv: threadExecArgv(),
       recordTiming: false,
+      workerData: { flags: this.slots.array } satisfies ProcessorHostData,
     });
     // piscina emits 'error' when a thread dies with no task on it; unheard, that would end the worker process.
     pool.on('error', (error: unknown) => {

@@ -5,19 +5,28 @@
  * value (`{ ok: false, error }`) so the name, code and message survive the
  * thread boundary and are rebuilt typed in the worker.
  */
-import { threadId } from 'node:worker_threads';
+import { threadId, workerData } from 'node:worker_threads';
 import { NoProcessorError, OffloadCancelledError, serializeError, type SerializedError } from '../shared/errors.js';
 import type { ProcessorContext } from '../shared/services.js';
-import { claimAbortFlag, lowerAbortFlag, signalFromFlag, type AbortFlag } from './abort-flag.js';
+import { claimSlot, lowerSlot, signalFromSlot } from './abort-flag.js';
 
 /** What the pool sends a thread. */
 export interface ProcessorTask {
   processors: string;
   task: string;
   payload: unknown;
-  /** Shared with the worker: set when the task is cancelled while it runs. */
-  flag: AbortFlag;
+  /** The task's slot in the pool's shared abort flags (see abort-flag.ts). */
+  slot: number;
 }
+
+/** What every thread of a pool is started with. */
+export interface ProcessorHostData {
+  /** The pool's abort slots, shared with the worker. */
+  flags: Int32Array;
+}
+
+// Set by the pool when it starts the thread; the host is never imported elsewhere.
+const flags = (workerData as ProcessorHostData).flags;
 
 /** What a thread sends back. */
 export type ProcessorResult = { ok: true; value: unknown; threadId: number } | { ok: false; error: SerializedError };
@@ -47,15 +56,15 @@ function asBuffer(value: unknown): unknown {
   return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
 }
 
-export default async function runProcessor({ processors, task, payload, flag }: ProcessorTask): Promise<ProcessorResult> {
-  if (!claimAbortFlag(flag, threadId)) {
+export default async function runProcessor({ processors, task, payload, slot }: ProcessorTask): Promise<ProcessorResult> {
+  if (!claimSlot(flags, slot, threadId)) {
     return { ok: false, error: serializeError(new OffloadCancelledError(`task '${task}' was cancelled before it started`)) };
   }
   // The signal (and its async waiter) is made only for processors that read it.
-  let follower: ReturnType<typeof signalFromFlag> | undefined;
+  let follower: ReturnType<typeof signalFromSlot> | undefined;
   const context: ProcessorContext = {
     get signal() {
-      return (follower ??= signalFromFlag(flag, task)).signal;
+      return (follower ??= signalFromSlot(flags, slot, task)).signal;
     },
   };
   try {
@@ -70,6 +79,6 @@ export default async function runProcessor({ processors, task, payload, flag }: 
     return { ok: false, error: serializeError(error) };
   } finally {
     follower?.release();
-    lowerAbortFlag(flag);
+    lowerSlot(flags, slot);
   }
 }
