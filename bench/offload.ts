@@ -17,7 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -301,7 +301,7 @@ async function loadBench() {
 
 // ---------------------------------------------------------------- main
 
-const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version };
+const machine: Record<string, unknown> = { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, loadAverageBefore: loadavg()[0] };
 process.stderr.write(`offload benchmark on ${machine.cores} cores (${machine.cpu}), Node ${machine.node}\n`);
 process.stderr.write('dispatch overhead…\n');
 const dispatch = await dispatchBench();
@@ -336,6 +336,8 @@ for (const [k, label] of [
   console.log(`| ${label} | ${modes.map((n) => m[n]![k]).join(' | ')} | ${ratios.join(' | ')} |`);
 }
 
+machine.loadAverageAfter = loadavg()[0];
+console.log(`\nhost load average (1 min): ${round(machine.loadAverageBefore as number)} before, ${round(machine.loadAverageAfter as number)} after, on ${machine.cores} cores`);
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
 const file = join(ROOT, `bench/results/offload-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify({ machine, quick: QUICK, rounds: ROUNDS, loadSeconds: LOAD_SECONDS, hashRounds: HASH_ROUNDS, dispatch, load }, null, 2));
