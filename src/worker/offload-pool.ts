@@ -1,5 +1,3 @@
-import { pathToFileURL } from 'node:url';
-import { Piscina } from 'piscina';
 import { deserializeError, OffloadCancelledError, OffloadOverloadError, OffloadThreadError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { OffloadRequest, PausableReading } from '../shared/services.js';
@@ -7,8 +5,8 @@ import { AbortSlots } from './abort-flag.js';
 import { FairQueue } from './fair-queue.js';
 import { Fifo } from './fifo.js';
 import { OffloadCounts, UtilizationWindow } from './offload-stats.js';
-import type { ProcessorHostData, ProcessorResult, ProcessorTask } from './processor-host.js';
-import { hostFilename, threadExecArgv } from './thread-loader.js';
+import { PoolThreads } from './pool-threads.js';
+import type { ProcessorResult } from './processor-host.js';
 
 /** Sizing and policy of one worker's pool. */
 export interface PoolOptions {
@@ -53,8 +51,8 @@ interface Task {
  * One piscina pool per worker process, shared by every factory in it.
  *
  * A task goes through three stages, each bounded:
- * - running: at most `threads` tasks are handed to piscina, one per thread,
- *   so piscina's own queue stays empty and cancelling never kills a thread;
+ * - running: at most `threads` tasks are handed to the threads (piscina),
+ *   one per thread, so cancelling never kills a thread (see abort-flag.ts);
  * - queued: at most `maxQueue` tasks wait here for a thread;
  * - waiting (policy `pause`): tasks that found the queue full. Their
  *   connections stop reading until the tasks move into the queue, so this
@@ -63,7 +61,7 @@ interface Task {
  * connection (in order within one), so one deep pipeline cannot starve the rest.
  */
 export class OffloadPool {
-  private piscina: Piscina | undefined;
+  private readonly threads: PoolThreads;
   private readonly queue = new Fifo<Task>();
   private readonly waiting = new FairQueue<Task>((task) => task.request.connection ?? NO_CONNECTION);
   /** Waiting tasks per paused connection. */
@@ -82,6 +80,11 @@ export class OffloadPool {
   ) {
     this.window = new UtilizationWindow(options.threads);
     this.slots = new AbortSlots(options.threads);
+    this.threads = new PoolThreads(
+      { threads: options.threads, idleTimeoutSeconds: options.idleTimeoutSeconds, closeTimeoutSeconds: options.abortGraceSeconds, flags: this.slots.array },
+      log,
+      () => this.running > 0,
+    );
   }
 
   /** Tasks waiting for a thread (never more than `maxQueue`). */
@@ -151,9 +154,7 @@ export class OffloadPool {
     this.closed = true;
     for (let t = this.waiting.shift(); t; t = this.waiting.shift()) this.cancel(t, 'the pool is closing');
     for (let t = this.queue.shift(); t; t = this.queue.shift()) this.cancel(t, 'the pool is closing');
-    const pool = this.piscina;
-    this.piscina = undefined;
-    await pool?.close();
+    await this.threads.close();
   }
 
   private countsOf(protocol: string): OffloadCounts {
@@ -229,22 +230,12 @@ export class OffloadPool {
   }
 
   private dispatch(task: Task): void {
-    const pool = (this.piscina ??= this.create());
-    const { request } = task;
     task.stage = 'running';
     task.started = performance.now();
     task.slot = this.slots.take();
     this.running++;
     this.window.start(task);
-    const transfer = request.options?.transfer;
-    const message: ProcessorTask = {
-      processors: toSpecifier(request.processors),
-      task: request.task,
-      payload: transfer ? request.payload : compact(request.payload),
-      slot: task.slot,
-    };
-    const run = transfer ? pool.run(message, { transferList: transfer.map(toTransferable) as never }) : pool.run(message);
-    run.then(
+    this.threads.run(task.request, task.slot).then(
       (result: ProcessorResult) => this.finished(task, result, undefined),
       (error: unknown) => this.finished(task, undefined, error),
     );
@@ -263,7 +254,7 @@ export class OffloadPool {
       this.observe(task.request.protocol, (now - task.started) / 1000);
       if (result?.ok) {
         task.counts.completed++;
-        task.resolve(toBufferIfBytes(result.value));
+        task.resolve(result.value);
       } else {
         task.counts.failed++;
         task.reject(
@@ -319,60 +310,7 @@ export class OffloadPool {
       task.grace.unref();
       return;
     }
-    const thread = this.piscina?.threads.find((t) => t.threadId === id);
     this.log?.warn({ task: task.request.task, protocol: task.request.protocol, threadId: id }, 'cancelled task ignored its signal; terminating its pool thread');
-    void thread?.terminate();
+    this.threads.terminate(id);
   }
-
-  private create(): Piscina {
-    const pool = new Piscina({
-      filename: hostFilename(new URL(`./processor-host${extname()}`, import.meta.url)),
-      minThreads: 0,
-      maxThreads: this.options.threads,
-      // No maxQueue: at most `threads` tasks are ever handed to piscina; the bounded queue is ours.
-      idleTimeout: this.options.idleTimeoutSeconds * 1000,
-      closeTimeout: this.options.abortGraceSeconds * 1000,
-      execArgv: threadExecArgv(),
-      recordTiming: false,
-      workerData: { flags: this.slots.array } satisfies ProcessorHostData,
-    });
-    // piscina emits 'error' when a thread dies with no task on it; unheard, that would end the worker process.
-    pool.on('error', (error: unknown) => {
-      this.log?.warn({ err: error }, 'offload pool thread error');
-      // A thread that fails while starting leaves piscina with tasks and no thread to run them
-      // (it stops replacing threads that fail at startup): start over with a fresh pool instead of hanging.
-      if (pool.threads.length === 0 && this.piscina === pool && this.running > 0) {
-        this.piscina = undefined;
-        void pool.destroy();
-      }
-    });
-    return pool;
-  }
-}
-
-/** `.ts` when skein itself runs from source (tests), `.js` from dist. */
-function extname(): string {
-  return import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-}
-
-function toSpecifier(processors: string): string {
-  return /^[a-z]+:/i.test(processors) ? processors : pathToFileURL(processors).href;
-}
-
-/**
- * Structured clone copies a typed array with its whole ArrayBuffer: a small
- * Buffer is a view of an 8 KiB pool slab, a line a view of its read chunk.
- * Copy such a view first so only its own bytes cross to the thread.
- */
-function compact(payload: unknown): unknown {
-  return payload instanceof Uint8Array && payload.byteLength !== payload.buffer.byteLength ? new Uint8Array(payload) : payload;
-}
-
-function toTransferable(item: ArrayBufferLike | ArrayBufferView): ArrayBufferLike {
-  return ArrayBuffer.isView(item) ? item.buffer : item;
-}
-
-/** A Buffer returned by a processor arrives as a plain Uint8Array: make it a Buffer again (no copy). */
-function toBufferIfBytes(value: unknown): unknown {
-  return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
 }
