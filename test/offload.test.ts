@@ -3,6 +3,7 @@
  * whose TypeScript processors run on pool threads without a build step.
  */
 import fc from 'fast-check';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,5 +173,20 @@ describe('offload: --pool-overload reject', () => {
     } finally {
       expect(await server.stop()).toBe(0);
     }
+  });
+});
+
+describe('offload: drain', () => {
+  it('on SIGTERM lets in-flight offloaded work finish and its reply go out, then exits 0', async () => {
+    const server = await startServer([PROTOCOL, '--port', '0', '--workers', '1', '--metrics-port', '0']);
+    const client = await connectClient(server.port);
+    expect(await exchange(client, ['thread'])).toHaveLength(1); // the pool is up
+    client.write(`sleep ${JSON.stringify({ id: 42, ms: 300 })}\n`);
+    const exited = once(server.child, 'exit');
+    server.child.kill('SIGTERM');
+    await client.waitFor((t) => lines(t).includes('42'));
+    client.end();
+    const [code] = (await exited) as [number | null];
+    expect(code).toBe(0);
   });
 });
