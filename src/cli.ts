@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 const USAGE = `usage: skein serve [PROTOCOL] [--listen ENDPOINT]... [--port N] [--workers N] [--pool-threads N]
                    [--metrics-port N] [--metrics-host H] [--config FILE] [--shutdown-timeout S] [--offload]
 
-PROTOCOL is a built-in protocol (processed, lines) or a module path (.js, .mjs, .ts)
+PROTOCOL is a built-in protocol (processed, lines, http, hash) or a module path (.js, .mjs, .ts)
 whose default export is a Factory or a Protocol class. Default: processed on tcp:9000.
 
 Options (each also read from SKEIN_<NAME> and from the config file):

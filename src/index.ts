@@ -8,7 +8,7 @@ export type { Transport, Producer } from './shared/transport.js';
 export type { Address } from './shared/address.js';
 export { formatAddress } from './shared/address.js';
 export type { Clock, DelayedCall } from './shared/clock.js';
-export type { OffloadOptions, ReactorServices } from './shared/services.js';
+export type { OffloadOptions, ProcessorContext, ReactorServices } from './shared/services.js';
 export { parseEndpoint, formatEndpoint, type Endpoint } from './shared/endpoint.js';
 export { DEFAULTS, OPTION_SPECS, type ServerOptions, type ServiceConfig } from './shared/options.js';
 export { METRICS } from './shared/metric-names.js';

@@ -19,7 +19,7 @@ export class ProcessedProtocol extends Protocol {
     // No framing: one chunk is one message.
     this.frameReceived();
     if (this.factory.options.offload) {
-      this.reply(this.offload<Uint8Array>('processData', data).then((out) => Buffer.from(out.buffer, out.byteOffset, out.byteLength)));
+      this.reply(this.offload<Buffer>('processData', data));
     } else {
       this.transport.write(processData(data));
     }

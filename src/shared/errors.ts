@@ -169,6 +169,10 @@ export type HttpNotImplementedError = InstanceType<typeof HttpNotImplementedErro
 export const HttpVersionNotSupportedError = defineError('HttpVersionNotSupportedError', 'SKEIN_ERR_HTTP_VERSION_NOT_SUPPORTED', 'HTTP version not supported');
 export type HttpVersionNotSupportedError = InstanceType<typeof HttpVersionNotSupportedError>;
 
+/** The pool thread running an offloaded task died (it exited or threw outside the task); the pool replaced it. */
+export const OffloadThreadError = defineError('OffloadThreadError', 'SKEIN_ERR_OFFLOAD_THREAD', 'pool thread died while running the task');
+export type OffloadThreadError = InstanceType<typeof OffloadThreadError>;
+
 /** Every error class, by name: used to rebuild errors that crossed a thread or process. */
 export const errorClasses = {
   ConnectionDone,
@@ -201,6 +205,7 @@ export const errorClasses = {
   HttpHeadersTooLargeError,
   HttpNotImplementedError,
   HttpVersionNotSupportedError,
+  OffloadThreadError,
 } as const;
 
 /** The wire form of an error that crosses a thread or process boundary. */

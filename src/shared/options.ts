@@ -40,6 +40,7 @@ export interface ServerOptions {
   readonly lowWaterMark: number; // bytes below which reading resumes
   readonly metricsToken: string | undefined; // bearer token /metrics requires (none: open)
   readonly services: readonly ServiceConfig[];
+  readonly poolOverload: 'pause' | 'reject'; // what a full pool queue does to a new task
 }
 
 type Kind = 'count' | 'natural' | 'seconds' | 'port' | 'string' | 'bytes';
@@ -49,6 +50,8 @@ interface OptionSpec {
   readonly env: string;
   readonly kind: Kind;
   readonly doc: string;
+  /** For string options: the values allowed. */
+  readonly choices?: readonly string[];
 }
 
 /** The option table: flag, environment variable and config key of every scalar option. */
@@ -71,6 +74,7 @@ export const OPTION_SPECS = {
   highWaterMark: { flag: 'high-water-mark', env: 'SKEIN_HIGH_WATER_MARK', kind: 'bytes', doc: 'unsent bytes that pause reading' },
   lowWaterMark: { flag: 'low-water-mark', env: 'SKEIN_LOW_WATER_MARK', kind: 'bytes', doc: 'unsent bytes below which reading resumes' },
   metricsToken: { flag: 'metrics-token', env: 'SKEIN_METRICS_TOKEN', kind: 'string', doc: 'bearer token required by /metrics (prefer the env variable)' },
+  poolOverload: { flag: 'pool-overload', env: 'SKEIN_POOL_OVERLOAD', kind: 'string', choices: ['pause', 'reject'], doc: 'full pool queue: pause reading, or reject the task' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ScalarOptionName = keyof typeof OPTION_SPECS;
@@ -88,6 +92,7 @@ export const DEFAULTS = Object.freeze({
   lowWaterMark: 16 * 1024, // bytes
   protocol: 'processed',
   listen: 'tcp:9000',
+  poolOverload: 'pause',
 });
 
 /** Where a raw value came from, for error messages. */
@@ -118,6 +123,7 @@ export function parseOptionValue(name: ScalarOptionName, raw: unknown, source: O
   const shown = typeof raw === 'string' ? `'${raw}'` : JSON.stringify(raw);
   if (spec.kind === 'string') {
     if (typeof raw !== 'string' || raw.length === 0) throw new InvalidOptionError(`${where} must be a non-empty string (got ${shown})`);
+    if (spec.choices && !spec.choices.includes(raw)) throw new InvalidOptionError(`${where} must be one of ${spec.choices.join(', ')} (got ${shown})`);
     return raw;
   }
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
@@ -249,5 +255,6 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     lowWaterMark,
     metricsToken: out.metricsToken as string | undefined,
     services: Object.freeze([...services]),
+    poolOverload: (out.poolOverload as 'pause' | 'reject' | undefined) ?? DEFAULTS.poolOverload,
   });
 }

@@ -35,8 +35,10 @@ export class Protocol {
    */
   messageMeter: MessageMeter | undefined;
 
-  private replies: ReplyQueue | undefined;
-  private lifetime: AbortController | undefined;
+  // ES private fields: a user subclass may name its own fields anything.
+  #replies: ReplyQueue | undefined;
+  #lifetime: AbortController | undefined;
+  #released = false;
 
   /** @internal Called by the reactor: binds the transport and calls `connectionMade`. */
   makeConnection(transport: Transport): void | Promise<void> {
@@ -90,9 +92,20 @@ export class Protocol {
 
   /**
    * Runs the processor named `task` from the factory's `processors` module on a
-   * pool thread. Tasks of a lost connection are cancelled.
+   * pool thread, as `processor(payload, { signal })`, and resolves with what it
+   * returns. The payload and result are copied with structured clone (Buffers
+   * arrive as Buffers); `options.transfer` moves ArrayBuffers instead.
    *
-   * @throws NoProcessorError (rejected) when the factory declares no processors.
+   * When the pool queue is full, the task waits and this connection stops
+   * reading until it has room (or, with `--pool-overload reject`, the promise
+   * rejects with OffloadOverloadError). When the connection is lost, its
+   * queued tasks are dropped and its running tasks see `signal.aborted`.
+   *
+   * Rejects with the error the processor threw (a skein error keeps its class;
+   * any other keeps its name, code and message), NoProcessorError when the
+   * factory declares no processors or the export is missing,
+   * OffloadCancelledError, OffloadOverloadError, or OffloadThreadError when the
+   * thread died under the task (the pool replaces it).
    */
   offload<T = unknown>(task: string, payload?: unknown, options: OffloadOptions = {}): Promise<T> {
     const reactor = this.factory?.reactor;
@@ -100,14 +113,17 @@ export class Protocol {
     if (!reactor || processors === undefined) {
       return Promise.reject(new NoProcessorError(`cannot offload '${task}': the factory declares no processors module`));
     }
-    this.lifetime ??= new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, this.lifetime.signal]) : this.lifetime.signal;
+    if (!this.#lifetime) {
+      this.#lifetime = new AbortController();
+      if (this.#released) this.#lifetime.abort();
+    }
     return reactor.offload({
       processors: String(processors),
       task,
       payload,
       protocol: this.factory.protocolName,
-      options: { ...options, signal },
+      options,
+      lifetime: this.#lifetime.signal,
       ...(isPausable(this.transport) ? { connection: this.transport } : {}),
     }) as Promise<T>;
   }
@@ -118,7 +134,7 @@ export class Protocol {
    * A rejected reply goes to {@link Protocol.replyFailed}.
    */
   reply(reply: ReplyValue | PromiseLike<ReplyValue>): void {
-    this.replies ??= new ReplyQueue(
+    this.#replies ??= new ReplyQueue(
       (data) => {
         if (this.connected) this.transport.write(data);
       },
@@ -130,12 +146,12 @@ export class Protocol {
         }
       },
     );
-    this.replies.push(reply);
+    this.#replies.push(reply);
   }
 
   /** Number of replies queued by `reply` and not yet written. */
   get pendingReplies(): number {
-    return this.replies?.pending ?? 0;
+    return this.#replies?.pending ?? 0;
   }
 
   /**
@@ -184,8 +200,9 @@ export class Protocol {
   /** @internal Called by the reactor after `connectionLost`: drops queued replies, cancels tasks. */
   releaseConnection(): void {
     this.connected = false;
-    this.replies?.close();
-    this.lifetime?.abort(new Error('connection lost'));
+    this.#released = true;
+    this.#replies?.close();
+    this.#lifetime?.abort(new Error('connection lost'));
   }
 }
 

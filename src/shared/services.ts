@@ -4,8 +4,22 @@ import type { Clock } from './clock.js';
 export interface OffloadOptions {
   /** ArrayBuffers (or views of them) to move to the thread instead of copying. */
   transfer?: ReadonlyArray<ArrayBufferLike | ArrayBufferView>;
-  /** Aborts the task: removed from the queue, or told to stop if running. */
+  /**
+   * Cancels the task: a queued task is removed and rejects with
+   * OffloadCancelledError; a running one rejects at once and its processor
+   * sees `signal.aborted` (the thread is not killed).
+   */
   signal?: AbortSignal;
+}
+
+/**
+ * The second argument of every processor: `export function digest(payload, { signal }) {…}`.
+ * Processors run on pool threads; a long one should check `signal.aborted`
+ * (or listen for `abort`) and stop early when its task is cancelled.
+ */
+export interface ProcessorContext {
+  /** Aborted when the task is cancelled (its connection was lost, or the caller's signal aborted). */
+  readonly signal: AbortSignal;
 }
 
 /** One task for the offload pool. */
@@ -18,7 +32,9 @@ export interface OffloadRequest {
   /** Protocol label for metrics. */
   protocol: string;
   options?: OffloadOptions;
-  /** The caller's connection: reading from it pauses while the pool queue is full. */
+  /** Aborted when the caller's connection is lost: cancels the task like `options.signal`. */
+  lifetime?: AbortSignal;
+  /** The caller's connection: reading from it pauses while its tasks wait for room in the pool queue. */
   connection?: PausableReading;
 }
 

@@ -98,7 +98,12 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
     idleTimeout: options.idleTimeout,
     maxConnections,
     maxConnectionsPerIp: options.maxConnectionsPerIp,
-    pool: { threads: options.poolThreads, maxQueue: options.poolMaxQueue, idleTimeoutSeconds: options.poolIdleTimeout },
+    pool: {
+      threads: options.poolThreads,
+      maxQueue: options.poolMaxQueue,
+      idleTimeoutSeconds: options.poolIdleTimeout,
+      overload: options.poolOverload,
+    },
     // Nobody can read the durations without the metrics endpoint: skip the timestamps.
     timeMessages: options.metricsPort !== 0,
   });

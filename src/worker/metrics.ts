@@ -17,7 +17,7 @@ export class WorkerMetrics {
   /** Observed by the pool when a task settles. */
   readonly offloadDuration: Histogram<string>;
 
-  constructor(pool: () => OffloadPool | undefined) {
+  constructor(pool: OffloadPool) {
     const services = this.services;
     const registers = [this.registry];
     this.lag.enable();
@@ -115,38 +115,44 @@ export class WorkerMetrics {
     });
     new Counter({
       name: METRICS.offloadTasks,
-      help: 'Offloaded tasks, by outcome.',
-      labelNames: ['status'],
+      help: 'Offloaded tasks by outcome: completed, failed (threw, or its thread died), cancelled, rejected (queue full, policy reject).',
+      labelNames: ['protocol', 'status'],
       registers,
       collect() {
         this.reset();
-        const p = pool();
-        if (!p) return;
-        this.inc({ status: 'completed' }, p.stats.completed);
-        this.inc({ status: 'failed' }, p.stats.failed);
-        this.inc({ status: 'cancelled' }, p.stats.cancelled);
+        for (const c of pool.stats) {
+          this.inc({ protocol: c.protocol, status: 'completed' }, c.completed);
+          this.inc({ protocol: c.protocol, status: 'failed' }, c.failed);
+          this.inc({ protocol: c.protocol, status: 'cancelled' }, c.cancelled);
+          this.inc({ protocol: c.protocol, status: 'rejected' }, c.rejected);
+        }
       },
     });
     new Gauge({
       name: METRICS.offloadQueueSize,
-      help: 'Tasks waiting for a pool thread.',
+      help: 'Tasks waiting in the pool queue for a thread (bounded by --pool-max-queue per worker).',
+      labelNames: ['protocol'],
       registers,
       collect() {
-        this.set(pool()?.queueSize ?? 0);
+        this.reset();
+        for (const c of pool.stats) this.set({ protocol: c.protocol }, c.queued);
       },
     });
     new Gauge({
       name: METRICS.offloadUtilization,
-      help: 'Fraction of pool thread time spent running tasks.',
+      help: 'Fraction of pool thread time spent running tasks since the previous scrape (averaged over workers).',
       registers,
+      // A fraction: the cluster figure is the workers' average, not their sum.
+      aggregator: 'average',
       collect() {
-        this.set(pool()?.utilization ?? 0);
+        this.set(pool.sampleUtilization());
       },
     });
     // Offloaded tasks take a millisecond or more: one observe() per task is cheap enough.
     this.offloadDuration = new Histogram({
       name: METRICS.offloadDuration,
-      help: 'Time of offloaded tasks, from dispatch to result.',
+      help: 'Time of offloaded tasks on their thread, from dispatch to result (seconds).',
+      labelNames: ['protocol'],
       buckets: DURATION_BUCKETS,
       registers,
     });

@@ -1,106 +1,316 @@
-import { pathToFileURL } from 'node:url';
-import { Piscina } from 'piscina';
-import { deserializeError, OffloadCancelledError } from '../shared/errors.js';
-import type { OffloadRequest } from '../shared/services.js';
-import type { ProcessorResult, ProcessorTask } from './processor-host.js';
-import { tsxExecArgv } from '../shared/loader.js';
+import { deserializeError, OffloadCancelledError, OffloadOverloadError, OffloadThreadError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { OffloadRequest, PausableReading } from '../shared/services.js';
+import { AbortSlots } from './abort-flag.js';
+import { FairQueue } from './fair-queue.js';
+import { Fifo } from './fifo.js';
+import { OffloadCounts, UtilizationWindow } from './offload-stats.js';
+import { PoolThreads } from './pool-threads.js';
+import type { ProcessorResult } from './processor-host.js';
 
-/** Sizing of one worker's pool. */
+/** Sizing and policy of one worker's pool. */
 export interface PoolOptions {
   readonly threads: number;
+  /** Tasks that may wait for a thread; beyond it the overload policy applies. */
   readonly maxQueue: number;
   readonly idleTimeoutSeconds: number;
+  /** `pause`: stop reading from the caller's connection until the queue has room; `reject`: fail with OffloadOverloadError. */
+  readonly overload: 'pause' | 'reject';
+  /** A cancelled task still running after this long has its thread terminated (and replaced). */
+  readonly abortGraceSeconds: number;
 }
 
-/** Live pool figures for metrics. */
-export interface PoolStats {
-  completed: number;
-  failed: number;
-  cancelled: number;
+export const POOL_DEFAULTS: Readonly<Omit<PoolOptions, 'threads' | 'maxQueue'>> = Object.freeze({
+  idleTimeoutSeconds: 30,
+  overload: 'pause',
+  abortGraceSeconds: 10,
+});
+
+/** The waiting lane of tasks that have no connection (offloaded outside a connection). */
+const NO_CONNECTION = {};
+
+/** Why reading from a connection is paused while its tasks wait for room in the queue. */
+export const POOL_QUEUE = 'offload-queue';
+
+type Stage = 'waiting' | 'queued' | 'running' | 'abandoned' | 'settled';
+
+interface Task {
+  readonly request: OffloadRequest;
+  readonly counts: OffloadCounts;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  stage: Stage;
+  started: number;
+  /** Its abort slot while it is on a thread. */
+  slot: number;
+  grace?: NodeJS.Timeout;
+  unlisten?: () => void;
 }
 
 /**
- * One piscina pool per worker process, shared by every factory in it. Created
- * on first use, so a protocol that never offloads costs no threads.
+ * One piscina pool per worker process, shared by every factory in it.
+ *
+ * A task goes through three stages, each bounded:
+ * - running: at most `threads` tasks are handed to the threads (piscina),
+ *   one per thread, so cancelling never kills a thread (see abort-flag.ts);
+ * - queued: at most `maxQueue` tasks wait here for a thread;
+ * - waiting (policy `pause`): tasks that found the queue full. Their
+ *   connections stop reading until the tasks move into the queue, so this
+ *   holds at most what those connections had already read.
+ * The queue is first in, first out; waiting tasks enter it round-robin by
+ * connection (in order within one), so one deep pipeline cannot starve the rest.
  */
 export class OffloadPool {
-  private piscina: Piscina | undefined;
-  readonly stats: PoolStats = { completed: 0, failed: 0, cancelled: 0 };
+  private readonly threads: PoolThreads;
+  private readonly queue = new Fifo<Task>();
+  private readonly waiting = new FairQueue<Task>((task) => task.request.connection ?? NO_CONNECTION);
+  /** Waiting tasks per paused connection. */
+  private readonly paused = new Map<PausableReading, number>();
+  private running = 0;
+  private readonly counts = new Map<string, OffloadCounts>();
+  private readonly window: UtilizationWindow;
+  private readonly slots: AbortSlots;
+  private closed = false;
 
   constructor(
-    private readonly options: PoolOptions,
-    /** Told each settled task's time in seconds (the duration histogram). */
-    private readonly observe: (seconds: number) => void = () => {},
-  ) {}
+    readonly options: PoolOptions,
+    private readonly log?: Logger,
+    /** Told each task's time on its thread, in seconds (the duration histogram). */
+    private readonly observe: (protocol: string, seconds: number) => void = () => {},
+  ) {
+    this.window = new UtilizationWindow(options.threads);
+    this.slots = new AbortSlots(options.threads);
+    this.threads = new PoolThreads(
+      { threads: options.threads, idleTimeoutSeconds: options.idleTimeoutSeconds, closeTimeoutSeconds: options.abortGraceSeconds, flags: this.slots.array },
+      log,
+      () => this.running > 0,
+    );
+  }
 
-  /** Tasks waiting for a thread. */
+  /** Tasks waiting for a thread (never more than `maxQueue`). */
   get queueSize(): number {
-    return this.piscina?.queueSize ?? 0;
+    return this.queue.size;
   }
 
-  /** Fraction of thread time spent running tasks (piscina's utilization). */
-  get utilization(): number {
-    return this.piscina?.utilization ?? 0;
+  /** Tasks that found the queue full and wait for room, their connections paused. */
+  get waitingSize(): number {
+    return this.waiting.size;
   }
 
-  /** Runs one task on a pool thread and returns its result, or rejects with the typed error it threw. */
-  async run(request: OffloadRequest): Promise<unknown> {
-    const pool = (this.piscina ??= this.create());
-    const signal = request.options?.signal;
-    if (signal?.aborted) {
-      this.stats.cancelled++;
-      throw new OffloadCancelledError(`task '${request.task}' was cancelled before it started`);
+  /** Tasks on threads now (including cancelled ones still winding down). */
+  get runningSize(): number {
+    return this.running;
+  }
+
+  /** Counters by protocol. */
+  get stats(): Iterable<OffloadCounts> {
+    return this.counts.values();
+  }
+
+  /** Makes `protocol`'s counters exist (at zero) before its first task, so its series show in scrapes from the start. */
+  register(protocol: string): void {
+    this.countsOf(protocol);
+  }
+
+  /** Fraction of thread time spent on tasks since the previous call. */
+  sampleUtilization(): number {
+    return this.window.sample();
+  }
+
+  /**
+   * Runs one task on a pool thread and returns its result.
+   * Rejects with the typed error the processor threw (name, code and message
+   * kept), OffloadCancelledError, OffloadOverloadError (policy `reject`), or
+   * OffloadThreadError when the thread died under the task.
+   */
+  run(request: OffloadRequest): Promise<unknown> {
+    const counts = this.countsOf(request.protocol);
+    if (request.options?.signal?.aborted || request.lifetime?.aborted || this.closed) {
+      counts.cancelled++;
+      return Promise.reject(new OffloadCancelledError(`task '${request.task}' was cancelled before it started`));
     }
-    const task: ProcessorTask = { processors: toSpecifier(request.processors), task: request.task, payload: request.payload };
-    const started = performance.now();
-    let result: ProcessorResult;
-    try {
-      result = (await pool.run(task, {
-        ...(signal ? { signal } : {}),
-        ...(request.options?.transfer ? { transferList: request.options.transfer as never } : {}),
-      })) as ProcessorResult;
-    } catch (error) {
-      if (signal?.aborted) {
-        this.stats.cancelled++;
-        throw new OffloadCancelledError(`task '${request.task}' was cancelled`, { cause: error });
+    return new Promise<unknown>((resolve, reject) => {
+      const task: Task = { request, counts, resolve, reject, stage: 'waiting', started: 0, slot: -1 };
+      if (this.waiting.size === 0 && this.queue.size === 0 && this.running < this.options.threads) {
+        this.dispatch(task);
+      } else if (this.waiting.size === 0 && this.queue.size < this.options.maxQueue) {
+        this.enqueue(task);
+      } else if (this.options.overload === 'reject') {
+        counts.rejected++;
+        reject(new OffloadOverloadError(`offload queue is full (${this.options.maxQueue} tasks): '${request.task}' rejected`));
+        return;
+      } else {
+        this.wait(task);
       }
-      this.stats.failed++;
-      throw error;
-    }
-    this.observe((performance.now() - started) / 1000);
-    if (result.ok) {
-      this.stats.completed++;
-      return result.value;
-    }
-    this.stats.failed++;
-    throw deserializeError(result.error);
-  }
-
-  /** Waits for running tasks, then stops the threads. */
-  async close(): Promise<void> {
-    const pool = this.piscina;
-    this.piscina = undefined;
-    await pool?.close();
-  }
-
-  private create(): Piscina {
-    const host = new URL(`./processor-host${extname()}`, import.meta.url);
-    return new Piscina({
-      filename: host.href,
-      minThreads: 0,
-      maxThreads: this.options.threads,
-      maxQueue: this.options.maxQueue,
-      idleTimeout: this.options.idleTimeoutSeconds * 1000,
-      execArgv: tsxExecArgv(),
+      this.listen(task);
     });
   }
-}
 
-/** `.ts` when skein itself runs from source (tests), `.js` from dist. */
-function extname(): string {
-  return import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-}
+  /**
+   * Stops: tasks not yet on a thread are cancelled, running ones may finish
+   * (up to `abortGraceSeconds`), then the threads exit.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (let t = this.waiting.shift(); t; t = this.waiting.shift()) this.cancel(t, 'the pool is closing');
+    for (let t = this.queue.shift(); t; t = this.queue.shift()) this.cancel(t, 'the pool is closing');
+    await this.threads.close();
+  }
 
-function toSpecifier(processors: string): string {
-  return /^[a-z]+:/i.test(processors) ? processors : pathToFileURL(processors).href;
+  private countsOf(protocol: string): OffloadCounts {
+    let counts = this.counts.get(protocol);
+    if (!counts) this.counts.set(protocol, (counts = new OffloadCounts(protocol)));
+    return counts;
+  }
+
+  private listen(task: Task): void {
+    if (task.stage === 'settled') return;
+    const { signal } = task.request.options ?? {};
+    const lifetime = task.request.lifetime;
+    if (!signal && !lifetime) return;
+    const onAbort = () => this.cancel(task, 'it was cancelled');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    lifetime?.addEventListener('abort', onAbort, { once: true });
+    task.unlisten = () => {
+      signal?.removeEventListener('abort', onAbort);
+      lifetime?.removeEventListener('abort', onAbort);
+    };
+  }
+
+  private wait(task: Task): void {
+    task.stage = 'waiting';
+    this.waiting.push(task);
+    const connection = task.request.connection;
+    if (!connection) return;
+    const n = this.paused.get(connection) ?? 0;
+    this.paused.set(connection, n + 1);
+    if (n === 0) connection.pauseReading(POOL_QUEUE);
+  }
+
+  /** A task left the waiting stage: its connection reads again once none of its tasks wait. */
+  private unwait(task: Task): void {
+    const connection = task.request.connection;
+    if (!connection) return;
+    const n = (this.paused.get(connection) ?? 1) - 1;
+    if (n > 0) {
+      this.paused.set(connection, n);
+      return;
+    }
+    this.paused.delete(connection);
+    connection.resumeReading(POOL_QUEUE);
+  }
+
+  private enqueue(task: Task): void {
+    task.stage = 'queued';
+    task.counts.queued++;
+    this.queue.push(task);
+  }
+
+  /** Moves tasks forward: queue → threads, then waiting → threads or queue. */
+  private pump(): void {
+    if (this.closed) return;
+    while (this.running < this.options.threads) {
+      const queued = this.queue.shift();
+      if (queued) {
+        queued.counts.queued--;
+        this.dispatch(queued);
+        continue;
+      }
+      const waiting = this.waiting.shift();
+      if (!waiting) break;
+      this.unwait(waiting);
+      this.dispatch(waiting);
+    }
+    while (this.queue.size < this.options.maxQueue) {
+      const waiting = this.waiting.shift();
+      if (!waiting) break;
+      this.unwait(waiting);
+      this.enqueue(waiting);
+    }
+  }
+
+  private dispatch(task: Task): void {
+    task.stage = 'running';
+    task.started = performance.now();
+    task.slot = this.slots.take();
+    this.running++;
+    this.window.start(task);
+    this.threads.run(task.request, task.slot).then(
+      (result: ProcessorResult) => this.finished(task, result, undefined),
+      (error: unknown) => this.finished(task, undefined, error),
+    );
+  }
+
+  /** The thread is free again (the task ended, or its thread died). */
+  private finished(task: Task, result: ProcessorResult | undefined, threadError: unknown): void {
+    const now = performance.now();
+    this.running--;
+    this.window.finish(task, now);
+    if (task.grace) clearTimeout(task.grace);
+    // The thread is done with the slot (it lowered it before answering, or it is dead).
+    this.slots.give(task.slot);
+    if (task.stage === 'running') {
+      this.settle(task);
+      this.observe(task.request.protocol, (now - task.started) / 1000);
+      if (result?.ok) {
+        task.counts.completed++;
+        task.resolve(result.value);
+      } else {
+        task.counts.failed++;
+        task.reject(
+          result
+            ? deserializeError(result.error)
+            : new OffloadThreadError(`pool thread died while running '${task.request.task}': ${(threadError as Error)?.message ?? String(threadError)}`, {
+                cause: threadError,
+              }),
+        );
+      }
+    }
+    task.stage = 'settled';
+    this.pump();
+  }
+
+  /** Cancels a task in any stage; a running task keeps its thread until the processor returns. */
+  private cancel(task: Task, why: string): void {
+    const stage = task.stage;
+    if (stage === 'settled' || stage === 'abandoned') return;
+    if (stage === 'waiting') {
+      this.waiting.remove(task);
+      this.unwait(task);
+    } else if (stage === 'queued') {
+      this.queue.remove(task);
+      task.counts.queued--;
+    }
+    this.settle(task);
+    task.counts.cancelled++;
+    task.reject(new OffloadCancelledError(`task '${task.request.task}' was cancelled: ${why}`));
+    if (stage === 'running') {
+      task.stage = 'abandoned';
+      this.slots.raise(task.slot);
+      task.grace = setTimeout(() => this.terminate(task), this.options.abortGraceSeconds * 1000);
+      task.grace.unref();
+    } else {
+      task.stage = 'settled';
+      this.pump();
+    }
+  }
+
+  private settle(task: Task): void {
+    task.unlisten?.();
+    task.unlisten = undefined;
+  }
+
+  /** A cancelled task ignored its signal for too long: end its thread (piscina replaces it). */
+  private terminate(task: Task): void {
+    if (task.stage !== 'abandoned') return;
+    const id = this.slots.threadOf(task.slot);
+    if (id === 0) {
+      // Not picked up by a thread yet (one is still starting): it will see the flag when it starts.
+      task.grace = setTimeout(() => this.terminate(task), this.options.abortGraceSeconds * 1000);
+      task.grace.unref();
+      return;
+    }
+    this.log?.warn({ task: task.request.task, protocol: task.request.protocol, threadId: id }, 'cancelled task ignored its signal; terminating its pool thread');
+    this.threads.terminate(id);
+  }
 }

@@ -1,16 +1,17 @@
 import { chmod } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import type { Address } from '../shared/address.js';
 import { realClock, type Clock, type DelayedCall } from '../shared/clock.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/endpoint.js';
-import { ListenError, OffloadOverloadError } from '../shared/errors.js';
+import { ListenError } from '../shared/errors.js';
 import type { Factory } from '../shared/factory.js';
 import type { BoundEndpoint } from '../shared/ipc.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import type { OffloadRequest, ReactorServices } from '../shared/services.js';
 import { Connection } from './connection.js';
 import { WorkerMetrics } from './metrics.js';
-import { OffloadPool, type PoolOptions } from './offload-pool.js';
+import { OffloadPool, POOL_DEFAULTS, type PoolOptions } from './offload-pool.js';
 import { Preamble } from './preamble.js';
 import type { ProtocolStats } from './stats.js';
 
@@ -22,9 +23,8 @@ export interface ReactorOptions {
   /** Connections this reactor accepts at once, and the rejection reason it counts. */
   readonly maxConnections?: { readonly limit: number; readonly reason: string } | undefined;
   readonly maxConnectionsPerIp?: number | undefined;
+  /** Pool sizing and overload policy (default: one thread per core, queue threads², `pause`). */
   readonly pool?: Partial<PoolOptions>;
-  /** `reject`: a full pool queue fails the task with OffloadOverloadError instead of pausing the connection. */
-  readonly overload?: 'pause' | 'reject';
   readonly log?: Logger;
   readonly clock?: Clock;
   /** Time each message to its reply (default true; the worker turns it off with the metrics endpoint). */
@@ -37,7 +37,6 @@ interface Listener {
   readonly service: string;
 }
 
-const POOL_QUEUE = 'offload-queue';
 /** How long aborted sockets get to report 'close' before the reactor stops anyway. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -53,8 +52,7 @@ export class Reactor implements ReactorServices {
   private readonly listeners: Listener[] = [];
   private readonly connections = new Set<Connection>();
   private readonly perIp = new Map<string, number>();
-  private readonly waiting: Array<() => void> = [];
-  private pool: OffloadPool | undefined;
+  private readonly pool: OffloadPool;
   private idleSweep: DelayedCall | undefined;
   private draining = false;
   private stopped: Promise<void> | undefined;
@@ -66,7 +64,20 @@ export class Reactor implements ReactorServices {
   constructor(private readonly options: ReactorOptions = {}) {
     this.clock = options.clock ?? realClock;
     this.log = options.log ?? createLogger({ role: 'reactor' });
-    this.metrics = new WorkerMetrics(() => this.pool);
+    const pool = options.pool ?? {};
+    const threads = pool.threads ?? availableParallelism();
+    this.pool = new OffloadPool(
+      {
+        threads,
+        maxQueue: pool.maxQueue ?? threads * threads,
+        idleTimeoutSeconds: pool.idleTimeoutSeconds ?? POOL_DEFAULTS.idleTimeoutSeconds,
+        overload: pool.overload ?? POOL_DEFAULTS.overload,
+        abortGraceSeconds: pool.abortGraceSeconds ?? POOL_DEFAULTS.abortGraceSeconds,
+      },
+      this.log,
+      (protocol, seconds) => this.metrics.offloadDuration.observe({ protocol }, seconds),
+    );
+    this.metrics = new WorkerMetrics(this.pool);
   }
 
   /** Open connections. */
@@ -89,6 +100,7 @@ export class Reactor implements ReactorServices {
     if (factory.protocolName === 'unknown') factory.protocolName = service;
     await factory.doStart(this);
     const stats = this.metrics.service(service);
+    if (factory.processors !== undefined) this.pool.register(service);
     const preamble = new Preamble(parsed, text, this.log, stats);
     const server = createServer({ allowHalfOpen: true }, (raw) => {
       // A socket error before the protocol exists must never reach the process.
@@ -124,30 +136,13 @@ export class Reactor implements ReactorServices {
     return { service, endpoint: text, address: String(address) };
   }
 
-  /** Runs one offloaded task, waiting (with the caller's reading paused) while the pool queue is full. */
-  async offload(request: OffloadRequest): Promise<unknown> {
-    const pool = (this.pool ??= new OffloadPool(
-      {
-        threads: this.options.pool?.threads ?? 1,
-        maxQueue: this.options.pool?.maxQueue ?? 1,
-        idleTimeoutSeconds: this.options.pool?.idleTimeoutSeconds ?? 30,
-      },
-      (seconds) => this.metrics.offloadDuration.observe(seconds),
-    ));
-    const maxQueue = this.options.pool?.maxQueue ?? 1;
-    if (pool.queueSize >= maxQueue) {
-      if (this.options.overload === 'reject') {
-        throw new OffloadOverloadError(`offload queue is full (${maxQueue} tasks): '${request.task}' rejected`);
-      }
-      request.connection?.pauseReading(POOL_QUEUE);
-      while (pool.queueSize >= maxQueue) await new Promise<void>((resolve) => this.waiting.push(resolve));
-      request.connection?.resumeReading(POOL_QUEUE);
-    }
-    try {
-      return await pool.run(request);
-    } finally {
-      this.waiting.shift()?.();
-    }
+  /**
+   * Runs one offloaded task on the pool. While the pool queue is full the
+   * task waits and its connection stops reading (policy `pause`), or it
+   * rejects with OffloadOverloadError (policy `reject`).
+   */
+  offload(request: OffloadRequest): Promise<unknown> {
+    return this.pool.run(request);
   }
 
   /**
@@ -187,7 +182,7 @@ export class Reactor implements ReactorServices {
       this.drainDeadline = Date.now() + CLOSE_GRACE_MS;
       await this.connectionsEnded();
       this.idleSweep?.cancel();
-      await this.pool?.close();
+      await this.pool.close();
       this.resolveRun?.();
     })();
     return this.stopped;

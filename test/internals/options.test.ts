@@ -27,6 +27,12 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ config }).workers).toBe(3);
   });
 
+  it('reads the pool overload policy (default pause)', () => {
+    expect(resolveOptions({}).poolOverload).toBe('pause');
+    expect(resolveOptions({ config: { poolOverload: 'reject' } }).poolOverload).toBe('reject');
+    expect(resolveOptions({ env: { SKEIN_POOL_OVERLOAD: 'reject' }, config: { poolOverload: 'pause' } }).poolOverload).toBe('reject');
+  });
+
   it('sizes the pool so all workers together use about one thread per core', () => {
     const o = resolveOptions({ flags: { workers: String(availableParallelism()) } });
     expect(o.poolThreads * o.workers).toBeLessThanOrEqual(Math.max(availableParallelism(), o.workers));
@@ -41,6 +47,8 @@ describe('resolveOptions', () => {
     [{ config: { services: [{ listen: ['tcp:x'] }] } }, /services\[0\].listen: invalid endpoint 'tcp:x'/],
     [{ config: { services: [{}, {}] } }, /two services are named 'processed'/],
     [{ flags: { highWaterMark: '10', lowWaterMark: '20' } }, /low-water-mark \(20\) must not exceed/],
+    [{ flags: { poolOverload: 'drop' } }, /--pool-overload must be one of pause, reject \(got 'drop'\)/],
+    [{ env: { SKEIN_POOL_OVERLOAD: 'x' } }, /SKEIN_POOL_OVERLOAD must be one of pause, reject/],
   ])('rejects %j naming the option', (layers, message) => {
     expect(() => resolveOptions(layers as never)).toThrow(InvalidOptionError);
     expect(() => resolveOptions(layers as never)).toThrow(message);

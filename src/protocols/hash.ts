@@ -1,0 +1,96 @@
+/**
+ * `hash`: a CPU-heavy example. Each line (LF or CRLF terminated) is answered
+ * with a costly digest of it (PBKDF2-SHA256, `rounds` iterations, hex) on its
+ * own line. The digest runs on the worker's offload pool by default, so the
+ * worker's event loop stays free for other connections and services; the
+ * service option `inline` runs it on the event loop instead, for comparison.
+ *
+ * Service options: `rounds` (default 8000, about 1.5 ms), `inline` (default false).
+ * Errors are answered in order as `ERR <code> <message>`; the connection stays open
+ * (a line over 16384 bytes closes it).
+ */
+import { errorCode, InvalidOptionError, LineTooLongError } from '../shared/errors.js';
+import { Factory } from '../shared/factory.js';
+import { Protocol } from '../shared/protocol.js';
+import { digest, type DigestRequest } from './hash-processors.js';
+
+/** Default PBKDF2 iterations per line. */
+export const DEFAULT_ROUNDS = 8000;
+/** Longest line accepted, in bytes (Twisted's LineReceiver default). */
+export const MAX_LINE = 16384;
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+export class HashProtocol extends Protocol {
+  declare factory: HashFactory;
+  private partial: Buffer | undefined;
+
+  override dataReceived(data: Buffer): void {
+    let chunk = this.partial ? Buffer.concat([this.partial, data]) : data;
+    this.partial = undefined;
+    let start = 0;
+    for (let nl = chunk.indexOf(LF); nl !== -1 && this.connected; nl = chunk.indexOf(LF, start)) {
+      const end = nl > start && chunk[nl - 1] === CR ? nl - 1 : nl;
+      this.lineReceived(chunk.subarray(start, end));
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      chunk = chunk.subarray(start);
+      if (chunk.length > MAX_LINE) {
+        this.reply(Promise.reject(new LineTooLongError(`line exceeds ${MAX_LINE} bytes`)));
+        this.transport.pauseProducing();
+        return;
+      }
+      this.partial = Buffer.from(chunk);
+    }
+  }
+
+  /** Answers one line, in order. */
+  lineReceived(line: Buffer): void {
+    const { rounds, inline } = this.factory.settings;
+    // A copy: a view of the read buffer would be cloned to the thread with the whole buffer.
+    const request: DigestRequest = { line: new Uint8Array(line), rounds };
+    if (inline) this.reply(`${digest(request)}\n`);
+    else this.reply(this.offload<string>('digest', request).then((hex) => `${hex}\n`));
+  }
+
+  /** A failed digest (queue full under `--pool-overload reject`, cancelled, thread died) is answered in its place. */
+  override replyFailed(error: unknown): void {
+    if (!this.connected) return;
+    this.transport.write(`ERR ${errorCode(error)} ${(error as Error).message ?? String(error)}\n`);
+    // Replies before it have gone out: now close.
+    if (error instanceof LineTooLongError) this.transport.loseConnection();
+  }
+}
+
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/** The factory `skein serve hash` runs. */
+export class HashFactory extends Factory<HashProtocol> {
+  override protocol = HashProtocol;
+  override processors = new URL(`./hash-processors${ext}`, import.meta.url);
+
+  /** The service options, validated. */
+  get settings(): { rounds: number; inline: boolean } {
+    return (this.validated ??= validate(this.options));
+  }
+
+  private validated: { rounds: number; inline: boolean } | undefined;
+
+  override startFactory(): void {
+    this.validated = validate(this.options);
+  }
+}
+
+function validate(options: Readonly<Record<string, unknown>>): { rounds: number; inline: boolean } {
+  const rounds = options.rounds ?? DEFAULT_ROUNDS;
+  if (typeof rounds !== 'number' || !Number.isInteger(rounds) || rounds < 1) {
+    throw new InvalidOptionError(`hash: option 'rounds' must be a positive integer (got ${JSON.stringify(rounds)})`);
+  }
+  const inline = options.inline ?? false;
+  if (typeof inline !== 'boolean') throw new InvalidOptionError(`hash: option 'inline' must be true or false (got ${JSON.stringify(inline)})`);
+  return { rounds, inline };
+}
+
+export default new HashFactory();

@@ -1,0 +1,116 @@
+import { pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
+import type { Logger } from '../shared/log.js';
+import type { OffloadRequest } from '../shared/services.js';
+import type { ProcessorHostData, ProcessorResult, ProcessorTask } from './processor-host.js';
+import { hostFilename, threadExecArgv } from './thread-loader.js';
+
+/** What the threads are started with. */
+export interface ThreadOptions {
+  readonly threads: number;
+  readonly idleTimeoutSeconds: number;
+  /** How long `close` lets running tasks finish. */
+  readonly closeTimeoutSeconds: number;
+  /** The pool's shared abort slots (see abort-flag.ts). */
+  readonly flags: Int32Array;
+}
+
+/**
+ * The piscina side of the offload pool: starts threads on demand (and lets
+ * idle ones exit), runs one message on a thread, terminates a thread by id.
+ * The caller never hands it more tasks than threads, so piscina's own queue
+ * (unbounded, and whose abort kills threads) holds at most the tasks waiting
+ * for a thread that is still starting.
+ */
+export class PoolThreads {
+  private piscina: Piscina | undefined;
+
+  constructor(
+    private readonly options: ThreadOptions,
+    private readonly log: Logger | undefined,
+    /** True while tasks are handed to threads (they would hang if no thread could start). */
+    private readonly busy: () => boolean,
+  ) {}
+
+  /**
+   * Runs a task on a thread with abort slot `slot`. Resolves with the
+   * processor's outcome (Buffers restored); rejects only when the thread died
+   * (or the pool was torn down) under it.
+   */
+  async run(request: OffloadRequest, slot: number): Promise<ProcessorResult> {
+    const pool = (this.piscina ??= this.create());
+    const transfer = request.options?.transfer;
+    const message: ProcessorTask = {
+      processors: toSpecifier(request.processors),
+      task: request.task,
+      payload: transfer ? request.payload : compact(request.payload),
+      slot,
+    };
+    const result = (await (transfer ? pool.run(message, { transferList: transfer.map(toTransferable) as never }) : pool.run(message))) as ProcessorResult;
+    return result.ok ? { ...result, value: toBufferIfBytes(result.value) } : result;
+  }
+
+  /** Ends the thread with this id (piscina fails its task and starts another thread when needed). */
+  terminate(threadId: number): void {
+    void this.piscina?.threads.find((t) => t.threadId === threadId)?.terminate();
+  }
+
+  /** Lets running tasks finish (up to the close timeout), then stops the threads. */
+  async close(): Promise<void> {
+    const pool = this.piscina;
+    this.piscina = undefined;
+    await pool?.close();
+  }
+
+  private create(): Piscina {
+    const pool = new Piscina({
+      filename: hostFilename(new URL(`./processor-host${extname()}`, import.meta.url)),
+      minThreads: 0,
+      maxThreads: this.options.threads,
+      idleTimeout: this.options.idleTimeoutSeconds * 1000,
+      closeTimeout: this.options.closeTimeoutSeconds * 1000,
+      execArgv: threadExecArgv(),
+      recordTiming: false,
+      workerData: { flags: this.options.flags } satisfies ProcessorHostData,
+    });
+    // piscina emits 'error' when a thread dies with no task on it; unheard, that would end the worker process.
+    pool.on('error', (error: unknown) => {
+      this.log?.warn({ err: error }, 'offload pool thread error');
+      // A thread that fails while starting leaves piscina with tasks and no thread to run them
+      // (it stops replacing threads that fail at startup): fail them and start over with a fresh pool.
+      if (pool.threads.length === 0 && this.piscina === pool && this.busy()) {
+        this.piscina = undefined;
+        void pool.destroy();
+      }
+    });
+    return pool;
+  }
+}
+
+/** `.ts` when skein itself runs from source (tests), `.js` from dist. */
+function extname(): string {
+  return import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+}
+
+/** The module specifier threads import: a file URL for a path. */
+function toSpecifier(processors: string): string {
+  return /^[a-z]+:/i.test(processors) ? processors : pathToFileURL(processors).href;
+}
+
+function toTransferable(item: ArrayBufferLike | ArrayBufferView): ArrayBufferLike {
+  return ArrayBuffer.isView(item) ? item.buffer : item;
+}
+
+/**
+ * Structured clone copies a typed array with its whole ArrayBuffer: a small
+ * Buffer is a view of an 8 KiB pool slab, a line a view of its read chunk.
+ * Copy such a view first so only its own bytes cross to the thread.
+ */
+function compact(payload: unknown): unknown {
+  return payload instanceof Uint8Array && payload.byteLength !== payload.buffer.byteLength ? new Uint8Array(payload) : payload;
+}
+
+/** A Buffer returned by a processor arrives as a plain Uint8Array: make it a Buffer again (no copy). */
+function toBufferIfBytes(value: unknown): unknown {
+  return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
+}
