@@ -8,6 +8,7 @@
  * reply, or gets no reply within 5 s is lost. Rounds alternate skein / baseline.
  *
  *   node --import tsx bench/reload-churn.ts [rounds=3]
+ *   HUP_MS=0 node --import tsx bench/reload-churn.ts   (control: no reloads)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ROUNDS = Number(process.argv[2] ?? 3);
 const ROUND_MS = 6000;
-const HUP_MS = 500;
+/** SIGHUP period; HUP_MS=0 sends none (a control run: connection rate without reloads). */
+const HUP_MS = Number(process.env.HUP_MS ?? 500);
 const LOOPS = 4;
 
 interface Target {
@@ -34,6 +36,8 @@ const TARGETS: Target[] = [
 
 interface RoundResult {
   target: string;
+  /** Full rolling reloads completed (a SIGHUP during a reload: skein runs one more after it, the baseline ignores it). */
+  reloads: number;
   answered: number;
   lost: number;
   lostPer10k: number;
@@ -41,9 +45,16 @@ interface RoundResult {
   reasons: Record<string, number>;
 }
 
-async function startTarget(target: Target): Promise<{ child: ChildProcess; port: number }> {
+async function startTarget(target: Target): Promise<{ child: ChildProcess; port: number; reloads: () => number }> {
   const child = spawn(process.execPath, target.args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SKEIN_LOG_LEVEL: 'info' } });
   let text = '';
+  let reloads = 0;
+  let tail = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (tail + chunk.toString()).split('\n');
+    tail = lines.pop() ?? '';
+    reloads += lines.filter((l) => l.includes('reload complete')).length;
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       if (text.length > 100_000) return; // the port is in the first lines; the rest is reload logs
@@ -53,7 +64,7 @@ async function startTarget(target: Target): Promise<{ child: ChildProcess; port:
     });
     child.once('exit', () => reject(new Error(`${target.name} exited before listening:\n${text}`)));
   });
-  return { child, port };
+  return { child, port, reloads: () => reloads };
 }
 
 function oneRequest(port: number, id: string, reasons: Record<string, number>): Promise<boolean> {
@@ -84,7 +95,7 @@ function oneRequest(port: number, id: string, reasons: Record<string, number>): 
 }
 
 async function round(target: Target): Promise<RoundResult> {
-  const { child, port } = await startTarget(target);
+  const { child, port, reloads } = await startTarget(target);
   const reasons: Record<string, number> = {};
   let answered = 0;
   let lost = 0;
@@ -97,7 +108,7 @@ async function round(target: Target): Promise<RoundResult> {
       else lost++;
     }
   });
-  const hups = setInterval(() => child.kill('SIGHUP'), HUP_MS);
+  const hups = HUP_MS > 0 ? setInterval(() => child.kill('SIGHUP'), HUP_MS) : undefined;
   await new Promise((r) => setTimeout(r, ROUND_MS));
   clearInterval(hups);
   // Let the last reload finish before stopping the clients.
@@ -113,6 +124,7 @@ async function round(target: Target): Promise<RoundResult> {
   const total = answered + lost;
   return {
     target: target.name,
+    reloads: reloads(),
     answered,
     lost,
     lostPer10k: total ? (lost / total) * 10_000 : 0,
@@ -133,7 +145,7 @@ for (let r = 0; r < ROUNDS; r++) {
     const result = await round(target);
     results.push(result);
     console.log(
-      `round ${r + 1} ${target.name.padEnd(7)} answered ${String(result.answered).padStart(6)}  lost ${String(result.lost).padStart(4)}  ` +
+      `round ${r + 1} ${target.name.padEnd(7)} reloads ${String(result.reloads).padStart(3)}  answered ${String(result.answered).padStart(6)}  lost ${String(result.lost).padStart(4)}  ` +
         `(${result.lostPer10k.toFixed(1)} per 10k)  load-gen CPU ${(result.loadGenCpu * 100).toFixed(0)}%  ${JSON.stringify(result.reasons)}`,
     );
   }
@@ -144,6 +156,7 @@ const summary = Object.fromEntries(
     return [
       t.name,
       {
+        medianReloads: median(mine.map((r) => r.reloads)),
         medianAnswered: median(mine.map((r) => r.answered)),
         medianLost: median(mine.map((r) => r.lost)),
         medianLostPer10k: median(mine.map((r) => r.lostPer10k)),

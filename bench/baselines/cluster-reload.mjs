@@ -31,6 +31,7 @@ if (cluster.isPrimary) {
       old.disconnect();
     }
     reloading = false;
+    process.stdout.write('reload complete\n');
   });
   process.on('SIGTERM', () => {
     for (const w of Object.values(cluster.workers)) w.disconnect();
