@@ -69,6 +69,20 @@ describe('graceful shutdown', () => {
     expect(lost).toEqual(Array(5).fill('SKEIN_ERR_CONNECTION_DONE'));
   });
 
+  it('with --shutdown-delay, is not ready but still serves for the delay, then drains and exits 0', async () => {
+    const server = await startServer([OPS, '--port', '0', '--workers', '1', '--shutdown-delay', '3', '--metrics-port', String(await freePort())]);
+    server.child.kill('SIGTERM');
+    await server.waitForLog((l) => l.msg === 'not ready; draining in 3s');
+    expect(await status(server.metricsPort!, '/readyz')).toBe(503);
+    // Still accepting: a balancer that has not noticed yet loses nothing.
+    const late = await connectClient(server.port);
+    late.write('hello\n');
+    await late.waitFor((t) => t === 'echo: hello\n');
+    late.end();
+    await late.closed();
+    expect(await exitCode(server.child)).toBe(0);
+  });
+
   it('closes what is still open at --shutdown-timeout with ShutdownError, and exits 0', async () => {
     const server = await startServer([OPS, '--port', '0', '--workers', '1', '--shutdown-timeout', '1', '--metrics-port', '0']);
     const held = await connectClient(server.port);

@@ -41,6 +41,9 @@ describe.runIf(hasTool('haproxy'))('HAProxy in front of two skein servers (send-
           String(await freePort()),
           '--shutdown-timeout',
           '5',
+          // HAProxy checks /readyz every 200 ms: it stops sending before the port closes.
+          '--shutdown-delay',
+          '1',
         ]),
       );
     }

@@ -57,6 +57,8 @@ export class Primary extends EventEmitter {
   private stopping = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
+  /** Ends the `--shutdown-delay` pause early (a second signal). */
+  private cutDelay: (() => void) | undefined;
   private readonly memory: MemoryWatch | undefined;
 
   constructor(private readonly config: PrimaryConfig) {
@@ -119,13 +121,27 @@ export class Primary extends EventEmitter {
   }
 
   /**
-   * Drains every worker (they stop accepting, finish in-flight work, and close
-   * what is left after the shutdown timeout), then resolves.
+   * Stops: not ready at once; after `--shutdown-delay` (if set: still serving
+   * meanwhile), drains every worker (they stop accepting, finish in-flight work,
+   * and close what is left after the shutdown timeout); resolves when all exited.
    */
   async shutdown(): Promise<void> {
     this.stopping = true;
     this.memory?.stop();
     for (const slot of this.slots) if (slot.respawn) clearTimeout(slot.respawn);
+    const delay = this.config.options.shutdownDelay;
+    if (delay !== undefined) {
+      // Not ready (/readyz 503) but still serving, so balancers stop sending before the port closes.
+      this.log.info({ shutdownDelay: delay }, `not ready; draining in ${delay}s`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay * 1000);
+        this.cutDelay = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.cutDelay = undefined;
+    }
     const timeoutMs = this.config.options.shutdownTimeout * 1000;
     const exits = [...this.workers.values()].map((w) => w.drain(timeoutMs));
     this.updateAlive();
@@ -135,6 +151,7 @@ export class Primary extends EventEmitter {
   /** Cuts a drain short (a second signal): workers close what is left now and exit. */
   force(): void {
     this.stopping = true;
+    this.cutDelay?.();
     for (const w of this.workers.values()) w.force();
   }
 

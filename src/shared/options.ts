@@ -41,6 +41,7 @@ export interface ServerOptions {
   readonly metricsToken: string | undefined; // bearer token /metrics requires (none: open)
   readonly services: readonly ServiceConfig[];
   readonly poolOverload: 'pause' | 'reject'; // what a full pool queue does to a new task
+  readonly shutdownDelay: number | undefined; // seconds not ready but still serving, before a shutdown drains
 }
 
 type Kind = 'count' | 'natural' | 'seconds' | 'port' | 'string' | 'bytes';
@@ -75,6 +76,7 @@ export const OPTION_SPECS = {
   lowWaterMark: { flag: 'low-water-mark', env: 'SKEIN_LOW_WATER_MARK', kind: 'bytes', doc: 'unsent bytes below which reading resumes' },
   metricsToken: { flag: 'metrics-token', env: 'SKEIN_METRICS_TOKEN', kind: 'string', doc: 'bearer token required by /metrics (prefer the env variable)' },
   poolOverload: { flag: 'pool-overload', env: 'SKEIN_POOL_OVERLOAD', kind: 'string', choices: ['pause', 'reject'], doc: 'full pool queue: pause reading, or reject the task' },
+  shutdownDelay: { flag: 'shutdown-delay', env: 'SKEIN_SHUTDOWN_DELAY', kind: 'seconds', doc: 'on SIGTERM, seconds /readyz is 503 while still serving, before draining' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ScalarOptionName = keyof typeof OPTION_SPECS;
@@ -256,5 +258,6 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     metricsToken: out.metricsToken as string | undefined,
     services: Object.freeze([...services]),
     poolOverload: (out.poolOverload as 'pause' | 'reject' | undefined) ?? DEFAULTS.poolOverload,
+    shutdownDelay: out.shutdownDelay as number | undefined,
   });
 }
