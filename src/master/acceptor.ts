@@ -9,10 +9,17 @@ import { METRICS } from '../shared/metric-names.js';
 
 /** A worker the acceptor may hand connections to. */
 export interface AcceptTarget {
+  /** Slot index: what client-hash hashes over (a replacement keeps its slot's clients). */
   readonly slot: number;
+  /** Worker id: what connections are counted by (two workers share a slot during a reload). */
+  readonly id: number;
   /** Sends the socket to the worker for listener `listener`; false when the worker cannot take it. */
   send(id: number, listener: number, socket: Socket): boolean;
 }
+
+/** Connections accepted while no worker can take one wait this long, at most this many. */
+const HOLD_MS = 10_000;
+const HOLD_MAX = 1024;
 
 /** One endpoint the primary listens on, by index (the worker knows the same index). */
 export interface AcceptorListener {
@@ -29,8 +36,16 @@ export interface AcceptorOptions {
 }
 
 interface Open {
-  readonly slot: number;
+  /** Worker id. */
+  readonly worker: number;
   readonly ip: string;
+}
+
+interface Held {
+  readonly socket: Socket;
+  readonly listener: number;
+  readonly service: string;
+  readonly until: number;
 }
 
 /**
@@ -45,7 +60,10 @@ export class Acceptor {
   private readonly rejected: Counter<string>;
   private readonly servers: Server[] = [];
   private readonly open = new Map<number, Open>();
-  private readonly perSlot = new Map<number, number>();
+  private readonly perWorker = new Map<number, number>();
+  /** Accepted while no worker could take a connection (start-up, a lone worker's restart). */
+  private held: Held[] = [];
+  private holdTimer: NodeJS.Timeout | undefined;
   private readonly perIp = new Map<string, number>();
   private nextId = 1;
 
@@ -62,9 +80,16 @@ export class Acceptor {
     });
   }
 
-  /** Connections handed out and not yet closed, by slot. */
-  openBySlot(): ReadonlyMap<number, number> {
-    return this.perSlot;
+  /** Connections handed out and not yet closed, by worker id. */
+  openByWorker(): ReadonlyMap<number, number> {
+    return this.perWorker;
+  }
+
+  /** A worker became able to take connections: hand it (or them) what waited. */
+  flush(): void {
+    const held = this.held;
+    this.held = [];
+    for (const h of held) this.dispatch(h.socket, h.listener, h.service);
   }
 
   /** Listens on every endpoint; resolves with their real ports. */
@@ -115,9 +140,9 @@ export class Acceptor {
   }
 
   /** A worker is gone: every connection it held is gone with it. */
-  workerGone(slot: number): void {
+  workerGone(worker: number): void {
     for (const [id, entry] of this.open) {
-      if (entry.slot !== slot) continue;
+      if (entry.worker !== worker) continue;
       this.open.delete(id);
       this.release(entry);
     }
@@ -125,6 +150,8 @@ export class Acceptor {
 
   /** Stops accepting (drain). Connections already handed out are the workers' to finish. */
   close(): Promise<void> {
+    for (const h of this.held.splice(0)) this.refuse(h.socket, h.service, 'shutting_down');
+    if (this.holdTimer) clearInterval(this.holdTimer);
     const servers = this.servers.splice(0);
     return Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => {});
   }
@@ -133,23 +160,52 @@ export class Acceptor {
     socket.on('error', () => {});
     const ip = clientKey(socket.remoteAddress);
     const { maxConnections, maxConnectionsPerIp } = this.options;
-    if (maxConnections !== undefined && this.open.size >= maxConnections) return this.refuse(socket, service, 'max_connections');
+    const waiting = this.held.length;
+    if (maxConnections !== undefined && this.open.size + waiting >= maxConnections) return this.refuse(socket, service, 'max_connections');
     if (maxConnectionsPerIp !== undefined && ip && (this.perIp.get(ip) ?? 0) >= maxConnectionsPerIp) {
       return this.refuse(socket, service, 'max_connections_per_ip');
     }
-    const targets = this.targets();
-    const candidates = targets.map((t) => ({ target: t, slot: t.slot, open: this.perSlot.get(t.slot) ?? 0 }));
-    const choice = this.options.policy === 'client-hash' ? pickClientHash(ip, candidates) : pickLeastConnections(candidates);
-    if (!choice) return this.refuse(socket, service, 'shutting_down');
-    const id = this.nextId++;
-    const entry = { slot: choice.slot, ip };
-    this.open.set(id, entry);
-    this.perSlot.set(entry.slot, (this.perSlot.get(entry.slot) ?? 0) + 1);
-    if (ip) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    if (!choice.target.send(id, listener, socket)) {
+    this.dispatch(socket, listener, service);
+  }
+
+  private dispatch(socket: Socket, listener: number, service: string): void {
+    if (socket.destroyed) return;
+    const ip = clientKey(socket.remoteAddress);
+    // A worker that died a moment ago may still be listed: try the next choice, never drop the client.
+    const tried = new Set<number>();
+    for (;;) {
+      const candidates = this.targets()
+        .filter((t) => !tried.has(t.id))
+        .map((t) => ({ target: t, slot: t.slot, open: this.perWorker.get(t.id) ?? 0 }));
+      const choice = this.options.policy === 'client-hash' ? pickClientHash(ip, candidates) : pickLeastConnections(candidates);
+      if (!choice) return this.hold(socket, listener, service);
+      const id = this.nextId++;
+      const entry = { worker: choice.target.id, ip };
+      this.open.set(id, entry);
+      this.perWorker.set(entry.worker, (this.perWorker.get(entry.worker) ?? 0) + 1);
+      if (ip) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+      if (choice.target.send(id, listener, socket)) return;
       this.closed(id);
-      socket.destroy();
+      tried.add(choice.target.id);
     }
+  }
+
+  /** Keeps a connection (unread) until a worker can take it, within bounds. */
+  private hold(socket: Socket, listener: number, service: string): void {
+    if (this.held.length >= HOLD_MAX) return this.refuse(socket, service, 'shutting_down');
+    this.held.push({ socket, listener, service, until: Date.now() + HOLD_MS });
+    this.holdTimer ??= setInterval(() => {
+      const now = Date.now();
+      this.held = this.held.filter((h) => {
+        if (h.until > now && !h.socket.destroyed) return true;
+        this.refuse(h.socket, h.service, 'shutting_down');
+        return false;
+      });
+      if (this.held.length === 0 && this.holdTimer) {
+        clearInterval(this.holdTimer);
+        this.holdTimer = undefined;
+      }
+    }, 500);
   }
 
   private refuse(socket: Socket, protocol: string, reason: string): void {
@@ -158,9 +214,9 @@ export class Acceptor {
   }
 
   private release(entry: Open): void {
-    const slotCount = (this.perSlot.get(entry.slot) ?? 1) - 1;
-    if (slotCount <= 0) this.perSlot.delete(entry.slot);
-    else this.perSlot.set(entry.slot, slotCount);
+    const workerCount = (this.perWorker.get(entry.worker) ?? 1) - 1;
+    if (workerCount <= 0) this.perWorker.delete(entry.worker);
+    else this.perWorker.set(entry.worker, workerCount);
     if (!entry.ip) return;
     const ipCount = (this.perIp.get(entry.ip) ?? 1) - 1;
     if (ipCount <= 0) this.perIp.delete(entry.ip);

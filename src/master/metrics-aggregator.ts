@@ -65,6 +65,8 @@ interface WorkerState {
 export class MetricsAggregator {
   /** The primary's own metrics (workers alive, restarts, scrape failures). */
   readonly registry = new Registry();
+  /** More of the primary's registries, summed with the workers' series (the acceptor's rejections). */
+  readonly extraRegistries: Registry[] = [];
   readonly workersAlive: Gauge<string>;
   readonly workerRestarts: Counter<string>;
   private readonly scrapeFailures: Counter<string>;
@@ -158,6 +160,7 @@ export class MetricsAggregator {
     }
     sets.push(this.retired);
     sets.push((await this.registry.getMetricsAsJSON()) as unknown as MetricJson[]);
+    for (const extra of this.extraRegistries) sets.push((await extra.getMetricsAsJSON()) as unknown as MetricJson[]);
     const body = await render(sumMetrics(sets), format);
     const cost = performance.now() - renderStart;
     this.renderCostMs = Math.max(cost, this.renderCostMs * 0.9);

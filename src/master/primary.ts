@@ -4,6 +4,7 @@ import { CrashLoopError, deserializeError } from '../shared/errors.js';
 import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type MetricsKind, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
 import type { ServerOptions } from '../shared/options.js';
+import { Acceptor, type AcceptTarget } from './acceptor.js';
 import { MetricsAggregator, type ScrapeTarget } from './metrics-aggregator.js';
 import { RestartPolicy } from './restart-policy.js';
 import { MemoryWatch } from './memory-watch.js';
@@ -60,10 +61,17 @@ export class Primary extends EventEmitter {
   /** Ends the `--shutdown-delay` pause early (a second signal). */
   private cutDelay: (() => void) | undefined;
   private readonly memory: MemoryWatch | undefined;
+  /** Accepts in the primary for least-connections and client-hash; absent under round-robin. */
+  private readonly acceptor: Acceptor | undefined;
 
   constructor(private readonly config: PrimaryConfig) {
     super();
     this.metrics = new MetricsAggregator({ timeoutMs: config.options.metricsTimeout * 1000 });
+    const { balance, maxConnections, maxConnectionsPerIp } = config.options;
+    if (balance !== 'round-robin') {
+      this.acceptor = new Acceptor({ policy: balance, maxConnections, maxConnectionsPerIp }, () => this.acceptTargets(), config.log);
+      this.metrics.extraRegistries.push(this.acceptor.registry);
+    }
     this.restarts = new RestartPolicy(config.options.crashLoopDeaths, config.options.crashLoopWindow * 1000);
     const ceiling = config.options.maxWorkerRss;
     if (ceiling !== undefined) this.memory = new MemoryWatch(ceiling, config.log);
@@ -91,6 +99,11 @@ export class Primary extends EventEmitter {
   /** Forks every worker. Listen for `ready` and `fatal`. */
   async start(): Promise<void> {
     await this.ports.pin(this.config.options.services);
+    if (this.acceptor) {
+      // The primary listens; workers adopt the sockets it passes them, listener by listener index.
+      const listeners = this.ports.apply(this.config.options.services).flatMap((s) => s.listen.map((text) => ({ service: s.name, text })));
+      this.endpoints = await this.acceptor.listen(listeners);
+    }
     if (this.stopping) return; // told to stop while it was starting
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
@@ -113,6 +126,15 @@ export class Primary extends EventEmitter {
     return [...this.workers.values()]
       .filter((w) => w.started && !w.isDead)
       .map((w) => ({ slot: w.slot, id: w.id, request: (id: number, kind: MetricsKind) => w.send({ type: 'skein:metrics:req', id, kind }) }));
+  }
+
+  /** Workers that may take new connections from the acceptor: each slot's current one, listening and not retiring. */
+  private acceptTargets(): AcceptTarget[] {
+    return this.slots.flatMap((s) => {
+      const w = s.current;
+      if (!w?.ready) return [];
+      return [{ slot: s.index, id: w.id, send: (id: number, listener: number, socket) => w.sendSocket({ type: 'skein:conn:adopt', id, listener }, socket) }];
+    });
   }
 
   /** Pids of the serving workers, by slot. */
@@ -142,6 +164,7 @@ export class Primary extends EventEmitter {
       });
       this.cutDelay = undefined;
     }
+    await this.acceptor?.close();
     const timeoutMs = this.config.options.shutdownTimeout * 1000;
     const exits = [...this.workers.values()].map((w) => w.drain(timeoutMs));
     this.updateAlive();
@@ -158,6 +181,7 @@ export class Primary extends EventEmitter {
   /** Kills every worker at once. */
   kill(): void {
     this.stopping = true;
+    void this.acceptor?.close();
     this.memory?.stop();
     for (const slot of this.slots) if (slot.respawn) clearTimeout(slot.respawn);
     for (const w of this.workers.values()) w.kill();
@@ -285,6 +309,7 @@ export class Primary extends EventEmitter {
     });
     handle.worker.once('exit', () => {
       this.metrics.workerGone(handle.id);
+      this.acceptor?.workerGone(handle.id);
       // Its counters join the retired sum once its last messages (a final report) have arrived.
       const retire = () => this.metrics.retire(handle.id);
       if (handle.worker.isConnected()) handle.worker.once('disconnect', retire);
@@ -301,6 +326,7 @@ export class Primary extends EventEmitter {
         this.memory?.started(slot.index, handle);
         if (this.endpoints.length === 0) this.endpoints = [...message.endpoints];
         this.updateAlive();
+        this.acceptor?.flush();
         if (!this.everReady && this.slots.every((s) => s.current?.ready)) {
           this.everReady = true;
           this.emit('ready', this.endpoints);
@@ -319,6 +345,9 @@ export class Primary extends EventEmitter {
         return;
       case 'skein:metrics:final':
         this.metrics.receiveFinal({ id: handle.id, slot: handle.slot }, message.metrics);
+        return;
+      case 'skein:conn:closed':
+        this.acceptor?.closed(message.id);
         return;
       case 'skein:drained':
         // Its listener close arrived before this message, so no connection is on its way to it now.

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Worker } from 'node:cluster';
 import { deserializeError, type SerializedError } from '../shared/errors.js';
 import type { PrimaryMessage } from '../shared/ipc.js';
@@ -70,6 +71,25 @@ export class WorkerHandle {
     try {
       this.worker.send(message, undefined, undefined, (error: Error | null) => {
         if (error) this.channelError(error as NodeJS.ErrnoException);
+      });
+      return true;
+    } catch (error) {
+      this.channelError(error as NodeJS.ErrnoException);
+      return false;
+    }
+  }
+
+  /**
+   * Passes an accepted socket to the worker (`skein:conn:adopt`). Once sent, the
+   * primary's copy is closed; on failure the socket is destroyed and false returned.
+   */
+  sendSocket(message: PrimaryMessage, socket: Socket): boolean {
+    if (this.isDead || !this.worker.isConnected()) return false;
+    try {
+      this.worker.send(message, socket, { keepOpen: false }, (error: Error | null) => {
+        if (!error) return;
+        socket.destroy();
+        this.channelError(error as NodeJS.ErrnoException);
       });
       return true;
     } catch (error) {

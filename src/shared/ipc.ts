@@ -43,10 +43,17 @@ export type WorkerMessage =
   /** A worker's counters and histograms as it retires (drain or fatal error), sent before it exits. */
   | { type: 'skein:metrics:final'; metrics: unknown[] }
   /** A drain finished; the worker exits when the primary answers `skein:exit`. */
-  | { type: 'skein:drained' };
+  | { type: 'skein:drained' }
+  /** An adopted connection (`skein:conn:adopt`) closed: keeps the primary's counts exact. */
+  | { type: 'skein:conn:closed'; id: number };
 
 export type PrimaryMessage =
   | { type: 'skein:metrics:req'; id: number; kind?: MetricsKind }
+  /**
+   * Sent with a socket handle (least-connections, client-hash): run it as if the
+   * worker's listener number `listener` (services' endpoints in config order) had accepted it.
+   */
+  | { type: 'skein:conn:adopt'; id: number; listener: number }
   /** Stop accepting and finish within `timeoutMs`; a second drain can only shorten the deadline (0: close now). */
   | { type: 'skein:drain'; timeoutMs: number }
   /**

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { BALANCE_POLICIES, type BalancePolicy } from './balance.js';
 import { parseEndpoint } from './endpoint.js';
 import { InvalidOptionError } from './errors.js';
 
@@ -42,6 +43,7 @@ export interface ServerOptions {
   readonly services: readonly ServiceConfig[];
   readonly poolOverload: 'pause' | 'reject'; // what a full pool queue does to a new task
   readonly shutdownDelay: number | undefined; // seconds not ready but still serving, before a shutdown drains
+  readonly balance: BalancePolicy; // how connections are spread over workers
 }
 
 type Kind = 'count' | 'natural' | 'seconds' | 'port' | 'string' | 'bytes';
@@ -76,6 +78,7 @@ export const OPTION_SPECS = {
   lowWaterMark: { flag: 'low-water-mark', env: 'SKEIN_LOW_WATER_MARK', kind: 'bytes', doc: 'unsent bytes below which reading resumes' },
   metricsToken: { flag: 'metrics-token', env: 'SKEIN_METRICS_TOKEN', kind: 'string', doc: 'bearer token required by /metrics (prefer the env variable)' },
   poolOverload: { flag: 'pool-overload', env: 'SKEIN_POOL_OVERLOAD', kind: 'string', choices: ['pause', 'reject'], doc: 'full pool queue: pause reading, or reject the task' },
+  balance: { flag: 'balance', env: 'SKEIN_BALANCE', kind: 'string', choices: BALANCE_POLICIES, doc: 'round-robin (node:cluster), least-connections or client-hash' },
   shutdownDelay: { flag: 'shutdown-delay', env: 'SKEIN_SHUTDOWN_DELAY', kind: 'seconds', doc: 'on SIGTERM, seconds /readyz is 503 while still serving, before draining' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -95,6 +98,7 @@ export const DEFAULTS = Object.freeze({
   protocol: 'processed',
   listen: 'tcp:9000',
   poolOverload: 'pause',
+  balance: 'round-robin',
 });
 
 /** Where a raw value came from, for error messages. */
@@ -232,6 +236,8 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
       services = [normalizeService({}, 'service')];
     }
   }
+  const balance = (out.balance as BalancePolicy | undefined) ?? DEFAULTS.balance;
+  if (balance !== 'round-robin') checkBalanceCombinations(balance, services, out.maxConnectionsPerIp !== undefined);
   const names = new Set<string>();
   for (const s of services) {
     if (names.has(s.name)) throw new InvalidOptionError(`two services are named '${s.name}': give one a distinct name`);
@@ -259,5 +265,29 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     services: Object.freeze([...services]),
     poolOverload: (out.poolOverload as 'pause' | 'reject' | undefined) ?? DEFAULTS.poolOverload,
     shutdownDelay: out.shutdownDelay as number | undefined,
+    balance,
   });
+}
+
+/**
+ * The primary accepts for `least-connections` and `client-hash` and sees only the
+ * socket's address. Behind a PROXY endpoint that is the proxy's, so hashing or
+ * limiting by client address there would be wrong: refuse those combinations.
+ */
+function checkBalanceCombinations(balance: BalancePolicy, services: readonly ServiceConfig[], perIp: boolean): void {
+  for (const service of services) {
+    for (const text of service.listen) {
+      if (!parseEndpoint(text).proxy) continue;
+      if (balance === 'client-hash') {
+        throw new InvalidOptionError(
+          `--balance client-hash cannot be combined with the PROXY endpoint '${text}': the primary sees the proxy's address, not the client's (use least-connections or round-robin)`,
+        );
+      }
+      if (perIp) {
+        throw new InvalidOptionError(
+          `--max-connections-per-ip with --balance ${balance} cannot be combined with the PROXY endpoint '${text}': the primary sees the proxy's address (use --balance round-robin, where workers limit by the real client address)`,
+        );
+      }
+    }
+  }
 }

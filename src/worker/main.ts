@@ -3,6 +3,7 @@
  * with `serve()`), hands it a WorkerConfig in its environment, and talks to it
  * only over typed IPC messages.
  */
+import type { Socket } from 'node:net';
 import { serializeError } from '../shared/errors.js';
 import type { Factory } from '../shared/factory.js';
 import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
@@ -83,7 +84,11 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
   process.on('disconnect', () => process.exit(0));
 
   const { options } = config;
-  const perWorkerFromTotal = options.maxConnections !== undefined ? Math.ceil(options.maxConnections / options.workers) : undefined;
+  // Under least-connections and client-hash the primary accepts, and enforces the whole-server
+  // and per-IP limits itself; under round-robin each worker takes its share.
+  const adopting = options.balance !== 'round-robin';
+  const perWorkerFromTotal =
+    options.maxConnections !== undefined && !adopting ? Math.ceil(options.maxConnections / options.workers) : undefined;
   const perWorker = options.maxConnectionsPerWorker;
   const maxConnections =
     perWorker !== undefined && (perWorkerFromTotal === undefined || perWorker <= perWorkerFromTotal)
@@ -97,7 +102,7 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
     lowWaterMark: options.lowWaterMark,
     idleTimeout: options.idleTimeout,
     maxConnections,
-    maxConnectionsPerIp: options.maxConnectionsPerIp,
+    maxConnectionsPerIp: adopting ? undefined : options.maxConnectionsPerIp,
     pool: {
       threads: options.poolThreads,
       maxQueue: options.poolMaxQueue,
@@ -111,10 +116,15 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
 
   let allowExit!: () => void;
   const exitPermit = new Promise<void>((resolve) => (allowExit = resolve));
-  process.on('message', (message: unknown) => {
+  process.on('message', (message: unknown, handle: unknown) => {
     if (!isSkeinMessage(message)) return;
     const m = message as PrimaryMessage;
-    if (m.type === 'skein:metrics:req') {
+    if (m.type === 'skein:conn:adopt') {
+      const socket = handle as Socket | undefined;
+      if (!socket) return send({ type: 'skein:conn:closed', id: m.id });
+      socket.once('close', () => send({ type: 'skein:conn:closed', id: m.id }));
+      reactor.adopt(m.listener, socket);
+    } else if (m.type === 'skein:metrics:req') {
       const collected = m.kind === 'cumulative' ? reactor.metrics.cumulativeJSON('skein') : reactor.metrics.registry.getMetricsAsJSON();
       collected.then(
         (metrics) => send({ type: 'skein:metrics:res', id: m.id, metrics }),
@@ -152,7 +162,10 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
         factory.options = { ...factory.options, ...service.options };
         factory.protocolName = service.name;
       }
-      for (const endpoint of service.listen) bound.push(await reactor.listen(endpoint, factory, service.name));
+      for (const endpoint of service.listen) {
+        if (adopting) await reactor.register(endpoint, factory, service.name);
+        else bound.push(await reactor.listen(endpoint, factory, service.name));
+      }
     }
   } catch (error) {
     log.error({ err: error }, 'worker failed to start');

@@ -32,9 +32,12 @@ export interface ReactorOptions {
 }
 
 interface Listener {
-  readonly server: Server;
+  /** Absent for an adopted listener: the primary accepts and passes sockets in. */
+  readonly server: Server | undefined;
   readonly factory: Factory;
   readonly service: string;
+  /** Runs a new socket through the endpoint's preamble and into a protocol. */
+  readonly onSocket: (raw: Socket) => void;
 }
 
 /** How long aborted sockets get to report 'close' before the reactor stops anyway. */
@@ -51,6 +54,8 @@ export class Reactor implements ReactorServices {
   readonly metrics: WorkerMetrics;
   private readonly listeners: Listener[] = [];
   private readonly connections = new Set<Connection>();
+  /** Sockets accepted whose PROXY header or TLS handshake is still under way. */
+  private readonly inPreamble = new Set<Socket>();
   private readonly perIp = new Map<string, number>();
   private readonly pool: OffloadPool;
   private idleSweep: DelayedCall | undefined;
@@ -95,23 +100,8 @@ export class Reactor implements ReactorServices {
    * @throws ListenError when the address is in use or cannot be bound.
    */
   async listen(endpoint: string | Endpoint, factory: Factory, service = factory.protocolName): Promise<BoundEndpoint> {
-    const parsed = typeof endpoint === 'string' ? parseEndpoint(endpoint) : endpoint;
-    const text = typeof endpoint === 'string' ? endpoint : formatEndpoint(endpoint);
-    if (factory.protocolName === 'unknown') factory.protocolName = service;
-    await factory.doStart(this);
-    const stats = this.metrics.service(service);
-    if (factory.processors !== undefined) this.pool.register(service);
-    const preamble = new Preamble(parsed, text, this.log, stats);
-    const server = createServer({ allowHalfOpen: true }, (raw) => {
-      // A socket error before the protocol exists must never reach the process.
-      raw.on('error', () => {});
-      if (this.draining) {
-        stats.reject('shutting_down');
-        raw.destroy();
-        return;
-      }
-      preamble.run(raw, (socket, peer) => this.accept(socket, factory, stats, peer));
-    });
+    const { parsed, text, onSocket } = await this.prepare(endpoint, factory, service);
+    const server = createServer({ allowHalfOpen: true }, onSocket);
     server.on('error', (error) => this.log.error({ err: error, endpoint: text }, 'listener error'));
     try {
       await listenOn(server, parsed);
@@ -127,13 +117,68 @@ export class Reactor implements ReactorServices {
       throw new ListenError(`cannot listen on ${text}: ${why}`, { cause: error });
     }
     if (parsed.kind === 'unix' && parsed.mode !== undefined) await chmod(parsed.path, parsed.mode);
-    this.listeners.push({ server, factory, service });
+    this.listeners.push({ server, factory, service, onSocket });
     this.startIdleSweep();
     const address = server.address();
     if (address && typeof address === 'object') {
       return { service, endpoint: text, port: address.port, address: address.address };
     }
     return { service, endpoint: text, address: String(address) };
+  }
+
+  /**
+   * Starts `factory` (once) for an endpoint that someone else accepts on (the
+   * primary, under `--balance least-connections` or `client-hash`): sockets
+   * arrive through {@link Reactor.adopt} with this listener's index. Twisted's
+   * `adoptStreamConnection`.
+   */
+  async register(endpoint: string | Endpoint, factory: Factory, service = factory.protocolName): Promise<number> {
+    const { onSocket } = await this.prepare(endpoint, factory, service);
+    this.listeners.push({ server: undefined, factory, service, onSocket });
+    this.startIdleSweep();
+    return this.listeners.length - 1;
+  }
+
+  /**
+   * Runs an accepted socket exactly as if listener `index` had accepted it:
+   * its preamble (PROXY header, TLS), limits, then a protocol; first bytes included.
+   */
+  adopt(index: number, socket: Socket): void {
+    const listener = this.listeners[index];
+    if (!listener) {
+      this.log.error({ listener: index }, 'adopted a socket for an unknown listener; closed');
+      socket.destroy();
+      return;
+    }
+    listener.onSocket(socket);
+  }
+
+  private async prepare(endpoint: string | Endpoint, factory: Factory, service: string) {
+    const parsed = typeof endpoint === 'string' ? parseEndpoint(endpoint) : endpoint;
+    const text = typeof endpoint === 'string' ? endpoint : formatEndpoint(endpoint);
+    if (factory.protocolName === 'unknown') factory.protocolName = service;
+    await factory.doStart(this);
+    const stats = this.metrics.service(service);
+    if (factory.processors !== undefined) this.pool.register(service);
+    const preamble = new Preamble(parsed, text, this.log, stats);
+    const onSocket = (raw: Socket) => {
+      // A socket error before the protocol exists must never reach the process.
+      raw.on('error', () => {});
+      if (this.draining) {
+        stats.reject('shutting_down');
+        raw.destroy();
+        return;
+      }
+      // Accepted before any drain began: its preamble (PROXY header, TLS handshake) may finish
+      // during one, and the connection is then served and drained like the others.
+      this.inPreamble.add(raw);
+      raw.once('close', () => this.inPreamble.delete(raw));
+      preamble.run(raw, (socket, peer) => {
+        this.inPreamble.delete(raw);
+        this.accept(socket, factory, stats, peer);
+      });
+    };
+    return { parsed, text, onSocket };
   }
 
   /**
@@ -161,7 +206,7 @@ export class Reactor implements ReactorServices {
     this.draining = true;
     this.stopped = (async () => {
       // Not `close(callback)`: its callback waits for every connection to end.
-      for (const l of this.listeners) l.server.close();
+      for (const l of this.listeners) l.server?.close();
       for (const l of this.listeners) {
         try {
           await l.factory.doStop();
@@ -178,6 +223,7 @@ export class Reactor implements ReactorServices {
       }
       await this.connectionsEnded();
       for (const connection of this.connections) connection.transport.shutdown();
+      for (const raw of this.inPreamble) raw.destroy();
       // Sockets report 'close' (and protocols hear connectionLost) on a later turn.
       this.drainDeadline = Date.now() + CLOSE_GRACE_MS;
       await this.connectionsEnded();
@@ -192,7 +238,8 @@ export class Reactor implements ReactorServices {
   private connectionsEnded(): Promise<void> {
     return new Promise<void>((resolve) => {
       const check = () => {
-        if (this.connections.size > 0 && Date.now() < (this.drainDeadline ?? 0)) return;
+        const open = this.connections.size + this.inPreamble.size;
+        if (open > 0 && Date.now() < (this.drainDeadline ?? 0)) return;
         clearInterval(poll);
         this.wakeDrain = undefined;
         resolve();
@@ -218,11 +265,6 @@ export class Reactor implements ReactorServices {
 
   private accept(socket: Socket, factory: Factory, stats: ProtocolStats, peer: Address): void {
     socket.on('error', () => {});
-    if (this.draining) {
-      stats.reject('shutting_down');
-      socket.destroy();
-      return;
-    }
     const limit = this.options.maxConnections;
     if (limit && this.connections.size >= limit.limit) {
       stats.reject(limit.reason);
@@ -273,6 +315,14 @@ export class Reactor implements ReactorServices {
     );
     this.connections.add(connection);
     connection.start();
+    // Its preamble finished after a drain began: it hears the drain now.
+    if (this.draining && !connection.driver.isLost) {
+      try {
+        protocol.drain();
+      } catch (error) {
+        this.log.warn({ err: error, protocol: stats.protocol }, 'protocol drain hook threw');
+      }
+    }
   }
 
   /**
