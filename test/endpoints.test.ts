@@ -1,4 +1,7 @@
 import { once } from 'node:events';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -146,5 +149,36 @@ describe('PROXY protocol trust list', () => {
     expect(stderr).toMatch(/proxy must be v1, v2 or any \(got 'v3'\)/);
     const second = await runToExit(['serve', '--listen', 'tcp:0:proxy=v1:trusted=10.0.0.0/99', '--metrics-port', '0']);
     expect(second.stderr).toMatch(/invalid CIDR '10.0.0.0\/99'/);
+  });
+});
+
+describe('tls: certificate renewal', () => {
+  it('SIGHUP (rolling reload) picks up a renewed certificate from disk', async () => {
+    const first = makeCerts();
+    const renewed = makeCerts();
+    const dir = mkdtempSync(join(tmpdir(), 'skein-renew-'));
+    const key = join(dir, 'server.key');
+    const cert = join(dir, 'server.crt');
+    copyFileSync(first.key, key);
+    copyFileSync(first.cert, cert);
+    const server = await startServer([PEER_ECHO, '--listen', `tls:0:interface=127.0.0.1:key=${key}:cert=${cert}`, '--workers', '1', '--metrics-port', '0']);
+    const fingerprint = async (ca: Buffer) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca, servername: 'localhost' });
+      await once(socket, 'secureConnect');
+      const fp = socket.getPeerCertificate().fingerprint256;
+      socket.destroy();
+      return fp;
+    };
+    try {
+      const before = await fingerprint(first.caPem);
+      copyFileSync(renewed.key, key);
+      copyFileSync(renewed.cert, cert);
+      process.kill(server.child.pid!, 'SIGHUP');
+      await server.waitForLog((l) => String(l.msg).startsWith('reload complete'), 60_000);
+      const after = await fingerprint(renewed.caPem);
+      expect(after).not.toBe(before);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
   });
 });
