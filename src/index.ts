@@ -15,3 +15,6 @@ export { METRICS } from './shared/metric-names.js';
 export * from './shared/errors.js';
 export { reactor, listenTCP, listen, Reactor, type ReactorOptions } from './reactor.js';
 export { serve, type ServeOptions, type RunningServer } from './serve.js';
+export { connectTCP, type ConnectOptions } from './client/connector.js';
+export { ClientFactory, type Connector, type ConnectorState } from './client/client-factory.js';
+export { ReconnectingClientFactory, type ReconnectOptions } from './client/reconnecting-client-factory.js';

@@ -117,6 +117,14 @@ export type NoProcessorError = InstanceType<typeof NoProcessorError>;
 export const CrashLoopError = defineError('CrashLoopError', 'SKEIN_ERR_CRASH_LOOP', 'workers are crash-looping');
 export type CrashLoopError = InstanceType<typeof CrashLoopError>;
 
+/** A client connection attempt failed (refused, unreachable, cancelled, or refused by the factory). */
+export const ConnectError = defineError('ConnectError', 'SKEIN_ERR_CONNECT', 'could not connect');
+export type ConnectError = InstanceType<typeof ConnectError>;
+
+/** A client connection attempt did not complete within its timeout. */
+export const ConnectTimeoutError = defineError('ConnectTimeoutError', 'SKEIN_ERR_CONNECT_TIMEOUT', 'connection attempt timed out');
+export type ConnectTimeoutError = InstanceType<typeof ConnectTimeoutError>;
+
 /** Every error class, by name: used to rebuild errors that crossed a thread or process. */
 export const errorClasses = {
   ConnectionDone,
@@ -137,6 +145,8 @@ export const errorClasses = {
   OffloadCancelledError,
   NoProcessorError,
   CrashLoopError,
+  ConnectError,
+  ConnectTimeoutError,
 } as const;
 
 /** The wire form of an error that crosses a thread or process boundary. */

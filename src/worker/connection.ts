@@ -5,7 +5,7 @@ import { errorCode, IdleTimeoutError } from '../shared/errors.js';
 import { formatAddress } from '../shared/address.js';
 import type { Protocol } from '../shared/protocol.js';
 import { ProtocolDriver } from '../shared/protocol-driver.js';
-import { SocketTransport, type WaterMarks } from './socket-transport.js';
+import { SocketTransport, type WaterMarks } from '../shared/socket-transport.js';
 import type { ProtocolStats } from './stats.js';
 
 /**

@@ -1,9 +1,13 @@
 import type { Socket } from 'node:net';
-import { addressFrom, type Address } from '../shared/address.js';
-import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from '../shared/errors.js';
-import type { PausableReading } from '../shared/services.js';
-import type { Producer, Transport } from '../shared/transport.js';
-import type { ProtocolStats } from './stats.js';
+import { addressFrom, type Address } from './address.js';
+import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from './errors.js';
+import type { PausableReading } from './services.js';
+import type { Producer, Transport } from './transport.js';
+
+/** Where a transport counts the bytes it sends (the worker's per-service stats; nothing on the client). */
+export interface SentBytesCounter {
+  bytesSent: number;
+}
 
 /** Water marks of one transport's unsent output, in bytes. */
 export interface WaterMarks {
@@ -14,9 +18,12 @@ export interface WaterMarks {
 const WRITE_BUFFER = 'write-buffer';
 const EMPTY = Buffer.alloc(0);
 const PROTOCOL = 'protocol';
+/** Default water marks: reading pauses above 64 KiB of unsent output and resumes below 16 KiB. */
+export const DEFAULT_WATER_MARKS: WaterMarks = Object.freeze({ high: 64 * 1024, low: 16 * 1024 });
 
 /**
- * A Transport backed by a node:net socket.
+ * A Transport backed by a node:net socket, for both ends: the worker's
+ * accepted connections and the client side's outgoing ones.
  *
  * Writes made in one tick are corked and leave in one syscall. Reading pauses
  * for named reasons (the protocol, a full write buffer, a full offload queue…)
@@ -38,8 +45,8 @@ export class SocketTransport implements Transport, PausableReading {
 
   constructor(
     readonly socket: Socket,
-    private readonly marks: WaterMarks,
-    private readonly stats: ProtocolStats,
+    private readonly marks: WaterMarks = DEFAULT_WATER_MARKS,
+    private readonly stats: SentBytesCounter = { bytesSent: 0 },
     /** Called when our write side has finished (after `loseWriteConnection`). */
     private readonly onWriteClosed: () => void = () => {},
   ) {
