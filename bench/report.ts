@@ -1,0 +1,117 @@
+/** The bench's report: its JSON shape and its Markdown summary, with the targets checked. */
+import type { CapacityResult } from './capacity.js';
+import type { SoakResult } from './soak.js';
+import type { CellResult } from './throughput.js';
+
+export interface HookResult {
+  readonly name: string;
+  readonly exitCode: number | null;
+  readonly outputTail: string;
+  readonly json?: unknown;
+}
+
+export interface BenchReport {
+  date: string;
+  finished?: string;
+  command: string;
+  machine: { cpu: string; cores: number; memoryGiB: number; node: string; kernel: string; loadAverageAtStart: number[]; loadAverageAtEnd?: number[] };
+  settings: Record<string, unknown>;
+  workers: number[];
+  throughput: CellResult[];
+  hooks: HookResult[];
+  capacity?: { skein: CapacityResult; baseline: CapacityResult };
+  soak?: SoakResult;
+}
+
+/** Framework overhead target: skein's throughput at least 95% of the baseline's. */
+export const OVERHEAD_TARGET = 0.95;
+/** Idle-connection target: 10,000 connections in one worker under 100 MB of RSS growth. */
+export const CAPACITY_TARGET = { connections: 10_000, growthMiB: 100 };
+
+const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const pass = (ok: boolean) => (ok ? '**met**' : '**missed**');
+
+function throughputTable(cells: CellResult[]): string[] {
+  const lines = [
+    '| protocol | workers | conns | depth | skein req/s | baseline | baseline req/s | skein / baseline | skein p50 / p99 ms | baseline p50 / p99 ms | server CPU skein / base | load-gen CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const c of cells) {
+    lines.push(
+      `| ${c.protocol} | ${c.workers} | ${c.connections} | ${c.pipeline} | ${int.format(c.skein.throughput)} | ${c.baseline.server} | ${int.format(c.baseline.throughput)} | ${c.ratio.toFixed(3)} | ${c.skein.p50Ms} / ${c.skein.p99Ms} | ${c.baseline.p50Ms} / ${c.baseline.p99Ms} | ${c.skein.serverCpu}% / ${c.baseline.serverCpu}% | ${c.skein.generatorCpu}% |`,
+    );
+  }
+  return lines;
+}
+
+/** The Markdown summary written beside the JSON. */
+export function renderMarkdown(r: BenchReport): string {
+  const m = r.machine;
+  const out: string[] = [
+    `# skein benchmarks, ${r.date.slice(0, 10)}`,
+    '',
+    `Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}; load average ${m.loadAverageAtStart.join(' ')} at the start${m.loadAverageAtEnd ? `, ${m.loadAverageAtEnd.join(' ')} at the end` : ''}.`,
+    `The load generator (\`skein load\`, worker threads) runs on the same host. Command: \`${r.command}\`.`,
+    `Settings: ${JSON.stringify(r.settings)}.`,
+    '',
+  ];
+  const targets: string[] = [];
+  if (r.throughput.length > 0) {
+    out.push(
+      '## Throughput: skein against hand-written node:net',
+      '',
+      'Each row: medians of the rounds; `skein / baseline` is the median of the per-round ratios (rounds alternate which server goes first).',
+      'Baseline for 1 worker: the protocol on node:net in one process; for N workers: the same under node:cluster with N workers.',
+      'Latency is a closed loop (coordinated omission applies). CPU is percent of one core over the run.',
+      '',
+      ...throughputTable(r.throughput),
+      '',
+      '![throughput vs connections](throughput.svg)',
+      '',
+    );
+    const worst = r.throughput.reduce((a, b) => (b.ratio < a.ratio ? b : a));
+    const missed = r.throughput.filter((c) => c.ratio < OVERHEAD_TARGET);
+    targets.push(
+      `- Framework overhead ≤ 5% against node:net with the same framing and process count: ${pass(missed.length === 0)} in ${r.throughput.length - missed.length} of ${r.throughput.length} cells; lowest ratio ${worst.ratio.toFixed(3)} (${worst.protocol}, ${worst.workers} workers, ${worst.connections} connections, depth ${worst.pipeline}).`,
+    );
+  }
+  for (const hook of r.hooks) {
+    out.push(`## bench/${hook.name}.ts`, '', `Exit code ${hook.exitCode}. Last lines of its output:`, '', '```', hook.outputTail, '```', '');
+  }
+  if (r.capacity) {
+    const { skein, baseline } = r.capacity;
+    out.push(
+      '## Idle connections in one worker',
+      '',
+      '| server | connections held | RSS before MiB | RSS at target MiB | growth MiB | KiB per connection | RSS after close MiB |',
+      '|---|---|---|---|---|---|---|',
+      ...[skein, baseline].map(
+        (c) => `| ${c.server} | ${int.format(c.held)} / ${int.format(c.target)} | ${c.rssBeforeMiB} | ${c.rssAtTargetMiB} | ${c.growthMiB} | ${c.perConnectionKiB} | ${c.rssAfterCloseMiB} |`,
+      ),
+      '',
+    );
+    const scaled = (skein.growthMiB * CAPACITY_TARGET.connections) / skein.target;
+    targets.push(
+      `- ${int.format(CAPACITY_TARGET.connections)} idle connections in one worker under ${CAPACITY_TARGET.growthMiB} MB of RSS growth: ${pass(skein.held === skein.target && scaled < CAPACITY_TARGET.growthMiB)} (${int.format(skein.held)} of ${int.format(skein.target)} held, ${skein.growthMiB} MiB growth${skein.target !== CAPACITY_TARGET.connections ? `, ${round2(scaled)} MiB scaled to 10,000` : ''}; node:net baseline ${baseline.growthMiB} MiB, ratio ${round2(skein.growthMiB / baseline.growthMiB)}).`,
+    );
+  }
+  if (r.soak) {
+    const s = r.soak;
+    out.push(
+      '## Soak',
+      '',
+      `${int.format(s.load.requests)} \`processed\` messages over ${s.connections} connections in ${s.load.durationSeconds} s (${int.format(s.load.throughput)} req/s, ${s.load.errors} errors), one worker, VmRSS sampled each second (${s.samples.length} samples).`,
+      `After warm-up (first quarter): median RSS ${s.earlyMiB} MiB in the first third, ${s.lateMiB} MiB in the last third (growth ${s.growthMiB} MiB); least-squares slope ${s.slopeMiBPerMinute} MiB/min.`,
+      '',
+      `RSS (MiB) every ~10 s: ${s.samples.filter((_, i) => i % 10 === 0).map((x) => x.rssMiB).join(', ')}`,
+      '',
+    );
+    targets.push(`- No RSS growth trend over the soak: ${pass(s.flat)} (growth ${s.growthMiB} MiB after warm-up, slope ${s.slopeMiBPerMinute} MiB/min).`);
+  }
+  if (targets.length > 0) out.push('## Targets', '', ...targets, '');
+  return `${out.join('\n')}\n`;
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}

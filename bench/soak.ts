@@ -1,0 +1,80 @@
+/**
+ * Soak: a few million `processed` messages through one skein worker, with the
+ * worker's VmRSS sampled once a second. The first quarter of the run is
+ * warm-up (heap growth to its working size); over the rest, the verdict is
+ * "flat" when the median RSS of the last third is within 5% (or 2 MiB) of the
+ * median of the first third. The least-squares slope is reported beside it.
+ */
+import type { LoadResult } from '../src/client/load/runner.js';
+import { rssBytes, runLoadProcess, startSkein } from './lib/proc.js';
+import { MiB, linearFit, median, round } from './lib/stats.js';
+
+export interface SoakResult {
+  readonly messages: number;
+  readonly connections: number;
+  readonly pipeline: number;
+  readonly load: LoadResult;
+  readonly samples: ReadonlyArray<{ readonly seconds: number; readonly rssMiB: number }>;
+  /** Median RSS of the first and last third of the samples after warm-up. */
+  readonly earlyMiB: number;
+  readonly lateMiB: number;
+  readonly growthMiB: number;
+  /** Least-squares slope after warm-up, MiB per minute. */
+  readonly slopeMiBPerMinute: number;
+  readonly flat: boolean;
+}
+
+export async function runSoak(messages: number, connections: number, pipeline: number, log: (line: string) => void): Promise<SoakResult> {
+  const server = await startSkein('processed', 1);
+  const pid = server.workerPids[0]!;
+  const samples: Array<{ seconds: number; rssMiB: number }> = [];
+  const start = performance.now();
+  const sampler = setInterval(() => {
+    const seconds = (performance.now() - start) / 1000;
+    samples.push({ seconds: round(seconds, 1), rssMiB: round(rssBytes(pid) / MiB) });
+    if (samples.length % 15 === 0) log(`  soak ${Math.round(seconds)} s: worker RSS ${samples.at(-1)!.rssMiB} MiB`);
+  }, 1000);
+  let load: LoadResult;
+  try {
+    load = await runLoadProcess([
+      '--port',
+      String(server.port),
+      '--preset',
+      'processed',
+      '--payload',
+      '64',
+      '-c',
+      String(connections),
+      '-p',
+      String(pipeline),
+      '-n',
+      String(messages),
+      '--threads',
+      '2',
+    ]);
+  } finally {
+    clearInterval(sampler);
+    await server.stop();
+  }
+  const steady = samples.slice(Math.floor(samples.length / 4));
+  const third = Math.max(1, Math.floor(steady.length / 3));
+  const early = median(steady.slice(0, third).map((s) => s.rssMiB));
+  const late = median(steady.slice(-third).map((s) => s.rssMiB));
+  const fit = linearFit(
+    steady.map((s) => s.seconds),
+    steady.map((s) => s.rssMiB),
+  );
+  const growth = late - early;
+  return {
+    messages,
+    connections,
+    pipeline,
+    load,
+    samples,
+    earlyMiB: round(early),
+    lateMiB: round(late),
+    growthMiB: round(growth),
+    slopeMiBPerMinute: round(fit.slope * 60, 3),
+    flat: growth <= Math.max(2, early * 0.05),
+  };
+}

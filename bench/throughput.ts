@@ -1,0 +1,163 @@
+/**
+ * skein against its hand-written node:net baselines, in one run, alternating:
+ * for each protocol and worker count, skein (N workers) and the baseline
+ * (node:net single process for 1, node:cluster for N) serve side by side, and
+ * every cell (connections × pipeline depth) is loaded once per round, skein
+ * and baseline back to back, in alternating order. Reported: medians of the
+ * rounds and the median of the per-round ratios skein / baseline.
+ */
+import { connect } from 'node:net';
+import { availableParallelism } from 'node:os';
+import type { LoadResult } from '../src/client/load/runner.js';
+import { cpuSeconds, runLoadProcess, startBaseline, startSkein, type BenchServer } from './lib/proc.js';
+import { median, round } from './lib/stats.js';
+
+export interface Cell {
+  readonly protocol: string;
+  readonly workers: number;
+  readonly pipeline: number;
+  readonly connections: number;
+}
+
+export interface SideSummary {
+  readonly server: string;
+  /** Median requests per second over the rounds. */
+  readonly throughput: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Median CPU of the load generator, percent of one core. */
+  readonly generatorCpu: number;
+  /** Median CPU of the server's processes, percent of one core. */
+  readonly serverCpu: number;
+  readonly rounds: number[];
+  readonly errors: number;
+}
+
+export interface CellResult extends Cell {
+  readonly skein: SideSummary;
+  readonly baseline: SideSummary;
+  /** Median of the per-round ratios skein / baseline (1 = same throughput). */
+  readonly ratio: number;
+}
+
+export interface ThroughputOptions {
+  readonly protocols: readonly string[];
+  readonly workers: readonly number[];
+  /** Connection counts swept at pipeline depth 1 (the chart). */
+  readonly sweep: readonly number[];
+  /** Connections of the deep-pipeline cells. */
+  readonly connections: number;
+  readonly deepPipeline: number;
+  readonly rounds: number;
+  /** Seconds of each load run. */
+  readonly seconds: number;
+  readonly log: (line: string) => void;
+}
+
+interface Sample {
+  result: LoadResult;
+  serverCpu: number;
+}
+
+/** Load-generator arguments for each protocol (and what the baseline must greet with). */
+async function protocolArgs(protocol: string, probePort: number): Promise<{ args: string[]; greeting?: string }> {
+  if (protocol === 'processed') return { args: ['--preset', 'processed', '--payload', '64'] };
+  const greeting = await probeGreeting(probePort);
+  return { args: ['--framing', 'line', '--payload', '64', ...(greeting ? ['--greeting'] : [])], ...(greeting ? { greeting } : {}) };
+}
+
+/** The first line a server sends unprompted, if any (so the baseline greets the same way). */
+async function probeGreeting(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('error', () => resolve(undefined));
+    setTimeout(() => {
+      socket.destroy();
+      const end = text.indexOf('\n');
+      resolve(end === -1 ? undefined : text.slice(0, end + 1));
+    }, 500);
+  });
+}
+
+async function measure(server: BenchServer, cell: Cell, args: string[], seconds: number): Promise<Sample> {
+  const cpuBefore = server.allPids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+  const threads = Math.min(cell.connections, availableParallelism());
+  const result = await runLoadProcess([
+    '--port',
+    String(server.port),
+    ...args,
+    '-c',
+    String(cell.connections),
+    '-p',
+    String(cell.pipeline),
+    '-d',
+    String(seconds),
+    '--threads',
+    String(threads),
+  ]);
+  const cpu = server.allPids.reduce((s, pid) => s + cpuSeconds(pid), 0) - cpuBefore;
+  return { result, serverCpu: round((cpu / result.durationSeconds) * 100, 1) };
+}
+
+function summarize(server: string, samples: Sample[]): SideSummary {
+  return {
+    server,
+    throughput: round(median(samples.map((s) => s.result.throughput)), 0),
+    p50Ms: round(median(samples.map((s) => s.result.latencyMs.p50)), 3),
+    p99Ms: round(median(samples.map((s) => s.result.latencyMs.p99)), 3),
+    generatorCpu: round(median(samples.map((s) => s.result.cpu.percent)), 0),
+    serverCpu: round(median(samples.map((s) => s.serverCpu)), 0),
+    rounds: samples.map((s) => round(s.result.throughput, 0)),
+    errors: samples.reduce((sum, s) => sum + s.result.errors, 0),
+  };
+}
+
+/** Runs the comparison and returns one result per cell. */
+export async function runThroughput(options: ThroughputOptions): Promise<CellResult[]> {
+  const results: CellResult[] = [];
+  for (const protocol of options.protocols) {
+    for (const workers of options.workers) {
+      const skein = await startSkein(protocol, workers);
+      const { args, greeting } = await protocolArgs(protocol, skein.port);
+      const baseline = await startBaseline(protocol, workers === 1 ? 0 : workers, greeting);
+      try {
+        const cells: Cell[] = [
+          ...options.sweep.map((connections) => ({ protocol, workers, pipeline: 1, connections })),
+          { protocol, workers, pipeline: options.deepPipeline, connections: options.connections },
+        ];
+        options.log(`${skein.name} vs ${baseline.name}: ${cells.length} cells × ${options.rounds} rounds × ${options.seconds} s`);
+        // Warm both servers' JIT before the first measured round.
+        for (const server of [skein, baseline]) await measure(server, cells[cells.length - 1]!, args, 1);
+        const samples = cells.map(() => ({ skein: [] as Sample[], baseline: [] as Sample[] }));
+        for (let r = 0; r < options.rounds; r++) {
+          for (const [i, cell] of cells.entries()) {
+            const order = (r + i) % 2 === 0 ? (['skein', 'baseline'] as const) : (['baseline', 'skein'] as const);
+            for (const side of order) {
+              samples[i]![side].push(await measure(side === 'skein' ? skein : baseline, cell, args, options.seconds));
+            }
+            const s = samples[i]!.skein.at(-1)!.result.throughput;
+            const b = samples[i]!.baseline.at(-1)!.result.throughput;
+            options.log(
+              `  round ${r + 1} c=${String(cell.connections).padStart(3)} p=${String(cell.pipeline).padStart(2)}: skein ${Math.round(s)} req/s, baseline ${Math.round(b)} req/s, ratio ${(s / b).toFixed(3)}`,
+            );
+          }
+        }
+        for (const [i, cell] of cells.entries()) {
+          const { skein: ss, baseline: bs } = samples[i]!;
+          results.push({
+            ...cell,
+            skein: summarize(skein.name, ss),
+            baseline: summarize(baseline.name, bs),
+            ratio: round(median(ss.map((s, k) => s.result.throughput / bs[k]!.result.throughput)), 3),
+          });
+        }
+      } finally {
+        await skein.stop();
+        await baseline.stop();
+      }
+    }
+  }
+  return results;
+}
