@@ -29,6 +29,8 @@ export interface SideSummary {
   readonly generatorCpu: number;
   /** Median CPU of the server's processes, percent of one core. */
   readonly serverCpu: number;
+  /** Median CPU time of the server's processes per reply, microseconds (insensitive to other load on the host). */
+  readonly cpuPerRequestUs: number;
   readonly rounds: number[];
   readonly errors: number;
 }
@@ -38,6 +40,8 @@ export interface CellResult extends Cell {
   readonly baseline: SideSummary;
   /** Median of the per-round ratios skein / baseline (1 = same throughput). */
   readonly ratio: number;
+  /** Median of the per-round ratios of server CPU per reply, skein / baseline (1 = same cost; 1.05 = 5% overhead). */
+  readonly cpuRatio: number;
 }
 
 export interface ThroughputOptions {
@@ -57,6 +61,7 @@ export interface ThroughputOptions {
 interface Sample {
   result: LoadResult;
   serverCpu: number;
+  cpuPerRequestUs: number;
 }
 
 /** Load-generator arguments for each protocol (and what the baseline must greet with). */
@@ -98,7 +103,11 @@ async function measure(server: BenchServer, cell: Cell, args: string[], seconds:
     String(threads),
   ]);
   const cpu = server.allPids.reduce((s, pid) => s + cpuSeconds(pid), 0) - cpuBefore;
-  return { result, serverCpu: round((cpu / result.durationSeconds) * 100, 1) };
+  return {
+    result,
+    serverCpu: round((cpu / result.durationSeconds) * 100, 1),
+    cpuPerRequestUs: result.requests > 0 ? (cpu * 1e6) / result.requests : Number.NaN,
+  };
 }
 
 function summarize(server: string, samples: Sample[]): SideSummary {
@@ -109,6 +118,7 @@ function summarize(server: string, samples: Sample[]): SideSummary {
     p99Ms: round(median(samples.map((s) => s.result.latencyMs.p99)), 3),
     generatorCpu: round(median(samples.map((s) => s.result.cpu.percent)), 0),
     serverCpu: round(median(samples.map((s) => s.serverCpu)), 0),
+    cpuPerRequestUs: round(median(samples.map((s) => s.cpuPerRequestUs)), 2),
     rounds: samples.map((s) => round(s.result.throughput, 0)),
     errors: samples.reduce((sum, s) => sum + s.result.errors, 0),
   };
@@ -139,8 +149,10 @@ export async function runThroughput(options: ThroughputOptions): Promise<CellRes
             }
             const s = samples[i]!.skein.at(-1)!.result.throughput;
             const b = samples[i]!.baseline.at(-1)!.result.throughput;
+            const sc = samples[i]!.skein.at(-1)!.cpuPerRequestUs;
+            const bc = samples[i]!.baseline.at(-1)!.cpuPerRequestUs;
             options.log(
-              `  round ${r + 1} c=${String(cell.connections).padStart(3)} p=${String(cell.pipeline).padStart(2)}: skein ${Math.round(s)} req/s, baseline ${Math.round(b)} req/s, ratio ${(s / b).toFixed(3)}`,
+              `  round ${r + 1} c=${String(cell.connections).padStart(3)} p=${String(cell.pipeline).padStart(2)}: skein ${Math.round(s)} req/s ${sc.toFixed(1)} µs CPU/req, baseline ${Math.round(b)} req/s ${bc.toFixed(1)} µs CPU/req; ratios ${(s / b).toFixed(3)} / ${(sc / bc).toFixed(3)}`,
             );
           }
         }
@@ -151,6 +163,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<CellRes
             skein: summarize(skein.name, ss),
             baseline: summarize(baseline.name, bs),
             ratio: round(median(ss.map((s, k) => s.result.throughput / bs[k]!.result.throughput)), 3),
+            cpuRatio: round(median(ss.map((s, k) => s.cpuPerRequestUs / bs[k]!.cpuPerRequestUs)), 3),
           });
         }
       } finally {
