@@ -164,7 +164,11 @@ export class TcpConnector<P extends Protocol = Protocol> implements Connector {
     this.transport = transport;
     // A callback failure aborts the connection; its reason reaches connectionLost and clientConnectionLost.
     const driver = new ProtocolDriver(protocol, transport, { callbackFailed: () => {} });
-    socket.on('data', (chunk: Buffer) => driver.data(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      transport.beginDispatch();
+      driver.data(chunk);
+      transport.endDispatch();
+    });
     socket.on('end', () => driver.readLost());
     socket.once('close', () => {
       transport.closed();

@@ -43,7 +43,10 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => {
       stats.bytesReceived += chunk.length;
       this.lastActivity = clock.seconds();
+      const transport = this.transport;
+      transport.beginDispatch();
       this.driver.data(chunk);
+      transport.endDispatch();
     });
     socket.on('end', () => this.driver.readLost());
     socket.on('close', () => {
