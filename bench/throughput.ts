@@ -86,23 +86,22 @@ async function probeGreeting(port: number): Promise<string | undefined> {
   });
 }
 
+/**
+ * One load run. The server's CPU is read when the generator reports that its
+ * window opened and closed, so it covers the steady state only: connecting
+ * and closing (where skein pays for the cluster hand-off even with one
+ * worker) are left out.
+ */
 async function measure(server: BenchServer, cell: Cell, args: string[], seconds: number): Promise<Sample> {
-  const cpuBefore = server.allPids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+  const serverCpu = () => server.allPids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+  let cpuBefore = Number.NaN;
+  let cpuAfter = Number.NaN;
   const threads = Math.min(cell.connections, availableParallelism());
-  const result = await runLoadProcess([
-    '--port',
-    String(server.port),
-    ...args,
-    '-c',
-    String(cell.connections),
-    '-p',
-    String(cell.pipeline),
-    '-d',
-    String(seconds),
-    '--threads',
-    String(threads),
-  ]);
-  const cpu = server.allPids.reduce((s, pid) => s + cpuSeconds(pid), 0) - cpuBefore;
+  const result = await runLoadProcess(
+    ['--port', String(server.port), ...args, '-c', String(cell.connections), '-p', String(cell.pipeline), '-d', String(seconds), '--threads', String(threads)],
+    { onStarted: () => (cpuBefore = serverCpu()), onFinished: () => (cpuAfter = serverCpu()) },
+  );
+  const cpu = cpuAfter - cpuBefore;
   return {
     result,
     serverCpu: round((cpu / result.durationSeconds) * 100, 1),

@@ -135,13 +135,32 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** Runs `skein load ARGS --json --quiet` in its own process and returns its result. */
-export async function runLoadProcess(args: string[], timeoutMs = 600_000): Promise<LoadResult> {
-  const child = spawn(process.execPath, [CLI, 'load', ...args, '--json', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs `skein load ARGS --json` in its own process and returns its result.
+ * `onStarted` / `onFinished` run when it reports that its measurement window
+ * opens (connections ready) and closes (before the connections close).
+ */
+export async function runLoadProcess(
+  args: string[],
+  hooks: { onStarted?: () => void; onFinished?: () => void } = {},
+  timeoutMs = 600_000,
+): Promise<LoadResult> {
+  const child = spawn(process.execPath, [CLI, 'load', ...args, '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
+  let pending = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stderr.on('data', (c: Buffer) => {
+    pending += c.toString();
+    let nl;
+    while ((nl = pending.indexOf('\n')) !== -1) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.endsWith('running')) hooks.onStarted?.();
+      else if (line === 'skein load: finished') hooks.onFinished?.();
+      else if (!line.startsWith('[')) stderr += `${line}\n`;
+    }
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const [code] = (await once(child, 'exit')) as [number | null];
   clearTimeout(timer);

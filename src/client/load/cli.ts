@@ -20,7 +20,16 @@ export async function loadMain(args: string[], out: NodeJS.WritableStream = proc
     return 2;
   }
   try {
-    const result = await runLoad(options, options.quiet ? undefined : (p) => err.write(`${formatProgress(p)}\n`));
+    const result = await runLoad(
+      options,
+      options.quiet ? undefined : (p) => err.write(`${formatProgress(p)}\n`),
+      options.quiet
+        ? {}
+        : {
+            started: () => err.write(`skein load: ${options.connections} connections ready, running\n`),
+            finished: () => err.write('skein load: finished\n'),
+          },
+    );
     out.write(options.json ? `${JSON.stringify(result)}\n` : `${formatResult(result)}\n`);
     return result.stalled ? 1 : 0;
   } catch (error) {

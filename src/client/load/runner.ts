@@ -44,6 +44,14 @@ export interface LoadProgress {
   readonly rate: number;
 }
 
+/** Moments of a run, for tools that measure the target alongside (the bench samples the server's CPU). */
+export interface LoadEvents {
+  /** Every connection is open and ready; the first requests are about to leave. */
+  started?(): void;
+  /** The window closed (every thread reported); the connections are not closed yet. */
+  finished?(): void;
+}
+
 interface Share {
   connections: number;
   requests: number | undefined;
@@ -70,7 +78,7 @@ export function shareOut(connections: number, requests: number | undefined, thre
  *
  * @throws ConnectError (or Error with its message, from a thread) when a connection cannot be opened.
  */
-export async function runLoad(options: LoadOptions, onProgress?: (progress: LoadProgress) => void): Promise<LoadResult> {
+export async function runLoad(options: LoadOptions, onProgress?: (progress: LoadProgress) => void, events: LoadEvents = {}): Promise<LoadResult> {
   const shares = shareOut(options.connections, options.requests, options.threads === 0 ? 1 : options.threads);
   const engineOptions = (share: Share): EngineOptions => ({
     host: options.host,
@@ -92,6 +100,7 @@ export async function runLoad(options: LoadOptions, onProgress?: (progress: Load
   }
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
+  events.started?.();
   let last = { at: started, completed: 0 };
   const ticker = setInterval(() => {
     const completed = runs.reduce((sum, r) => sum + r.progress.completed, 0);
@@ -103,6 +112,7 @@ export async function runLoad(options: LoadOptions, onProgress?: (progress: Load
   try {
     const results = await Promise.all(runs.map((r) => r.go()));
     const cpu = process.cpuUsage(cpuBefore);
+    events.finished?.();
     const histogram = newHistogram();
     for (const r of results) histogram.add(r.histogram);
     const elapsed = Math.max(...results.map((r) => r.elapsed));
