@@ -107,13 +107,13 @@ export function renderMarkdown(r: BenchReport): string {
     out.push(
       '## Soak',
       '',
-      `${int.format(s.load.requests)} \`processed\` messages over ${s.connections} connections in ${s.load.durationSeconds} s (${int.format(s.load.throughput)} req/s, ${s.load.errors} errors), one worker, VmRSS sampled each second (${s.samples.length} samples).`,
-      `Second half of the run (the first half is warm-up): median RSS ${s.earlyMiB} MiB over its first quarter of samples, ${s.lateMiB} MiB over its last (growth ${s.growthMiB} MiB; flat means within 3% or 2 MiB); least-squares slope ${s.slopeMiBPerMinute} MiB/min.`,
+      `${int.format(s.load.requests)} \`processed\` messages over ${s.connections} connections in ${s.load.durationSeconds} s (${int.format(s.load.throughput)} req/s, ${s.load.errors} errors), one worker, after a warm-up of ${int.format(s.warmupMessages)} messages; VmRSS sampled each second (${s.samples.length} samples).`,
+      `Median RSS ${s.earlyMiB} MiB over the first quarter of the samples, ${s.lateMiB} MiB over the last (growth ${s.growthMiB} MiB; flat means within 3% or 2 MiB); least-squares slope ${s.slopeMiBPerMinute} MiB/min.`,
       '',
       `RSS (MiB) every ~10 s: ${s.samples.filter((_, i) => i % 10 === 0).map((x) => x.rssMiB).join(', ')}`,
       '',
     );
-    targets.push(`- No RSS growth trend over the soak: ${pass(s.flat)} (growth ${s.growthMiB} MiB over the second half, slope ${s.slopeMiBPerMinute} MiB/min).`);
+    targets.push(`- No RSS growth trend over the soak: ${pass(s.flat)} (growth ${s.growthMiB} MiB from the first to the last quarter of the soak, slope ${s.slopeMiBPerMinute} MiB/min).`);
   }
   if (targets.length > 0) out.push('## Targets', '', ...targets, '');
   return `${out.join('\n')}\n`;

@@ -2,7 +2,7 @@
  * `npm run bench`: the whole benchmark suite in one run.
  *
  *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--sweep 1,4,16,64,256] [--connections N]
- *                 [--pipeline N] [--capacity N] [--soak-messages N] [--soak-connections N]
+ *                 [--pipeline N] [--capacity N] [--soak-messages N] [--soak-warmup N] [--soak-connections N]
  *                 [--skip throughput,capacity,soak,http,offload] [--no-build]
  *
  * 1. throughput: `processed` (and `lines` when built) on skein with 1 and N
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     capacity: { type: 'string' },
     'soak-messages': { type: 'string' },
     'soak-connections': { type: 'string' },
+    'soak-warmup': { type: 'string' },
     skip: { type: 'string' },
     'no-build': { type: 'boolean' },
   },
@@ -50,8 +51,9 @@ const settings = {
   connections: num(values.connections, 16, 16),
   pipeline: num(values.pipeline, 16, 16),
   capacity: num(values.capacity, 10_000, 2_000),
-  soakMessages: num(values['soak-messages'], 3_000_000, 200_000),
+  soakMessages: num(values['soak-messages'], 5_000_000, 200_000),
   soakConnections: num(values['soak-connections'], 32, 16),
+  soakWarmup: num(values['soak-warmup'], 1_000_000, 50_000),
 };
 const skip = new Set((values.skip ?? '').split(',').filter(Boolean));
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -162,7 +164,7 @@ async function main(): Promise<void> {
   }
   if (!skip.has('soak')) {
     log(`\n== soak: ${settings.soakMessages} messages, ${settings.soakConnections} connections`);
-    report.soak = await runSoak(settings.soakMessages, settings.soakConnections, 1, log);
+    report.soak = await runSoak(settings.soakMessages, settings.soakWarmup, settings.soakConnections, 1, log);
   }
   report.machine.loadAverageAtEnd = loadavg().map((l) => round(l, 2));
   report.finished = new Date().toISOString();
