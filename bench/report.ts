@@ -2,6 +2,7 @@
 import type { CapacityResult } from './capacity.js';
 import type { SoakResult } from './soak.js';
 import { median } from './lib/stats.js';
+import { throughputChart, type Series } from './lib/svg-chart.js';
 import type { CellResult } from './throughput.js';
 
 export interface HookResult {
@@ -121,4 +122,25 @@ export function renderMarkdown(r: BenchReport): string {
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+/** Throughput against connections at pipeline depth 1, `processed`: skein and its baselines. */
+export function chartOf(report: BenchReport): string | undefined {
+  const cells = report.throughput.filter((c) => c.protocol === 'processed' && c.pipeline === 1);
+  if (cells.length === 0) return undefined;
+  const colors = { skeinN: '#1f6feb', baseN: '#1f6feb', skein1: '#d1242f', base1: '#d1242f' };
+  const series: Series[] = [];
+  for (const workers of report.workers) {
+    const mine = cells.filter((c) => c.workers === workers);
+    if (mine.length === 0) continue;
+    const many = workers > 1;
+    series.push({ label: mine[0]!.skein.server, color: many ? colors.skeinN : colors.skein1, dashed: false, points: mine.map((c) => [c.connections, c.skein.throughput]) });
+    series.push({ label: mine[0]!.baseline.server, color: many ? colors.baseN : colors.base1, dashed: true, points: mine.map((c) => [c.connections, c.baseline.throughput]) });
+  }
+  const m = report.machine;
+  return throughputChart(
+    'processed: skein vs hand-written node:net (pipeline depth 1)',
+    `${m.cores} cores (${m.cpu}), Node ${m.node}, load generator on the same host; ${report.date.slice(0, 10)}`,
+    series,
+  );
 }

@@ -21,8 +21,7 @@ import { parseArgs } from 'node:util';
 import { runCapacity } from './capacity.js';
 import { ROOT } from './lib/proc.js';
 import { MiB, round } from './lib/stats.js';
-import { throughputChart, type Series } from './lib/svg-chart.js';
-import { renderMarkdown, type BenchReport, type HookResult } from './report.js';
+import { chartOf, renderMarkdown, type BenchReport, type HookResult } from './report.js';
 import { runSoak } from './soak.js';
 import { runThroughput } from './throughput.js';
 
@@ -178,27 +177,6 @@ async function main(): Promise<void> {
   const chart = chartOf(report);
   if (chart) writeFileSync(join(dir, 'throughput.svg'), chart);
   process.stdout.write(`${markdown}\nwrote bench/results/${stamp}.json, bench/results/${stamp}.md${chart ? ', bench/results/throughput.svg' : ''}\n`);
-}
-
-/** Throughput against connections at pipeline depth 1, `processed`: skein and its baselines. */
-function chartOf(report: BenchReport): string | undefined {
-  const cells = report.throughput.filter((c) => c.protocol === 'processed' && c.pipeline === 1);
-  if (cells.length === 0) return undefined;
-  const colors = { skeinN: '#1f6feb', baseN: '#1f6feb', skein1: '#d1242f', base1: '#d1242f' };
-  const series: Series[] = [];
-  for (const workers of report.workers) {
-    const mine = cells.filter((c) => c.workers === workers);
-    if (mine.length === 0) continue;
-    const many = workers > 1;
-    series.push({ label: mine[0]!.skein.server, color: many ? colors.skeinN : colors.skein1, dashed: false, points: mine.map((c) => [c.connections, c.skein.throughput]) });
-    series.push({ label: mine[0]!.baseline.server, color: many ? colors.baseN : colors.base1, dashed: true, points: mine.map((c) => [c.connections, c.baseline.throughput]) });
-  }
-  const m = report.machine;
-  return throughputChart(
-    'processed: skein vs hand-written node:net (pipeline depth 1)',
-    `${m.cores} cores (${m.cpu}), Node ${m.node}, load generator on the same host; ${report.date.slice(0, 10)}`,
-    series,
-  );
 }
 
 main().catch((error: unknown) => {

@@ -12,9 +12,9 @@ export interface Series {
   readonly points: ReadonlyArray<readonly [number, number]>;
 }
 
-const W = 720;
+const W = 780;
 const H = 420;
-const M = { left: 80, right: 200, top: 48, bottom: 56 };
+const M = { left: 80, right: 250, top: 48, bottom: 56 };
 
 function niceStep(max: number, ticks: number): number {
   const raw = max / ticks;
