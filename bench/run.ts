@@ -83,7 +83,8 @@ async function runHook(name: string): Promise<HookResult | undefined> {
   const out = join(ROOT, 'bench', 'results', `.${name}-latest.json`);
   const started = Date.now();
   log(`\n== bench/${name}.ts`);
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...(quick ? ['--quick'] : [])], {
+  // Options reach the hook through the environment only: its own flags are its business.
+  const child = spawn(process.execPath, ['--import', 'tsx', file], {
     cwd: ROOT,
     env: { ...process.env, SKEIN_BENCH_JSON: out, ...(quick ? { SKEIN_BENCH_QUICK: '1' } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
