@@ -11,9 +11,11 @@ import { normalizeService, OPTION_SPECS, resolveOptions, type ScalarOptionName, 
 import { tsxExecArgv } from './shared/loader.js';
 import { startServer } from './master/server.js';
 import { fileURLToPath } from 'node:url';
+import { loadMain } from './client/load/cli.js';
 
 const USAGE = `usage: skein serve [PROTOCOL] [--listen ENDPOINT]... [--port N] [--workers N] [--pool-threads N]
                    [--metrics-port N] [--metrics-host H] [--config FILE] [--shutdown-timeout S] [--offload]
+   or: skein load [--port N] [--connections N] [--pipeline N] ...   (TCP load generator; skein load --help)
 
 PROTOCOL is a built-in protocol (processed, lines, http, hash) or a module path (.js, .mjs, .ts)
 whose default export is a Factory or a Protocol class. Default: processed on tcp:9000.
@@ -110,6 +112,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === 'load') {
+    process.exitCode = await loadMain(rest);
     return;
   }
   if (command !== 'serve') fail(`unknown command '${command}' (try: skein serve --help)`);

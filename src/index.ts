@@ -23,3 +23,7 @@ export { ProtocolWrapper, WrappingFactory, WrappingTransport } from './shared/po
 export { ThrottlingFactory, ThrottlingProtocol, type ThrottlingOptions } from './shared/policies/throttling.js';
 export { realClock } from './shared/clock.js';
 export { HttpFactory, HttpProtocol, HttpRequest, HTTP_DEFAULTS, type HttpFactoryInit, type HttpHandler, type HttpConnection, type HttpHeaders, type HttpResponse, type HttpResponseHeaders, type HttpBody, type HttpHandlerResult, type HttpLimits } from './protocols/http.js';
+
+export { connectTCP, type ConnectOptions } from './client/connector.js';
+export { ClientFactory, type Connector, type ConnectorState } from './client/client-factory.js';
+export { ReconnectingClientFactory, type ReconnectOptions } from './client/reconnecting-client-factory.js';

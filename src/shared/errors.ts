@@ -173,6 +173,14 @@ export type HttpVersionNotSupportedError = InstanceType<typeof HttpVersionNotSup
 export const OffloadThreadError = defineError('OffloadThreadError', 'SKEIN_ERR_OFFLOAD_THREAD', 'pool thread died while running the task');
 export type OffloadThreadError = InstanceType<typeof OffloadThreadError>;
 
+/** A client connection attempt failed (refused, unreachable, cancelled, or refused by the factory). */
+export const ConnectError = defineError('ConnectError', 'SKEIN_ERR_CONNECT', 'could not connect');
+export type ConnectError = InstanceType<typeof ConnectError>;
+
+/** A client connection attempt did not complete within its timeout. */
+export const ConnectTimeoutError = defineError('ConnectTimeoutError', 'SKEIN_ERR_CONNECT_TIMEOUT', 'connection attempt timed out');
+export type ConnectTimeoutError = InstanceType<typeof ConnectTimeoutError>;
+
 /** Every error class, by name: used to rebuild errors that crossed a thread or process. */
 export const errorClasses = {
   ConnectionDone,
@@ -206,6 +214,8 @@ export const errorClasses = {
   HttpNotImplementedError,
   HttpVersionNotSupportedError,
   OffloadThreadError,
+  ConnectError,
+  ConnectTimeoutError,
 } as const;
 
 /** The wire form of an error that crosses a thread or process boundary. */

@@ -62,7 +62,15 @@ export class ProtocolDriver {
   /** Delivers a chunk, unless the connection failed or is gone. */
   data(chunk: Buffer): void {
     if (!this.made || this.lost || this.failure || this.closedWith) return;
-    this.guard('dataReceived', () => this.protocol.dataReceived(chunk));
+    // The guard, inlined: this runs once per chunk and should not allocate a closure.
+    try {
+      const result = this.protocol.dataReceived(chunk);
+      if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
+        (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.fail(error, 'dataReceived'));
+      }
+    } catch (error) {
+      this.fail(error, 'dataReceived');
+    }
   }
 
   /** Delivers a half-close from the peer. */

@@ -6,7 +6,7 @@ import { MessageMeter } from '../shared/message-meter.js';
 import { formatAddress, type Address } from '../shared/address.js';
 import type { Protocol } from '../shared/protocol.js';
 import { ProtocolDriver } from '../shared/protocol-driver.js';
-import { SocketTransport, type WaterMarks } from './socket-transport.js';
+import { SocketTransport, type WaterMarks } from '../shared/socket-transport.js';
 import type { ProtocolStats } from './stats.js';
 
 /**
@@ -59,7 +59,10 @@ export class Connection {
       meter?.arrived();
       stats.bytesReceived += chunk.length;
       this.lastActivity = clock.seconds();
+      const transport = this.transport;
+      transport.beginDispatch();
       this.driver.data(chunk);
+      transport.endDispatch();
     });
     socket.on('end', () => this.driver.readLost());
     socket.on('close', () => {

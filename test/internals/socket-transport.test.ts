@@ -8,7 +8,7 @@ import { Protocol } from '../../src/shared/protocol.js';
 import type { Producer } from '../../src/shared/transport.js';
 import { eventually } from '../helpers/server.js';
 import { Reactor } from '../../src/worker/reactor.js';
-import type { SocketTransport } from '../../src/worker/socket-transport.js';
+import type { SocketTransport } from '../../src/shared/socket-transport.js';
 
 let reactor: Reactor | undefined;
 afterEach(async () => {

@@ -1,10 +1,14 @@
 import type { Socket } from 'node:net';
-import { addressFrom, type Address } from '../shared/address.js';
-import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from '../shared/errors.js';
-import type { MessageMeter } from '../shared/message-meter.js';
-import type { PausableReading } from '../shared/services.js';
-import type { Producer, Transport } from '../shared/transport.js';
-import type { ProtocolStats } from './stats.js';
+import { addressFrom, type Address } from './address.js';
+import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from './errors.js';
+import type { MessageMeter } from './message-meter.js';
+import type { PausableReading } from './services.js';
+import type { Producer, Transport } from './transport.js';
+
+/** Where a transport counts the bytes it sends (the worker's per-service stats; nothing on the client). */
+export interface SentBytesCounter {
+  bytesSent: number;
+}
 
 /** Water marks of one transport's unsent output, in bytes. */
 export interface WaterMarks {
@@ -16,11 +20,17 @@ const WRITE_BUFFER = 'write-buffer';
 const EMPTY = Buffer.alloc(0);
 const PROTOCOL = 'protocol';
 const SMALL_SEQUENCE = 4096; // bytes (upper bound, strings counted at 3 bytes a char): gathered by copying
+/** Default water marks: reading pauses above 64 KiB of unsent output and resumes below 16 KiB. */
+export const DEFAULT_WATER_MARKS: WaterMarks = Object.freeze({ high: 64 * 1024, low: 16 * 1024 });
 
 /**
- * A Transport backed by a node:net socket.
+ * A Transport backed by a node:net socket, for both ends: the worker's
+ * accepted connections and the client side's outgoing ones.
  *
- * Writes made in one tick are corked and leave in one syscall. Reading pauses
+ * Writes made while one chunk is delivered (between `beginDispatch` and
+ * `endDispatch`) are held and leave together when the dispatch ends: one
+ * `write` for one reply, one corked `writev` for several. Writes made
+ * elsewhere (timers, promises) are corked until the next tick. Reading pauses
  * for named reasons (the protocol, a full write buffer, a full offload queue…)
  * and resumes only when no reason holds. While unsent output is above the
  * high-water mark, reading stops and a registered producer is paused, so a
@@ -31,6 +41,11 @@ export class SocketTransport implements Transport, PausableReading {
   private readonly host: Address;
   private readonly pauseReasons = new Set<string>();
   private corked = false;
+  private dispatching = false;
+  /** Writes held during the current dispatch: the first, the rest, their bytes. */
+  private heldFirst: Buffer | string | undefined;
+  private heldRest: Array<Buffer | string> | undefined;
+  private heldBytes = 0;
   private producer: Producer | undefined;
   private streamingProducer = false;
   private closeReason: Error | undefined;
@@ -40,8 +55,8 @@ export class SocketTransport implements Transport, PausableReading {
 
   constructor(
     readonly socket: Socket,
-    private readonly marks: WaterMarks,
-    private readonly stats: ProtocolStats,
+    private readonly marks: WaterMarks = DEFAULT_WATER_MARKS,
+    private readonly stats: SentBytesCounter = { bytesSent: 0 },
     /** Called when our write side has finished (after `loseWriteConnection`). */
     private readonly onWriteClosed: () => void = () => {},
     /** The peer, when known better than the socket knows it (from a PROXY header). */
@@ -80,14 +95,34 @@ export class SocketTransport implements Transport, PausableReading {
   private send(data: Buffer | string): void {
     const socket = this.socket;
     if (this.lostWrite || socket.destroyed || !socket.writable) return;
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    this.stats.bytesSent += bytes;
+    if (this.dispatching) {
+      if (this.heldFirst === undefined) this.heldFirst = data;
+      else (this.heldRest ??= []).push(data);
+      this.heldBytes += bytes;
+      // Past the high-water mark, hand the bytes to the socket now so backpressure acts as it would unheld.
+      if (socket.writableLength + this.heldBytes > this.marks.high) this.flushHeld();
+      return;
+    }
     if (!this.corked) {
       this.corked = true;
       socket.cork();
       process.nextTick(uncork, this);
     }
-    this.stats.bytesSent += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     socket.write(data);
     if (socket.writableLength > this.marks.high) this.aboveHighWater();
+  }
+
+  /** @internal Called by the socket's owner before it delivers a chunk to the protocol: writes are held. */
+  beginDispatch(): void {
+    this.dispatching = true;
+  }
+
+  /** @internal Called after the chunk was delivered: the held writes leave together. */
+  endDispatch(): void {
+    this.dispatching = false;
+    if (this.heldFirst !== undefined) this.flushHeld();
   }
 
   loseConnection(): void {
@@ -99,6 +134,7 @@ export class SocketTransport implements Transport, PausableReading {
   }
 
   abortConnection(): void {
+    this.dropHeld();
     this.disconnecting = true;
     this.closeReason ??= new ConnectionAborted();
     this.socket.destroy();
@@ -106,6 +142,7 @@ export class SocketTransport implements Transport, PausableReading {
 
   loseWriteConnection(): void {
     if (this.lostWrite) return;
+    this.flushHeld();
     this.lostWrite = true;
     this.socket.end(() => this.onWriteClosed());
   }
@@ -161,7 +198,7 @@ export class SocketTransport implements Transport, PausableReading {
       return;
     }
     if (!streaming) setImmediate(() => this.pullMore());
-    else if (this.socket.writableLength > this.marks.high) producer.pauseProducing?.();
+    else if (this.socket.writableLength + this.heldBytes > this.marks.high) producer.pauseProducing?.();
   }
 
   unregisterProducer(): void {
@@ -198,9 +235,35 @@ export class SocketTransport implements Transport, PausableReading {
     this.meter?.flushed();
   }
 
+  /** Hands the writes held during this dispatch to the socket: one write, or a corked batch (one writev). */
+  private flushHeld(): void {
+    const first = this.heldFirst;
+    if (first === undefined) return;
+    const rest = this.heldRest;
+    this.dropHeld();
+    const socket = this.socket;
+    if (socket.destroyed || !socket.writable) return;
+    if (rest === undefined) {
+      socket.write(first);
+    } else {
+      socket.cork();
+      socket.write(first);
+      for (const chunk of rest) socket.write(chunk);
+      socket.uncork();
+    }
+    if (socket.writableLength > this.marks.high) this.aboveHighWater();
+  }
+
+  private dropHeld(): void {
+    this.heldFirst = undefined;
+    this.heldRest = undefined;
+    this.heldBytes = 0;
+  }
+
   private endSocket(): void {
     const socket = this.socket;
     if (socket.destroyed) return;
+    this.flushHeld();
     socket.end();
     // Close fully once our output is flushed, even if the peer keeps its side open.
     if (socket.writableFinished) socket.destroy();

@@ -1,0 +1,83 @@
+/**
+ * The baselines: skein's built-in protocols hand-written directly on node:net,
+ * as a careful Node developer would without a framework. Single process, or
+ * under node:cluster with the same worker count as skein (round-robin, as skein).
+ *
+ *   node --import tsx bench/baselines/net-server.ts PROTOCOL --port N [--workers W] [--greeting TEXT]
+ *
+ * PROTOCOL: `processed` (welcome line, then each chunk answered `Processed: ` +
+ * chunk) or `lines` (each `\r\n` line answered `Processed: <line>\r\n`).
+ * Prints one JSON line `{"ready":true,"port":…,"pids":[…]}` when every process listens.
+ */
+import cluster from 'node:cluster';
+import { createServer, type Socket } from 'node:net';
+import { parseArgs } from 'node:util';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { port: { type: 'string' }, workers: { type: 'string' }, greeting: { type: 'string' } },
+});
+const protocol = positionals[0] ?? 'processed';
+const port = Number(values.port ?? 0);
+const workers = Number(values.workers ?? 0);
+
+const PREFIX = Buffer.from('Processed: ');
+const CRLF = Buffer.from('\r\n');
+const WELCOME = 'Welcome to my network application!\r\n';
+
+/** `processed`: the seed's protocol. */
+function processed(socket: Socket): void {
+  socket.write(WELCOME);
+  socket.on('data', (data: Buffer) => socket.write(Buffer.concat([PREFIX, data])));
+}
+
+/** `lines`: a line receiver (delimiter `\r\n`), one reply per line, the replies of one read in one write. */
+function lines(socket: Socket, greeting: string | undefined): void {
+  if (greeting) socket.write(greeting);
+  let pending: Buffer | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    const data = pending ? Buffer.concat([pending, chunk]) : chunk;
+    const out: Buffer[] = [];
+    let start = 0;
+    let end;
+    while ((end = data.indexOf(CRLF, start)) !== -1) {
+      out.push(PREFIX, data.subarray(start, end), CRLF);
+      start = end + 2;
+    }
+    pending = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
+    if (out.length > 0) socket.write(Buffer.concat(out));
+  });
+}
+
+function serve(onListening: (port: number) => void): void {
+  const server = createServer({ allowHalfOpen: false }, (socket) => {
+    socket.on('error', () => {});
+    if (protocol === 'lines') lines(socket, values.greeting);
+    else processed(socket);
+  });
+  server.listen(port, () => onListening((server.address() as { port: number }).port));
+}
+
+if (workers > 0 && cluster.isPrimary) {
+  if (port === 0) throw new Error('--workers needs a fixed --port (the bench picks a free one)');
+  cluster.schedulingPolicy = cluster.SCHED_RR; // as skein's primary
+  cluster.setupPrimary({ execArgv: process.execArgv });
+  const pids: number[] = [];
+  for (let i = 0; i < workers; i++) {
+    const worker = cluster.fork();
+    worker.on('message', (m: { listening?: number }) => {
+      if (m.listening === undefined) return;
+      pids.push(worker.process.pid!);
+      if (pids.length === workers) console.log(JSON.stringify({ ready: true, port, pids }));
+    });
+  }
+  process.on('SIGTERM', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+    process.exit(0);
+  });
+} else if (cluster.isWorker) {
+  serve((p) => process.send!({ listening: p }));
+} else {
+  serve((p) => console.log(JSON.stringify({ ready: true, port: p, pids: [process.pid] })));
+  process.on('SIGTERM', () => process.exit(0));
+}

@@ -1,0 +1,74 @@
+/**
+ * A hand-written SVG line chart (no dependency): throughput against
+ * connections, x on a log2 scale, one polyline per server. Solid lines for
+ * skein, dashed for the baselines; the legend names each series.
+ */
+
+export interface Series {
+  readonly label: string;
+  readonly color: string;
+  readonly dashed: boolean;
+  /** [connections, requests per second] */
+  readonly points: ReadonlyArray<readonly [number, number]>;
+}
+
+const W = 780;
+const H = 420;
+const M = { left: 80, right: 250, top: 48, bottom: 56 };
+
+function niceStep(max: number, ticks: number): number {
+  const raw = max / ticks;
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / pow;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * pow;
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+const fmt = (n: number) => (n >= 1000 ? `${Math.round(n / 1000)}k` : String(Math.round(n)));
+
+/** Renders the chart as a standalone SVG document. */
+export function throughputChart(title: string, subtitle: string, series: readonly Series[]): string {
+  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const maxY = Math.max(1, ...series.flatMap((s) => s.points.map((p) => p[1])));
+  const step = niceStep(maxY, 5);
+  const top = Math.ceil(maxY / step) * step;
+  const plotW = W - M.left - M.right;
+  const plotH = H - M.top - M.bottom;
+  const lx0 = Math.log2(xs[0] ?? 1);
+  const lx1 = Math.log2(xs[xs.length - 1] ?? 2);
+  const x = (c: number) => M.left + (lx1 === lx0 ? plotW / 2 : ((Math.log2(c) - lx0) / (lx1 - lx0)) * plotW);
+  const y = (v: number) => M.top + plotH - (v / top) * plotH;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${M.left}" y="20" font-size="15" font-weight="bold">${escape(title)}</text>`,
+    `<text x="${M.left}" y="36" fill="#555">${escape(subtitle)}</text>`,
+  ];
+  for (let v = 0; v <= top + step / 2; v += step) {
+    out.push(`<line x1="${M.left}" x2="${M.left + plotW}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${M.left - 8}" y="${y(v) + 4}" text-anchor="end">${fmt(v)}</text>`);
+  }
+  for (const c of xs) {
+    out.push(`<line x1="${x(c)}" x2="${x(c)}" y1="${M.top + plotH}" y2="${M.top + plotH + 5}" stroke="#333"/>`);
+    out.push(`<text x="${x(c)}" y="${M.top + plotH + 18}" text-anchor="middle">${c}</text>`);
+  }
+  out.push(`<line x1="${M.left}" x2="${M.left + plotW}" y1="${M.top + plotH}" y2="${M.top + plotH}" stroke="#333"/>`);
+  out.push(`<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${M.top + plotH}" stroke="#333"/>`);
+  out.push(`<text x="${M.left + plotW / 2}" y="${H - 14}" text-anchor="middle">connections (log scale)</text>`);
+  out.push(`<text transform="translate(18 ${M.top + plotH / 2}) rotate(-90)" text-anchor="middle">requests per second (median of rounds)</text>`);
+  series.forEach((s, i) => {
+    const pts = [...s.points].sort((a, b) => a[0] - b[0]);
+    const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
+    out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2.5"${dash} points="${pts.map(([c, v]) => `${x(c).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>`);
+    for (const [c, v] of pts) out.push(`<circle cx="${x(c).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3.5" fill="${s.color}"/>`);
+    const ly = M.top + 10 + i * 22;
+    const lx = M.left + plotW + 16;
+    out.push(`<line x1="${lx}" x2="${lx + 28}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2.5"${dash}/>`);
+    out.push(`<text x="${lx + 34}" y="${ly + 4}">${escape(s.label)}</text>`);
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,175 @@
+/**
+ * skein against its hand-written node:net baselines, in one run, alternating:
+ * for each protocol and worker count, skein (N workers) and the baseline
+ * (node:net single process for 1, node:cluster for N) serve side by side, and
+ * every cell (connections × pipeline depth) is loaded once per round, skein
+ * and baseline back to back, in alternating order. Reported: medians of the
+ * rounds and the median of the per-round ratios skein / baseline.
+ */
+import { connect } from 'node:net';
+import { availableParallelism } from 'node:os';
+import type { LoadResult } from '../src/client/load/runner.js';
+import { cpuSeconds, runLoadProcess, startBaseline, startSkein, type BenchServer } from './lib/proc.js';
+import { median, round } from './lib/stats.js';
+
+export interface Cell {
+  readonly protocol: string;
+  readonly workers: number;
+  readonly pipeline: number;
+  readonly connections: number;
+}
+
+export interface SideSummary {
+  readonly server: string;
+  /** Median requests per second over the rounds. */
+  readonly throughput: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Median CPU of the load generator, percent of one core. */
+  readonly generatorCpu: number;
+  /** Median CPU of the server's processes, percent of one core. */
+  readonly serverCpu: number;
+  /** Median CPU time of the server's processes per reply, microseconds (insensitive to other load on the host). */
+  readonly cpuPerRequestUs: number;
+  readonly rounds: number[];
+  readonly errors: number;
+}
+
+export interface CellResult extends Cell {
+  readonly skein: SideSummary;
+  readonly baseline: SideSummary;
+  /** Median of the per-round ratios skein / baseline (1 = same throughput). */
+  readonly ratio: number;
+  /** Median of the per-round ratios of server CPU per reply, skein / baseline (1 = same cost; 1.05 = 5% overhead). */
+  readonly cpuRatio: number;
+}
+
+export interface ThroughputOptions {
+  readonly protocols: readonly string[];
+  readonly workers: readonly number[];
+  /** Connection counts swept at pipeline depth 1 (the chart). */
+  readonly sweep: readonly number[];
+  /** Connections of the deep-pipeline cells. */
+  readonly connections: number;
+  readonly deepPipeline: number;
+  readonly rounds: number;
+  /** Seconds of each load run. */
+  readonly seconds: number;
+  readonly log: (line: string) => void;
+}
+
+interface Sample {
+  result: LoadResult;
+  serverCpu: number;
+  cpuPerRequestUs: number;
+}
+
+/** Load-generator arguments for each protocol (and what the baseline must greet with). */
+async function protocolArgs(protocol: string, probePort: number): Promise<{ args: string[]; greeting?: string }> {
+  if (protocol === 'processed') return { args: ['--preset', 'processed', '--payload', '64'] };
+  const greeting = await probeGreeting(probePort);
+  return { args: ['--framing', 'line', '--payload', '64', ...(greeting ? ['--greeting'] : [])], ...(greeting ? { greeting } : {}) };
+}
+
+/** The first line a server sends unprompted, if any (so the baseline greets the same way). */
+async function probeGreeting(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('error', () => resolve(undefined));
+    setTimeout(() => {
+      socket.destroy();
+      const end = text.indexOf('\n');
+      resolve(end === -1 ? undefined : text.slice(0, end + 1));
+    }, 500);
+  });
+}
+
+/**
+ * One load run. The server's CPU is read when the generator reports that its
+ * window opened and closed, so it covers the steady state only: connecting
+ * and closing (where skein pays for the cluster hand-off even with one
+ * worker) are left out.
+ */
+async function measure(server: BenchServer, cell: Cell, args: string[], seconds: number): Promise<Sample> {
+  const serverCpu = () => server.allPids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+  let cpuBefore = Number.NaN;
+  let cpuAfter = Number.NaN;
+  const threads = Math.min(cell.connections, availableParallelism());
+  const result = await runLoadProcess(
+    ['--port', String(server.port), ...args, '-c', String(cell.connections), '-p', String(cell.pipeline), '-d', String(seconds), '--threads', String(threads)],
+    { onStarted: () => (cpuBefore = serverCpu()), onFinished: () => (cpuAfter = serverCpu()) },
+  );
+  const cpu = cpuAfter - cpuBefore;
+  return {
+    result,
+    serverCpu: round((cpu / result.durationSeconds) * 100, 1),
+    cpuPerRequestUs: result.requests > 0 ? (cpu * 1e6) / result.requests : Number.NaN,
+  };
+}
+
+function summarize(server: string, samples: Sample[]): SideSummary {
+  return {
+    server,
+    throughput: round(median(samples.map((s) => s.result.throughput)), 0),
+    p50Ms: round(median(samples.map((s) => s.result.latencyMs.p50)), 3),
+    p99Ms: round(median(samples.map((s) => s.result.latencyMs.p99)), 3),
+    generatorCpu: round(median(samples.map((s) => s.result.cpu.percent)), 0),
+    serverCpu: round(median(samples.map((s) => s.serverCpu)), 0),
+    cpuPerRequestUs: round(median(samples.map((s) => s.cpuPerRequestUs)), 2),
+    rounds: samples.map((s) => round(s.result.throughput, 0)),
+    errors: samples.reduce((sum, s) => sum + s.result.errors, 0),
+  };
+}
+
+/** Runs the comparison and returns one result per cell. */
+export async function runThroughput(options: ThroughputOptions): Promise<CellResult[]> {
+  const results: CellResult[] = [];
+  for (const protocol of options.protocols) {
+    for (const workers of options.workers) {
+      const skein = await startSkein(protocol, workers);
+      const { args, greeting } = await protocolArgs(protocol, skein.port);
+      const baseline = await startBaseline(protocol, workers === 1 ? 0 : workers, greeting);
+      try {
+        const cells: Cell[] = [
+          ...options.sweep.map((connections) => ({ protocol, workers, pipeline: 1, connections })),
+          { protocol, workers, pipeline: options.deepPipeline, connections: options.connections },
+        ];
+        options.log(`${skein.name} vs ${baseline.name}: ${cells.length} cells × ${options.rounds} rounds × ${options.seconds} s`);
+        // Warm both servers' JIT before the first measured round.
+        for (const server of [skein, baseline]) await measure(server, cells[cells.length - 1]!, args, 1);
+        const samples = cells.map(() => ({ skein: [] as Sample[], baseline: [] as Sample[] }));
+        for (let r = 0; r < options.rounds; r++) {
+          for (const [i, cell] of cells.entries()) {
+            const order = (r + i) % 2 === 0 ? (['skein', 'baseline'] as const) : (['baseline', 'skein'] as const);
+            for (const side of order) {
+              samples[i]![side].push(await measure(side === 'skein' ? skein : baseline, cell, args, options.seconds));
+            }
+            const s = samples[i]!.skein.at(-1)!.result.throughput;
+            const b = samples[i]!.baseline.at(-1)!.result.throughput;
+            const sc = samples[i]!.skein.at(-1)!.cpuPerRequestUs;
+            const bc = samples[i]!.baseline.at(-1)!.cpuPerRequestUs;
+            options.log(
+              `  round ${r + 1} c=${String(cell.connections).padStart(3)} p=${String(cell.pipeline).padStart(2)}: skein ${Math.round(s)} req/s ${sc.toFixed(1)} µs CPU/req, baseline ${Math.round(b)} req/s ${bc.toFixed(1)} µs CPU/req; ratios ${(s / b).toFixed(3)} / ${(sc / bc).toFixed(3)}`,
+            );
+          }
+        }
+        for (const [i, cell] of cells.entries()) {
+          const { skein: ss, baseline: bs } = samples[i]!;
+          results.push({
+            ...cell,
+            skein: summarize(skein.name, ss),
+            baseline: summarize(baseline.name, bs),
+            ratio: round(median(ss.map((s, k) => s.result.throughput / bs[k]!.result.throughput)), 3),
+            cpuRatio: round(median(ss.map((s, k) => s.cpuPerRequestUs / bs[k]!.cpuPerRequestUs)), 3),
+          });
+        }
+      } finally {
+        await skein.stop();
+        await baseline.stop();
+      }
+    }
+  }
+  return results;
+}

@@ -1,0 +1,104 @@
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SocketTransport } from '../../src/shared/socket-transport.js';
+import { eventually } from '../helpers/server.js';
+
+let server: Server | undefined;
+const sockets: Socket[] = [];
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  server = undefined;
+});
+
+/** A connected pair: our transport on the accepted side, and the peer's received bytes. */
+async function pair(marks = { high: 64 * 1024, low: 16 * 1024 }): Promise<{ transport: SocketTransport; peer: Socket; received: () => string; ended: Promise<unknown> }> {
+  const accepted = new Promise<Socket>((resolve) => {
+    server = createServer({ allowHalfOpen: true }, resolve);
+  });
+  server!.listen(0, '127.0.0.1');
+  await once(server!, 'listening');
+  const peer = connect((server!.address() as { port: number }).port, '127.0.0.1');
+  sockets.push(peer);
+  let text = '';
+  peer.on('data', (c: Buffer) => (text += c.toString()));
+  const ended = once(peer, 'end');
+  const socket = await accepted;
+  sockets.push(socket);
+  return { transport: new SocketTransport(socket, marks), peer, received: () => text, ended };
+}
+
+/** Counts the socket's write calls into libuv: `_write` (one buffer) and `_writev` (a corked batch). */
+function spyWrites(socket: Socket) {
+  const s = socket as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+  return { write: vi.spyOn(s, '_write'), writev: vi.spyOn(s, '_writev') };
+}
+
+describe('SocketTransport', () => {
+  it('sends the one reply of a dispatch as one write, without corking', async () => {
+    const { transport, received } = await pair();
+    const spies = spyWrites(transport.socket);
+    transport.beginDispatch();
+    transport.write('Processed: hi');
+    expect(spies.write).not.toHaveBeenCalled();
+    transport.endDispatch();
+    expect(spies.write).toHaveBeenCalledTimes(1);
+    expect(spies.writev).not.toHaveBeenCalled();
+    await eventually(() => received() === 'Processed: hi');
+  });
+
+  it('sends several writes of a dispatch in order, as one writev', async () => {
+    const { transport, received } = await pair();
+    const spies = spyWrites(transport.socket);
+    transport.beginDispatch();
+    transport.write('a');
+    transport.writeSequence(['b', Buffer.from('c')]);
+    transport.write('d');
+    transport.endDispatch();
+    expect(spies.writev).toHaveBeenCalledTimes(1);
+    expect(spies.write).not.toHaveBeenCalled();
+    await eventually(() => received() === 'abcd');
+  });
+
+  it('corks writes outside a dispatch until the next tick', async () => {
+    const { transport, received } = await pair();
+    const spies = spyWrites(transport.socket);
+    transport.write('x');
+    transport.write('y');
+    expect(spies.writev).not.toHaveBeenCalled();
+    await new Promise((r) => process.nextTick(r));
+    expect(spies.writev).toHaveBeenCalledTimes(1);
+    await eventually(() => received() === 'xy');
+  });
+
+  it('flushes held writes before closing, and drops them on abort', async () => {
+    const closing = await pair();
+    closing.transport.beginDispatch();
+    closing.transport.write('bye');
+    closing.transport.loseConnection();
+    closing.transport.write('dropped: written after loseConnection');
+    closing.transport.endDispatch();
+    await closing.ended;
+    expect(closing.received()).toBe('bye');
+
+    const aborting = await pair();
+    const spies = spyWrites(aborting.transport.socket);
+    aborting.transport.beginDispatch();
+    aborting.transport.write('never');
+    aborting.transport.abortConnection();
+    aborting.transport.endDispatch();
+    expect(spies.write).not.toHaveBeenCalled();
+  });
+
+  it('stops reading when a dispatch writes past the high-water mark', async () => {
+    const { transport, peer } = await pair({ high: 1024, low: 256 });
+    peer.pause(); // the peer does not read: our output stays queued
+    transport.beginDispatch();
+    for (let i = 0; i < 64; i++) transport.write(Buffer.alloc(64 * 1024));
+    transport.endDispatch();
+    expect(transport.readingPausedFor.has('write-buffer')).toBe(true);
+    expect(transport.socket.isPaused()).toBe(true);
+  });
+});
