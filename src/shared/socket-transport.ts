@@ -251,6 +251,7 @@ export class SocketTransport implements Transport, PausableReading {
       for (const chunk of rest) socket.write(chunk);
       socket.uncork();
     }
+    this.meter?.flushed();
     if (socket.writableLength > this.marks.high) this.aboveHighWater();
   }
 
