@@ -19,8 +19,8 @@ export abstract class IntNStringReceiver extends Protocol {
   /** Largest frame body accepted, in bytes (Twisted's `MAX_LENGTH`). */
   maxLength = 99999;
 
-  private readonly buffer = new ReceiveBuffer();
-  private receiving = false;
+  readonly #buffer = new ReceiveBuffer();
+  #receiving = false;
 
   /** Called with the body of each complete frame. It may share memory with received data: copy it to keep it. */
   stringReceived(_data: Buffer): void {}
@@ -50,18 +50,18 @@ export abstract class IntNStringReceiver extends Protocol {
   }
 
   override dataReceived(data: Buffer): void {
-    this.buffer.append(data);
-    if (this.receiving) return;
-    this.receiving = true;
+    this.#buffer.append(data);
+    if (this.#receiving) return;
+    this.#receiving = true;
     try {
-      this.parse();
+      this.#parse();
     } finally {
-      this.receiving = false;
+      this.#receiving = false;
     }
   }
 
-  private parse(): void {
-    const buffer = this.buffer;
+  #parse(): void {
+    const buffer = this.#buffer;
     const prefix = this.prefixLength;
     while (buffer.length >= prefix && !this.transport.disconnecting) {
       const view = buffer.view();

@@ -27,17 +27,17 @@ export class LineReceiver extends Protocol {
   /** Longest line accepted, in bytes without the delimiter (Twisted's `MAX_LENGTH`). */
   maxLength = 16384;
 
-  private readonly buffer = new ReceiveBuffer();
-  private lineMode = true;
-  private receiving = false;
+  readonly #buffer = new ReceiveBuffer();
+  #lineMode = true;
+  #receiving = false;
   /** Bytes at the start of the buffer already known to hold no delimiter. */
-  private scanned = 0;
-  private delimiterSource: Buffer | string | undefined;
-  private delimiterBytes: Buffer = Buffer.alloc(0);
+  #scanned = 0;
+  #delimiterSource: Buffer | string | undefined;
+  #delimiterBytes: Buffer = Buffer.alloc(0);
 
   /** True in line mode (the default), false in raw mode. */
   get inLineMode(): boolean {
-    return this.lineMode;
+    return this.#lineMode;
   }
 
   /**
@@ -61,7 +61,7 @@ export class LineReceiver extends Protocol {
 
   /** Writes `line` followed by the delimiter, in one gathered write. */
   sendLine(line: Buffer | string): void {
-    this.transport.writeSequence([line, this.delimiterBuffer()]);
+    this.transport.writeSequence([line, this.#delimiterBuffer()]);
   }
 
   /**
@@ -69,7 +69,7 @@ export class LineReceiver extends Protocol {
    * May be called from `lineReceived`; the rest of the chunk is then raw.
    */
   setRawMode(): void {
-    this.lineMode = false;
+    this.#lineMode = false;
   }
 
   /**
@@ -77,48 +77,48 @@ export class LineReceiver extends Protocol {
    * to the line stream) is parsed as lines, before anything not yet parsed.
    */
   setLineMode(extra?: Buffer | string): void {
-    this.lineMode = true;
-    this.scanned = 0;
+    this.#lineMode = true;
+    this.#scanned = 0;
     if (extra !== undefined && extra.length > 0) this.dataReceived(typeof extra === 'string' ? Buffer.from(extra) : extra);
   }
 
   /** Unparsed bytes (a partial line, or data queued while switching modes). */
   clearLineBuffer(): Buffer {
-    this.scanned = 0;
-    return Buffer.from(this.buffer.takeAll());
+    this.#scanned = 0;
+    return Buffer.from(this.#buffer.takeAll());
   }
 
   override dataReceived(data: Buffer): void {
-    this.buffer.append(data);
+    this.#buffer.append(data);
     // A callback that feeds us (setLineMode(extra), a loopback peer) only queues: the outer loop parses it in order.
-    if (this.receiving) return;
-    this.receiving = true;
+    if (this.#receiving) return;
+    this.#receiving = true;
     try {
-      this.parse();
+      this.#parse();
     } finally {
-      this.receiving = false;
+      this.#receiving = false;
     }
   }
 
-  private parse(): void {
-    const buffer = this.buffer;
+  #parse(): void {
+    const buffer = this.#buffer;
     while (buffer.length > 0 && !this.transport.disconnecting) {
-      if (!this.lineMode) {
+      if (!this.#lineMode) {
         this.rawDataReceived(buffer.takeAll());
         continue;
       }
-      const delimiter = this.delimiterBuffer();
+      const delimiter = this.#delimiterBuffer();
       const view = buffer.view();
-      const at = view.indexOf(delimiter, this.scanned);
+      const at = view.indexOf(delimiter, this.#scanned);
       if (at < 0) {
         // A delimiter may straddle this chunk and the next: rescan its first bytes then.
-        this.scanned = Math.max(0, view.length - delimiter.length + 1);
-        if (view.length >= this.maxLength + delimiter.length) this.exceeded(buffer.takeAll());
+        this.#scanned = Math.max(0, view.length - delimiter.length + 1);
+        if (view.length >= this.maxLength + delimiter.length) this.#exceeded(buffer.takeAll());
         return;
       }
-      this.scanned = 0;
+      this.#scanned = 0;
       if (at > this.maxLength) {
-        this.exceeded(buffer.takeAll());
+        this.#exceeded(buffer.takeAll());
         return;
       }
       buffer.consume(at + delimiter.length);
@@ -127,18 +127,18 @@ export class LineReceiver extends Protocol {
     }
   }
 
-  private exceeded(line: Buffer): void {
-    this.scanned = 0;
+  #exceeded(line: Buffer): void {
+    this.#scanned = 0;
     this.lineLengthExceeded(line);
   }
 
-  private delimiterBuffer(): Buffer {
-    if (this.delimiterSource !== this.delimiter) {
-      this.delimiterSource = this.delimiter;
-      this.delimiterBytes = Buffer.from(this.delimiter);
-      this.scanned = 0;
-      if (this.delimiterBytes.length === 0) throw new TypeError('LineReceiver.delimiter must not be empty');
+  #delimiterBuffer(): Buffer {
+    if (this.#delimiterSource !== this.delimiter) {
+      this.#delimiterSource = this.delimiter;
+      this.#delimiterBytes = Buffer.from(this.delimiter);
+      this.#scanned = 0;
+      if (this.#delimiterBytes.length === 0) throw new TypeError('LineReceiver.delimiter must not be empty');
     }
-    return this.delimiterBytes;
+    return this.#delimiterBytes;
   }
 }

@@ -22,8 +22,8 @@ export class NetstringReceiver extends Protocol {
   /** Largest netstring body accepted, in bytes (Twisted's `MAX_LENGTH`). */
   maxLength = 99999;
 
-  private readonly buffer = new ReceiveBuffer();
-  private receiving = false;
+  readonly #buffer = new ReceiveBuffer();
+  #receiving = false;
 
   /** Called with the body of each complete netstring. It may share memory with received data: copy it to keep it. */
   stringReceived(_data: Buffer): void {}
@@ -49,18 +49,18 @@ export class NetstringReceiver extends Protocol {
   }
 
   override dataReceived(data: Buffer): void {
-    this.buffer.append(data);
-    if (this.receiving) return;
-    this.receiving = true;
+    this.#buffer.append(data);
+    if (this.#receiving) return;
+    this.#receiving = true;
     try {
-      this.parse();
+      this.#parse();
     } finally {
-      this.receiving = false;
+      this.#receiving = false;
     }
   }
 
-  private parse(): void {
-    const buffer = this.buffer;
+  #parse(): void {
+    const buffer = this.#buffer;
     while (buffer.length > 0 && !this.transport.disconnecting) {
       const view = buffer.view();
       const maxDigits = String(this.maxLength).length;
@@ -71,31 +71,31 @@ export class NetstringReceiver extends Protocol {
         length = length * 10 + view[i]! - ZERO;
         i++;
       }
-      if (i > 1 && view[0] === ZERO) return this.malformed('length has a leading zero');
-      if (i > maxDigits) return this.tooLong(length);
+      if (i > 1 && view[0] === ZERO) return this.#malformed('length has a leading zero');
+      if (i > maxDigits) return this.#tooLong(length);
       if (i === view.length) return; // more digits (or the colon) may follow
-      if (view[i] !== COLON) return this.malformed(i === 0 ? 'length is not a decimal number' : "no ':' after the length");
-      if (length > this.maxLength) return this.tooLong(length);
+      if (view[i] !== COLON) return this.#malformed(i === 0 ? 'length is not a decimal number' : "no ':' after the length");
+      if (length > this.maxLength) return this.#tooLong(length);
       const bodyStart = i + 1;
       const total = bodyStart + length + 1;
       if (view.length < total) {
         buffer.reserve(total);
         return;
       }
-      if (view[total - 1] !== COMMA) return this.malformed("no ',' after the body");
+      if (view[total - 1] !== COMMA) return this.#malformed("no ',' after the body");
       buffer.consume(total);
       this.frameReceived();
       this.stringReceived(view.subarray(bodyStart, bodyStart + length));
     }
   }
 
-  private malformed(reason: string): void {
-    this.buffer.clear();
+  #malformed(reason: string): void {
+    this.#buffer.clear();
     this.netstringParseError(reason);
   }
 
-  private tooLong(length: number): void {
-    this.buffer.clear();
+  #tooLong(length: number): void {
+    this.#buffer.clear();
     this.lengthLimitExceeded(length);
   }
 }
