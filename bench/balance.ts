@@ -8,8 +8,9 @@
  *    baseline), and skein with each policy. Alternating rounds; medians and ratios to the
  *    baseline; the load generator's own CPU beside them.
  * 2. Spread: 1,000 long-lived connections from 250 client addresses with random lifetimes
- *    (0.5-8 s) over SPREAD_WORKERS workers; max/min open connections per worker, read from
- *    `skein_worker_connections_active` 3 s in, for each policy.
+ *    (0.5-4 s, each replaced by a new one when it closes) over SPREAD_WORKERS workers; max/min
+ *    open connections per worker, read from `skein_worker_connections_active` 6 s in, per policy.
+ *    SPREAD_ONLY=1 runs only this part.
  * Writes bench/results/balance-<date>.json.
  */
 import { once } from 'node:events';
@@ -81,19 +82,27 @@ async function spread(policy: (typeof POLICIES)[number]): Promise<{ max: number;
   const metricsPort = await freePort();
   const server = await startSkein('processed', SPREAD_WORKERS, ['--balance', policy, '--metrics-port', String(metricsPort)]);
   try {
-    const sockets = await Promise.all(
-      Array.from({ length: 1000 }, async (_, i) => {
-        const socket = connect({ port: server.port, host: '127.0.0.1', localAddress: `127.0.0.${2 + (i % 250)}` });
-        socket.on('error', () => {});
-        await once(socket, 'connect');
-        // Random lifetimes: some close before the sample, the rest after.
-        setTimeout(() => socket.destroy(), 500 + Math.random() * 7500);
-        return socket;
-      }),
-    );
-    await new Promise((r) => setTimeout(r, 3000));
+    // 1,000 connections kept open: each lives a random 0.5-4 s and is replaced by a new one when it
+    // closes, so connections keep arriving while others leave (where round-robin drifts).
+    const live = new Set<ReturnType<typeof connect>>();
+    let stop = false;
+    let n = 0;
+    const openOne = async (): Promise<void> => {
+      const socket = connect({ port: server.port, host: '127.0.0.1', localAddress: `127.0.0.${2 + (n++ % 250)}` });
+      socket.on('error', () => {});
+      live.add(socket);
+      socket.once('close', () => {
+        live.delete(socket);
+        if (!stop) void openOne();
+      });
+      await once(socket, 'connect').catch(() => {});
+      setTimeout(() => socket.destroy(), 500 + Math.random() * 3500);
+    };
+    await Promise.all(Array.from({ length: 1000 }, () => openOne()));
+    await new Promise((r) => setTimeout(r, 6000));
     const perWorker = await perWorkerOpen(metricsPort);
-    for (const s of sockets) s.destroy();
+    stop = true;
+    for (const s of live) s.destroy();
     const max = Math.max(...perWorker);
     const min = Math.min(...perWorker);
     return { max, min, ratio: round(max / Math.max(1, min)), perWorker };
@@ -104,8 +113,9 @@ async function spread(policy: (typeof POLICIES)[number]): Promise<{ max: number;
 
 async function main(): Promise<void> {
   console.log(`balance bench: ${availableParallelism()} cores, Node ${process.version}, ${ROUNDS} rounds of ${DURATION_S}s, ${LOOPS} client loops`);
-  const servers: Array<{ name: string; server: BenchServer }> = [{ name: 'node:cluster round-robin (node:net)', server: await startBaseline('processed', 2) }];
-  for (const policy of POLICIES) servers.push({ name: `skein ${policy}`, server: await startSkein('processed', 2, ['--balance', policy]) });
+  const spreadOnly = process.env.SPREAD_ONLY === '1';
+  const servers: Array<{ name: string; server: BenchServer }> = spreadOnly ? [] : [{ name: 'node:cluster round-robin (node:net)', server: await startBaseline('processed', 2) }];
+  if (!spreadOnly) for (const policy of POLICIES) servers.push({ name: `skein ${policy}`, server: await startSkein('processed', 2, ['--balance', policy]) });
   const results = new Map<string, Array<Awaited<ReturnType<typeof connectionRate>>>>();
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -119,7 +129,7 @@ async function main(): Promise<void> {
   } finally {
     for (const { server } of servers) await server.stop();
   }
-  const baseline = median(results.get(servers[0]!.name)!.map((r) => r.perSecond));
+  const baseline = spreadOnly ? 0 : median(results.get(servers[0]!.name)!.map((r) => r.perSecond));
   const rate = servers.map(({ name }) => {
     const rs = results.get(name)!;
     const perSecond = median(rs.map((r) => r.perSecond));
