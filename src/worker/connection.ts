@@ -16,9 +16,13 @@ import type { ProtocolStats } from './stats.js';
 export class Connection {
   readonly transport: SocketTransport;
   readonly driver: ProtocolDriver;
-  /** Reactor clock seconds of the last byte read, or of the last write seen flushing (for the idle sweep). */
+  /**
+   * Reactor clock seconds when the idle sweep last saw bytes move (read, or written and taken by the
+   * peer). The sweep reads the socket's own byte counts, so the hot path pays no clock read per chunk.
+   */
   lastActivity: number;
   private lastBytesWritten = 0;
+  private lastBytesRead = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -58,7 +62,6 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => {
       meter?.arrived();
       stats.bytesReceived += chunk.length;
-      this.lastActivity = clock.seconds();
       const transport = this.transport;
       transport.beginDispatch();
       this.driver.data(chunk);
@@ -81,14 +84,17 @@ export class Connection {
   }
 
   /**
-   * Seconds without activity at reactor time `now`. Output counts as activity
+   * Seconds without activity at reactor time `now` (activity is noticed at the sweep, so a timeout
+   * fires at most one sweep interval late, never early). Output counts as activity
    * only once the peer takes it (bytes leave the socket), so a peer that
    * neither sends nor reads is idle even while we have output queued.
    */
   idleFor(now: number): number {
-    const written = this.transport.socket.bytesWritten - this.transport.socket.writableLength;
-    if (written !== this.lastBytesWritten) {
+    const socket = this.transport.socket;
+    const written = socket.bytesWritten - socket.writableLength;
+    if (written !== this.lastBytesWritten || socket.bytesRead !== this.lastBytesRead) {
       this.lastBytesWritten = written;
+      this.lastBytesRead = socket.bytesRead;
       this.lastActivity = now;
     }
     return now - this.lastActivity;
