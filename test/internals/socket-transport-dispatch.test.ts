@@ -49,7 +49,7 @@ describe('SocketTransport', () => {
     await eventually(() => received() === 'Processed: hi');
   });
 
-  it('sends several writes of a dispatch in order, as one writev', async () => {
+  it('sends several small writes of a dispatch in order, gathered into one write', async () => {
     const { transport, received } = await pair();
     const spies = spyWrites(transport.socket);
     transport.beginDispatch();
@@ -57,9 +57,21 @@ describe('SocketTransport', () => {
     transport.writeSequence(['b', Buffer.from('c')]);
     transport.write('d');
     transport.endDispatch();
+    expect(spies.write).toHaveBeenCalledTimes(1);
+    expect(spies.writev).not.toHaveBeenCalled();
+    await eventually(() => received() === 'abcd');
+  });
+
+  it('sends several large writes of a dispatch in order, as one writev', async () => {
+    const { transport, received } = await pair({ high: 1024 * 1024, low: 256 * 1024 });
+    const spies = spyWrites(transport.socket);
+    transport.beginDispatch();
+    transport.write(Buffer.alloc(40 * 1024, 'a'));
+    transport.write(Buffer.alloc(40 * 1024, 'b'));
+    transport.endDispatch();
     expect(spies.writev).toHaveBeenCalledTimes(1);
     expect(spies.write).not.toHaveBeenCalled();
-    await eventually(() => received() === 'abcd');
+    await eventually(() => received().length === 80 * 1024 && received().endsWith('b'));
   });
 
   it('corks writes outside a dispatch until the next tick', async () => {
@@ -96,7 +108,8 @@ describe('SocketTransport', () => {
     const { transport, peer } = await pair({ high: 1024, low: 256 });
     peer.pause(); // the peer does not read: our output stays queued
     transport.beginDispatch();
-    for (let i = 0; i < 64; i++) transport.write(Buffer.alloc(64 * 1024));
+    // 16 MiB: more than loopback socket buffers absorb (tcp_wmem + tcp_rmem maxima), so output queues in the process.
+    for (let i = 0; i < 256; i++) transport.write(Buffer.alloc(64 * 1024));
     transport.endDispatch();
     expect(transport.readingPausedFor.has('write-buffer')).toBe(true);
     expect(transport.socket.isPaused()).toBe(true);
