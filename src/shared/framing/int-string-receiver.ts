@@ -1,6 +1,5 @@
 import { LengthLimitExceededError, StringTooLongError } from '../errors.js';
-import { Protocol } from '../protocol.js';
-import { ReceiveBuffer } from './receive-buffer.js';
+import { BufferedReceiver } from './buffered-receiver.js';
 
 /**
  * A protocol of length-prefixed strings: each frame is an unsigned big-endian
@@ -13,14 +12,12 @@ import { ReceiveBuffer } from './receive-buffer.js';
  * `LengthLimitExceededError` (`SKEIN_ERR_LENGTH_LIMIT_EXCEEDED`), before any
  * of its body is buffered.
  */
-export abstract class IntNStringReceiver extends Protocol {
+export abstract class IntNStringReceiver extends BufferedReceiver {
   /** Bytes of the length prefix (1, 2 or 4). */
   abstract readonly prefixLength: 1 | 2 | 4;
   /** Largest frame body accepted, in bytes (Twisted's `MAX_LENGTH`). */
   maxLength = 99999;
 
-  readonly #buffer = new ReceiveBuffer();
-  #receiving = false;
 
   /** Called with the body of each complete frame. It may share memory with received data: copy it to keep it. */
   stringReceived(_data: Buffer): void {}
@@ -49,19 +46,9 @@ export abstract class IntNStringReceiver extends Protocol {
     this.transport.writeSequence([prefix, body]);
   }
 
-  override dataReceived(data: Buffer): void {
-    this.#buffer.append(data);
-    if (this.#receiving) return;
-    this.#receiving = true;
-    try {
-      this.#parse();
-    } finally {
-      this.#receiving = false;
-    }
-  }
 
-  #parse(): void {
-    const buffer = this.#buffer;
+  protected override parseFrames(): void {
+    const buffer = this.received;
     const prefix = this.prefixLength;
     while (buffer.length >= prefix && !this.transport.disconnecting) {
       const view = buffer.view();

@@ -1,6 +1,5 @@
 import { LineTooLongError } from '../errors.js';
-import { Protocol } from '../protocol.js';
-import { ReceiveBuffer } from './receive-buffer.js';
+import { BufferedReceiver } from './buffered-receiver.js';
 
 /**
  * A protocol that receives lines and/or raw data, depending on its mode.
@@ -21,15 +20,13 @@ import { ReceiveBuffer } from './receive-buffer.js';
  * }
  * ```
  */
-export class LineReceiver extends Protocol {
+export class LineReceiver extends BufferedReceiver {
   /** What ends a line, in both directions. */
   delimiter: Buffer | string = '\r\n';
   /** Longest line accepted, in bytes without the delimiter (Twisted's `MAX_LENGTH`). */
   maxLength = 16384;
 
-  readonly #buffer = new ReceiveBuffer();
   #lineMode = true;
-  #receiving = false;
   /** Bytes at the start of the buffer already known to hold no delimiter. */
   #scanned = 0;
   #delimiterSource: Buffer | string | undefined;
@@ -85,23 +82,12 @@ export class LineReceiver extends Protocol {
   /** Unparsed bytes (a partial line, or data queued while switching modes). */
   clearLineBuffer(): Buffer {
     this.#scanned = 0;
-    return Buffer.from(this.#buffer.takeAll());
+    return Buffer.from(this.received.takeAll());
   }
 
-  override dataReceived(data: Buffer): void {
-    this.#buffer.append(data);
-    // A callback that feeds us (setLineMode(extra), a loopback peer) only queues: the outer loop parses it in order.
-    if (this.#receiving) return;
-    this.#receiving = true;
-    try {
-      this.#parse();
-    } finally {
-      this.#receiving = false;
-    }
-  }
 
-  #parse(): void {
-    const buffer = this.#buffer;
+  protected override parseFrames(): void {
+    const buffer = this.received;
     while (buffer.length > 0 && !this.transport.disconnecting) {
       if (!this.#lineMode) {
         this.rawDataReceived(buffer.takeAll());

@@ -1,6 +1,5 @@
 import { LengthLimitExceededError, NetstringParseError } from '../errors.js';
-import { Protocol } from '../protocol.js';
-import { ReceiveBuffer } from './receive-buffer.js';
+import { BufferedReceiver } from './buffered-receiver.js';
 
 const COLON = 0x3a;
 const COMMA = 0x2c;
@@ -18,12 +17,10 @@ const NINE = 0x39;
  * `LengthLimitExceededError` (`SKEIN_ERR_LENGTH_LIMIT_EXCEEDED`), like every
  * other framing limit. Both are counted in `skein_protocol_errors_total`.
  */
-export class NetstringReceiver extends Protocol {
+export class NetstringReceiver extends BufferedReceiver {
   /** Largest netstring body accepted, in bytes (Twisted's `MAX_LENGTH`). */
   maxLength = 99999;
 
-  readonly #buffer = new ReceiveBuffer();
-  #receiving = false;
 
   /** Called with the body of each complete netstring. It may share memory with received data: copy it to keep it. */
   stringReceived(_data: Buffer): void {}
@@ -48,19 +45,9 @@ export class NetstringReceiver extends Protocol {
     this.transport.writeSequence([`${body.length}:`, body, ',']);
   }
 
-  override dataReceived(data: Buffer): void {
-    this.#buffer.append(data);
-    if (this.#receiving) return;
-    this.#receiving = true;
-    try {
-      this.#parse();
-    } finally {
-      this.#receiving = false;
-    }
-  }
 
-  #parse(): void {
-    const buffer = this.#buffer;
+  protected override parseFrames(): void {
+    const buffer = this.received;
     while (buffer.length > 0 && !this.transport.disconnecting) {
       const view = buffer.view();
       const maxDigits = String(this.maxLength).length;
@@ -90,12 +77,12 @@ export class NetstringReceiver extends Protocol {
   }
 
   #malformed(reason: string): void {
-    this.#buffer.clear();
+    this.received.clear();
     this.netstringParseError(reason);
   }
 
   #tooLong(length: number): void {
-    this.#buffer.clear();
+    this.received.clear();
     this.lengthLimitExceeded(length);
   }
 }
