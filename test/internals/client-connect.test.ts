@@ -10,13 +10,6 @@ import { ProcessedProtocol } from '../../src/protocols/processed.js';
 import { FakeClock } from '../../src/shared/testing/fake-clock.js';
 import { eventually, freePort } from '../helpers/server.js';
 
-/** Delays of the calls still pending on `clock`, from now, soonest first. */
-function pending(clock: FakeClock): number[] {
-  return clock
-    .getDelayedCalls()
-    .map((c) => c.getTime() - clock.seconds())
-    .sort((a, b) => a - b);
-}
 
 const silent = pino({ level: 'silent' });
 let reactor: Reactor | undefined;
@@ -108,8 +101,8 @@ describe('connectTCP', () => {
     factory.clock = clock;
     const result = connectTCP('127.0.0.1', port, factory, { timeout: 5 }).catch((e: unknown) => e);
     // The socket opens after startFactory settles (a microtask); the connect completes only in a later macrotask.
-    for (let i = 0; i < 20 && pending(clock).length === 0; i++) await Promise.resolve();
-    expect(pending(clock)).toEqual([5]);
+    for (let i = 0; i < 20 && clock.pending().length === 0; i++) await Promise.resolve();
+    expect(clock.pending()).toEqual([5]);
     clock.advance(5);
     expect(await result).toBeInstanceOf(ConnectTimeoutError);
     expect(factory.events).toContain('clientConnectionFailed');

@@ -12,13 +12,6 @@ import { Reactor } from '../../src/worker/reactor.js';
 import { FakeClock } from '../../src/shared/testing/fake-clock.js';
 import { eventually, freePort } from '../helpers/server.js';
 
-/** Delays of the calls still pending on `clock`, from now, soonest first. */
-function pending(clock: FakeClock): number[] {
-  return clock
-    .getDelayedCalls()
-    .map((c) => c.getTime() - clock.seconds())
-    .sort((a, b) => a - b);
-}
 
 const silent = pino({ level: 'silent' });
 let reactor: Reactor | undefined;
@@ -107,13 +100,13 @@ describe('ReconnectingClientFactory', () => {
     const f = factory as CountingFactory;
     const first = connectTCP('127.0.0.1', port, f);
     await eventually(() => f.failures === 1);
-    expect(pending(clock)).toEqual([1]);
+    expect(clock.pending()).toEqual([1]);
     clock.advance(1);
     await eventually(() => f.failures === 2);
-    expect(pending(clock)).toEqual([2]);
+    expect(clock.pending()).toEqual([2]);
     clock.advance(2);
     await eventually(() => f.failures === 3);
-    expect(pending(clock)).toEqual([3]); // capped by maxDelay
+    expect(clock.pending()).toEqual([3]); // capped by maxDelay
 
     reactor = new Reactor({ log: silent });
     const served: Protocol[] = [];
@@ -133,9 +126,9 @@ describe('ReconnectingClientFactory', () => {
     await eventually(() => served.length === 1);
     served[0]!.transport.abortConnection();
     await eventually(() => f.losses === 1);
-    expect(pending(clock)).toEqual([1]);
+    expect(clock.pending()).toEqual([1]);
     f.stopTrying();
-    expect(pending(clock)).toEqual([]);
+    expect(clock.pending()).toEqual([]);
   });
 
   it('gives up after maxRetries: connectTCP rejects with the last failure', async () => {
@@ -150,7 +143,7 @@ describe('ReconnectingClientFactory', () => {
     clock.advance(10);
     expect(await result).toBeInstanceOf(ConnectError);
     expect(f.failures).toBe(3);
-    expect(pending(clock)).toEqual([]);
+    expect(clock.pending()).toEqual([]);
   });
 
   it('stopTrying() cancels a pending retry and rejects a pending connect', async () => {
@@ -160,9 +153,9 @@ describe('ReconnectingClientFactory', () => {
     const f = factory as CountingFactory;
     const result = connectTCP('127.0.0.1', port, f).catch((e: unknown) => e);
     await eventually(() => f.failures === 1);
-    expect(pending(clock)).toHaveLength(1);
+    expect(clock.pending()).toHaveLength(1);
     f.stopTrying();
-    expect(pending(clock)).toEqual([]);
+    expect(clock.pending()).toEqual([]);
     expect(await result).toBeInstanceOf(ConnectError);
     f.resetDelay();
     expect(f.continueTrying).toBe(true);

@@ -1,26 +1,15 @@
 import { build, type Histogram } from 'hdr-histogram-js';
 import { ClientFactory } from '../client-factory.js';
 import { connectTCP } from '../connector.js';
-import { encodeRequest, replyCounter, type FramingSpec } from './framing.js';
+import { encodeRequest, replyCounter } from './framing.js';
 import { LoadProtocol, type LoadRun } from './load-protocol.js';
+import type { LoadOptions } from './options.js';
 
-/** What one engine (one thread) runs. */
-export interface EngineOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly connections: number;
-  readonly pipeline: number;
-  /** Measurement window in seconds (duration mode). */
-  readonly duration?: number | undefined;
-  /** Requests this engine sends in all (request-count mode). */
-  readonly requests?: number | undefined;
-  readonly greeting: boolean;
-  readonly spec: FramingSpec;
-  /** Seconds each connection attempt may take. */
-  readonly connectTimeout: number;
+/** What one engine (one thread) runs: `skein load`'s options less the ones about threads and output. */
+export type EngineOptions = Omit<LoadOptions, 'threads' | 'json' | 'quiet'> & {
   /** Seconds without a single reply after which a request-count run gives up. */
   readonly stallTimeout?: number;
-}
+};
 
 /** Cumulative counts, reported about once a second. */
 export interface EngineProgress {

@@ -90,6 +90,11 @@ export class FakeClock implements Clock {
     return [...this.calls];
   }
 
+  /** Delays (seconds from now) of the calls still pending, soonest first. */
+  pending(): number[] {
+    return this.calls.map((c) => c.getTime() - this.now).sort((a, b) => a - b);
+  }
+
   /** @internal */
   remove(call: FakeCall): void {
     const i = this.calls.indexOf(call);
