@@ -8,6 +8,7 @@ import { Factory } from '../shared/factory.js';
 import { LineReceiver } from '../shared/framing/line-receiver.js';
 
 const PREFIX = Buffer.from('Processed: ');
+const CRLF = Buffer.from('\r\n');
 
 export class LinesProtocol extends LineReceiver {
   // LF as the delimiter accepts both `\n` and `\r\n` clients; a trailing CR is dropped below.
@@ -15,7 +16,7 @@ export class LinesProtocol extends LineReceiver {
 
   override lineReceived(line: Buffer): void {
     const text = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
-    this.transport.writeSequence([PREFIX, text, '\r\n']);
+    this.transport.writeSequence([PREFIX, text, CRLF]);
   }
 }
 

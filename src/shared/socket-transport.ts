@@ -252,7 +252,9 @@ export class SocketTransport implements Transport, PausableReading {
     } else if (bytes <= GATHER_LIMIT) {
       // Many small replies (a pipelined batch of lines): one copy into one buffer is far cheaper
       // than one stream write request per reply, and still leaves in one syscall.
-      socket.write(Buffer.concat([first, ...rest].map((c) => (typeof c === 'string' ? Buffer.from(c) : c)), bytes));
+      const pieces: Buffer[] = [typeof first === 'string' ? Buffer.from(first) : first];
+      for (const c of rest) pieces.push(typeof c === 'string' ? Buffer.from(c) : c);
+      socket.write(Buffer.concat(pieces, bytes));
     } else {
       socket.cork();
       socket.write(first);
