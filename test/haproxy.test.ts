@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasTool } from './helpers/apt-tool.js';
+import { aptBinary } from './helpers/apt-binary.js';
 import { connectClient } from './helpers/client.js';
 import { eventually, freePort, startServer, type StartedServer } from './helpers/server.js';
 
@@ -23,7 +23,9 @@ async function request(port: number, localAddress: string): Promise<{ peer: stri
   return { peer: match[1]!, pid: Number(match[2]) };
 }
 
-describe.runIf(hasTool('haproxy'))('HAProxy in front of two skein servers (send-proxy-v2, /readyz checks)', () => {
+const haproxyBin = aptBinary('haproxy', 'haproxy');
+
+describe.runIf(haproxyBin !== undefined)('HAProxy in front of two skein servers (send-proxy-v2, /readyz checks)', () => {
   const servers: StartedServer[] = [];
   let haproxy: ChildProcess;
   let port: number;
@@ -72,7 +74,7 @@ backend be
 ${servers.map((s, i) => `    server s${i} 127.0.0.1:${s.port} check port ${s.metricsPort}`).join('\n')}
 `,
     );
-    haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    haproxy = spawn(haproxyBin!, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     // Both servers up: requests reach both worker pids.
     await eventually(async () => {
       const pids = new Set<number>();

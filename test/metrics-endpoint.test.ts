@@ -5,28 +5,19 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aptBinary } from './helpers/apt-binary.js';
-import { connectClient, sumSeries } from './helpers/client.js';
+import { connectClient, sumSeries, parseExposition } from './helpers/client.js';
 import { eventually, freePort, ROOT, startServer, type StartedServer } from './helpers/server.js';
 
 const WELCOME = 'Welcome to my network application!\r\n';
 const TOKEN = 's3cret-token';
 const promtool = aptBinary('promtool', 'prometheus');
 
-function parse(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
 
 describe('the /metrics endpoint (2 workers, token required)', () => {
   let server: StartedServer;
   let url: string;
   const get = (headers: Record<string, string> = {}) => fetch(url, { headers: { authorization: `Bearer ${TOKEN}`, ...headers } });
-  const scrape = async () => parse(await (await get()).text());
+  const scrape = async () => parseExposition(await (await get()).text());
 
   beforeAll(async () => {
     server = await startServer(['processed', '--port', '0', '--workers', '2', '--metrics-port', String(await freePort())], {
@@ -159,7 +150,7 @@ describe('messages of a framed protocol (lines, 1 worker)', () => {
       for (const piece of ['spl', 'it', '\n']) client.write(piece);
       await client.waitFor((t) => t.endsWith('Processed: split\r\n'));
       const m = await eventually(async () => {
-        const metrics = parse(await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text());
+        const metrics = parseExposition(await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text());
         return metrics.get('skein_message_duration_seconds_count{protocol="lines"}') === 11 ? metrics : undefined;
       });
       expect(m.get('skein_messages_total{protocol="lines"}')).toBe(11);

@@ -7,7 +7,7 @@ import { delimiter, join } from 'node:path';
 
 /** The path of `name` on PATH (or /usr/bin), or undefined; throws in CI when it is missing. */
 export function aptBinary(name: string, debianPackage: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/local/bin'];
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/local/bin', '/usr/sbin'];
   for (const dir of dirs) {
     if (!dir) continue;
     const candidate = join(dir, name);

@@ -60,7 +60,11 @@ export async function connectClient(port: number, host = '127.0.0.1', localAddre
 /** Fetches and parses a Prometheus exposition: `name{labels}` → value. */
 export async function scrape(port: number, path = '/metrics'): Promise<Map<string, number>> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
-  const text = await res.text();
+  return parseExposition(await res.text());
+}
+
+/** Parses a Prometheus text exposition: `name{labels}` → value. */
+export function parseExposition(text: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;

@@ -1,3 +1,4 @@
+import { parseExposition } from '../helpers/client.js';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MetricsAggregator, type ScrapeTarget } from '../../src/master/metrics-aggregator.js';
@@ -38,22 +39,13 @@ class FakeWorker implements ScrapeTarget {
   }
 }
 
-function parse(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
 
 /** Runs a scrape to completion under fake timers, answering with `answering` first. */
 async function scrape(aggregator: MetricsAggregator, targets: FakeWorker[], answering: FakeWorker[] = targets) {
   let done = false;
   const result = aggregator.scrape(targets).then((body) => {
     done = true;
-    return parse(body);
+    return parseExposition(body);
   });
   await vi.advanceTimersByTimeAsync(0);
   for (const w of answering) w.answer(aggregator);
@@ -175,7 +167,7 @@ describe('MetricsAggregator', () => {
     expect(a.requests).toHaveLength(1);
     a.answer(aggregator);
     await vi.advanceTimersByTimeAsync(0);
-    for (const body of await Promise.all([first, second])) expect(parse(body).get('skein_messages_total{protocol="p"}')).toBe(3);
+    for (const body of await Promise.all([first, second])) expect(parseExposition(body).get('skein_messages_total{protocol="p"}')).toBe(3);
   });
 
   it('sums never fall, whatever workers do between scrapes', async () => {
@@ -217,7 +209,7 @@ describe('MetricsAggregator', () => {
             workers.filter((w) => !s.silent.includes(w.slot)).forEach(noteAnswers);
             await vi.advanceTimersByTimeAsync(TIMEOUT);
             await done;
-            const total = parse(body).get('skein_messages_total{protocol="p"}') ?? 0;
+            const total = parseExposition(body).get('skein_messages_total{protocol="p"}') ?? 0;
             expect(total).toBeGreaterThanOrEqual(previous);
             expect(total).toBeLessThanOrEqual(counted);
             previous = total;
@@ -237,7 +229,7 @@ describe('MetricsAggregator', () => {
         workers.forEach((w) => w.answer(aggregator));
         await vi.advanceTimersByTimeAsync(0);
         await done;
-        expect(parse(body).get('skein_messages_total{protocol="p"}') ?? 0).toBe(counted - lost);
+        expect(parseExposition(body).get('skein_messages_total{protocol="p"}') ?? 0).toBe(counted - lost);
       }),
       { numRuns: 60 },
     );
