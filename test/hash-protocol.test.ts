@@ -33,4 +33,20 @@ describe('built-in hash protocol', () => {
       expect(await server.stop()).toBe(0);
     }
   });
+
+  it('answers a line over 16384 bytes, after the replies before it, with ERR SKEIN_ERR_LINE_TOO_LONG and closes', async () => {
+    const server = await startServer(['hash', '--port', '0', '--workers', '1', '--option', `rounds=${ROUNDS}`, '--metrics-port', '0']);
+    try {
+      const client = await connectClient(server.port);
+      const bystander = await connectClient(server.port);
+      client.write(`first\n${'x'.repeat(20_000)}`);
+      await client.closed();
+      expect(client.received()).toMatch(new RegExp(`^${expected('first')}\nERR SKEIN_ERR_LINE_TOO_LONG [^\n]+\n$`));
+      bystander.write('still here\n');
+      expect(await bystander.waitFor((t) => t.endsWith('\n'))).toBe(`${expected('still here')}\n`);
+      bystander.end();
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
 });

@@ -11,7 +11,7 @@
  */
 import { errorCode, InvalidOptionError, LineTooLongError } from '../shared/errors.js';
 import { Factory } from '../shared/factory.js';
-import { Protocol } from '../shared/protocol.js';
+import { LineReceiver } from '../shared/framing/line-receiver.js';
 import { digest, type DigestRequest } from './hash-processors.js';
 
 /** Default PBKDF2 iterations per line. */
@@ -19,35 +19,19 @@ export const DEFAULT_ROUNDS = 8000;
 /** Longest line accepted, in bytes (Twisted's LineReceiver default). */
 export const MAX_LINE = 16384;
 
-const LF = 0x0a;
-const CR = 0x0d;
-
-export class HashProtocol extends Protocol {
+export class HashProtocol extends LineReceiver {
   declare factory: HashFactory;
-  private partial: Buffer | undefined;
+  override acceptBareLF = true;
+  override maxLength = MAX_LINE;
 
-  override dataReceived(data: Buffer): void {
-    let chunk = this.partial ? Buffer.concat([this.partial, data]) : data;
-    this.partial = undefined;
-    let start = 0;
-    for (let nl = chunk.indexOf(LF); nl !== -1 && this.connected; nl = chunk.indexOf(LF, start)) {
-      const end = nl > start && chunk[nl - 1] === CR ? nl - 1 : nl;
-      this.lineReceived(chunk.subarray(start, end));
-      start = nl + 1;
-    }
-    if (start < chunk.length) {
-      chunk = chunk.subarray(start);
-      if (chunk.length > MAX_LINE) {
-        this.reply(Promise.reject(new LineTooLongError(`line exceeds ${MAX_LINE} bytes`)));
-        this.transport.pauseProducing();
-        return;
-      }
-      this.partial = Buffer.from(chunk);
-    }
+  /** An over-long line is answered in its place, in order, and then the connection closes. */
+  override lineLengthExceeded(): void {
+    this.reply(Promise.reject(new LineTooLongError(`line exceeds ${MAX_LINE} bytes`)));
+    this.transport.pauseProducing();
   }
 
   /** Answers one line, in order. */
-  lineReceived(line: Buffer): void {
+  override lineReceived(line: Buffer): void {
     const { rounds, inline } = this.factory.settings;
     // A copy: a view of the read buffer would be cloned to the thread with the whole buffer.
     const request: DigestRequest = { line: new Uint8Array(line), rounds };

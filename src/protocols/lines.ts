@@ -1,6 +1,6 @@
 /**
  * `lines`: the framed form of the seed. Each line (CRLF or LF terminated, up
- * to 16384 bytes counting a trailing CR) is answered with `Processed: <line>`;
+ * to 16384 bytes without the ending) is answered with `Processed: <line>`;
  * a longer line closes the connection with SKEIN_ERR_LINE_TOO_LONG.
  * `skein serve lines`.
  */
@@ -11,12 +11,11 @@ const PREFIX = Buffer.from('Processed: ');
 const CRLF = Buffer.from('\r\n');
 
 export class LinesProtocol extends LineReceiver {
-  // LF as the delimiter accepts both `\n` and `\r\n` clients; a trailing CR is dropped below.
-  override delimiter = '\n';
+  // Both `\n` and `\r\n` clients: the line arrives without either ending.
+  override acceptBareLF = true;
 
   override lineReceived(line: Buffer): void {
-    const text = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
-    this.transport.writeSequence([PREFIX, text, CRLF]);
+    this.transport.writeSequence([PREFIX, line, CRLF]);
   }
 }
 

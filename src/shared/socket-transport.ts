@@ -44,10 +44,11 @@ export class SocketTransport implements Transport, PausableReading {
   private readonly pauseReasons = new Set<string>();
   private corked = false;
   private dispatching = false;
-  /** Writes held during the current dispatch: the first, the rest, their bytes. */
-  private heldFirst: Buffer | string | undefined;
-  private heldRest: Array<Buffer | string> | undefined;
+  /** Writes held during the current dispatch (created on first use, then reused), and their bytes. */
+  private held: Buffer[] | undefined;
   private heldBytes = 0;
+  /** Bytes that may be held before the socket's buffer would pass the high-water mark (set per dispatch). */
+  private heldRoom = 0;
   private producer: Producer | undefined;
   private streamingProducer = false;
   private closeReason: Error | undefined;
@@ -83,7 +84,11 @@ export class SocketTransport implements Transport, PausableReading {
     // One reply, however many chunks: pairs with one frame.
     this.meter?.replied();
     // During a dispatch the pieces are held and gathered at its end anyway: no copy here.
-    if (chunks.length > 1 && !this.dispatching) {
+    if (this.dispatching) {
+      for (const chunk of chunks) this.hold(chunk);
+      return;
+    }
+    if (chunks.length > 1) {
       // Small frames (a prefix, a line and its delimiter): one copy is cheaper than one socket.write per piece.
       let total = 0;
       for (const chunk of chunks) total += typeof chunk === 'string' ? chunk.length * 3 : chunk.length;
@@ -96,18 +101,13 @@ export class SocketTransport implements Transport, PausableReading {
   }
 
   private send(data: Buffer | string): void {
-    const socket = this.socket;
-    if (this.lostWrite || socket.destroyed || !socket.writable) return;
-    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    this.stats.bytesSent += bytes;
     if (this.dispatching) {
-      if (this.heldFirst === undefined) this.heldFirst = data;
-      else (this.heldRest ??= []).push(data);
-      this.heldBytes += bytes;
-      // Past the high-water mark, hand the bytes to the socket now so backpressure acts as it would unheld.
-      if (socket.writableLength + this.heldBytes > this.marks.high) this.flushHeld();
+      this.hold(data);
       return;
     }
+    const socket = this.socket;
+    if (this.lostWrite || socket.destroyed || !socket.writable) return;
+    this.stats.bytesSent += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     if (!this.corked) {
       this.corked = true;
       socket.cork();
@@ -117,15 +117,31 @@ export class SocketTransport implements Transport, PausableReading {
     if (socket.writableLength > this.marks.high) this.aboveHighWater();
   }
 
+  /**
+   * Holds one write made during a dispatch. This runs once per reply piece (three per pipelined line),
+   * so it reads no socket state: nothing but this transport can close the socket during a dispatch
+   * (`abortConnection` drops what is held, and `flushHeld` checks the socket anyway).
+   */
+  private hold(data: Buffer | string): void {
+    if (this.lostWrite) return;
+    const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+    (this.held ??= []).push(chunk);
+    this.stats.bytesSent += chunk.length;
+    this.heldBytes += chunk.length;
+    // Past the high-water mark, hand the bytes to the socket now so backpressure acts as it would unheld.
+    if (this.heldBytes > this.heldRoom) this.flushHeld();
+  }
+
   /** @internal Called by the socket's owner before it delivers a chunk to the protocol: writes are held. */
   beginDispatch(): void {
     this.dispatching = true;
+    this.heldRoom = this.marks.high - this.socket.writableLength;
   }
 
   /** @internal Called after the chunk was delivered: the held writes leave together. */
   endDispatch(): void {
     this.dispatching = false;
-    if (this.heldFirst !== undefined) this.flushHeld();
+    if (this.held !== undefined && this.held.length > 0) this.flushHeld();
   }
 
   loseConnection(): void {
@@ -240,34 +256,32 @@ export class SocketTransport implements Transport, PausableReading {
 
   /** Hands the writes held during this dispatch to the socket: one write (gathered when small), or a corked batch (one writev). */
   private flushHeld(): void {
-    const first = this.heldFirst;
-    if (first === undefined) return;
-    const rest = this.heldRest;
-    const bytes = this.heldBytes;
-    this.dropHeld();
+    const held = this.held;
+    if (held === undefined || held.length === 0) return;
     const socket = this.socket;
-    if (socket.destroyed || !socket.writable) return;
-    if (rest === undefined) {
-      socket.write(first);
-    } else if (bytes <= GATHER_LIMIT) {
+    if (socket.destroyed || !socket.writable) {
+      this.dropHeld();
+      return;
+    }
+    if (held.length === 1) {
+      socket.write(held[0]!);
+    } else if (this.heldBytes <= GATHER_LIMIT) {
       // Many small replies (a pipelined batch of lines): one copy into one buffer is far cheaper
       // than one stream write request per reply, and still leaves in one syscall.
-      const pieces: Buffer[] = [typeof first === 'string' ? Buffer.from(first) : first];
-      for (const c of rest) pieces.push(typeof c === 'string' ? Buffer.from(c) : c);
-      socket.write(Buffer.concat(pieces, bytes));
+      socket.write(Buffer.concat(held, this.heldBytes));
     } else {
       socket.cork();
-      socket.write(first);
-      for (const chunk of rest) socket.write(chunk);
+      for (const chunk of held) socket.write(chunk);
       socket.uncork();
     }
+    this.dropHeld();
+    this.heldRoom = this.marks.high - socket.writableLength;
     this.meter?.flushed();
     if (socket.writableLength > this.marks.high) this.aboveHighWater();
   }
 
   private dropHeld(): void {
-    this.heldFirst = undefined;
-    this.heldRest = undefined;
+    if (this.held) this.held.length = 0;
     this.heldBytes = 0;
   }
 

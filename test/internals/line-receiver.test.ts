@@ -133,6 +133,61 @@ describe('LineReceiver', () => {
     expect(h.written()).toBe('hello\r\nworld\r\n');
   });
 
+  it('with acceptBareLF, ends lines at \\r\\n or a bare \\n and strips one \\r, in every chunking', () => {
+    const make = () => Object.assign(new LineTester(), { acceptBareLF: true });
+    for (const run of replay(make, 'a\nb\r\nc\r\r\n\n\rd\nlen 2\n\n\ne\r\n', (p) => normalized(p.events))) {
+      expect(run.seen, `chunkSize ${run.chunkSize}`).toEqual(['line:a', 'line:b', 'line:c\r', 'line:', 'line:\rd', 'line:len 2', 'raw:\n\n', 'line:e']);
+    }
+  });
+
+  it('with acceptBareLF, maxLength counts the line without its ending, in every chunking', () => {
+    const make = () => Object.assign(new LineTester(), { acceptBareLF: true, maxLength: 4 });
+    for (const run of replay(make, '1234\r\n1234\n12345\nnever\n', (p, h) => ({ events: p.events, codes: h.errorCodes }))) {
+      expect(run.seen, `chunkSize ${run.chunkSize}`).toEqual({ events: ['line:1234', 'line:1234'], codes: ['SKEIN_ERR_LINE_TOO_LONG'] });
+    }
+    // Five bytes ending in \r may still be a 4-byte line whose \n is on its way.
+    const h = connectProtocol(make());
+    h.receive('1234\r');
+    expect(h.closedWith).toBeUndefined();
+    h.receive('\n');
+    expect(h.protocol.events).toEqual(['line:1234']);
+  });
+
+  it('acceptBareLF has no effect with another delimiter', () => {
+    class Pipe extends LineTester {
+      override delimiter = '||';
+      override acceptBareLF = true;
+    }
+    const h = connectProtocol(new Pipe());
+    h.receive('a\nb||c\r\n||');
+    expect(h.protocol.events).toEqual(['line:a\nb', 'line:c\r\n']);
+  });
+
+  it('picks up a delimiter changed by lineReceived for the rest of the same chunk', () => {
+    class Switcher extends LineTester {
+      override lineReceived(line: Buffer): void {
+        super.lineReceived(line);
+        if (line.toString() === 'pipes') this.delimiter = '|';
+      }
+    }
+    for (const run of replay(() => new Switcher(), 'one\r\npipes\r\ntwo|three|', (p) => p.events)) {
+      expect(run.seen, `chunkSize ${run.chunkSize}`).toEqual(['line:one', 'line:pipes', 'line:two', 'line:three']);
+    }
+  });
+
+  it('parses bytes fed back in by lineReceived after the rest of the chunk, in order', () => {
+    class Feeder extends LineTester {
+      override lineReceived(line: Buffer): void {
+        super.lineReceived(line);
+        if (line.toString() === 'again') this.dataReceived(Buffer.from('fed\r\n'));
+      }
+    }
+    const h = connectProtocol(new Feeder());
+    h.receive('again\r\nrest\r\npart');
+    h.receive('ial\r\n');
+    expect(h.protocol.events).toEqual(['line:again', 'line:rest', 'line:partfed', 'line:ial']);
+  });
+
   it('clearLineBuffer returns and forgets a partial line', () => {
     const h = connectProtocol(new LineTester());
     h.receive('partial');
@@ -159,6 +214,24 @@ describe('LineReceiver properties', () => {
           at = p;
         }
         expect(h.protocol.events).toEqual(lines.map((l) => `line:${Buffer.from(l).toString('latin1')}`));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('with acceptBareLF, lines ended by either \\n or \\r\\n, split anywhere, decode to the lines', () => {
+    const bare = fc.uint8Array({ maxLength: 60 }).filter((b) => !b.includes(0x0a) && b[b.length - 1] !== 0x0d);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(bare, fc.boolean()), { maxLength: 15 }), fc.array(fc.nat(), { maxLength: 10 }), (lines, cuts) => {
+        const stream = Buffer.concat(lines.map(([l, crlf]) => Buffer.concat([Buffer.from(l), Buffer.from(crlf ? '\r\n' : '\n')])));
+        const points = [...new Set(cuts.map((c) => (stream.length ? c % stream.length : 0)))].sort((a, b) => a - b);
+        const h = connectProtocol(Object.assign(new LineTester(), { acceptBareLF: true }));
+        let at = 0;
+        for (const p of [...points, stream.length]) {
+          h.receive(stream.subarray(at, p));
+          at = p;
+        }
+        expect(h.protocol.events).toEqual(lines.map(([l]) => `line:${Buffer.from(l).toString('latin1')}`));
       }),
       { numRuns: 200 },
     );

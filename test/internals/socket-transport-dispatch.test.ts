@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 /** A connected pair: our transport on the accepted side, and the peer's received bytes. */
-async function pair(marks = { high: 64 * 1024, low: 16 * 1024 }): Promise<{ transport: SocketTransport; peer: Socket; received: () => string; ended: Promise<unknown> }> {
+async function pair(marks = { high: 64 * 1024, low: 16 * 1024 }): Promise<{ transport: SocketTransport; stats: { bytesSent: number }; peer: Socket; received: () => string; ended: Promise<unknown> }> {
   const accepted = new Promise<Socket>((resolve) => {
     server = createServer({ allowHalfOpen: true }, resolve);
   });
@@ -27,7 +27,8 @@ async function pair(marks = { high: 64 * 1024, low: 16 * 1024 }): Promise<{ tran
   const ended = once(peer, 'end');
   const socket = await accepted;
   sockets.push(socket);
-  return { transport: new SocketTransport(socket, marks), peer, received: () => text, ended };
+  const stats = { bytesSent: 0 };
+  return { transport: new SocketTransport(socket, marks, stats), stats, peer, received: () => text, ended };
 }
 
 /** Counts the socket's write calls into libuv: `_write` (one buffer) and `_writev` (a corked batch). */
@@ -102,6 +103,18 @@ describe('SocketTransport', () => {
     aborting.transport.abortConnection();
     aborting.transport.endDispatch();
     expect(spies.write).not.toHaveBeenCalled();
+  });
+
+  it('hands held writes to the socket mid-dispatch once they pass the high-water mark, in order and counted', async () => {
+    const { transport, stats, received } = await pair({ high: 1024, low: 256 });
+    const spies = spyWrites(transport.socket);
+    transport.beginDispatch();
+    for (let i = 0; i < 10; i++) transport.writeSequence([String(i), Buffer.alloc(299, 'x')]);
+    expect(spies.write.mock.calls.length + spies.writev.mock.calls.length).toBeGreaterThan(0);
+    transport.endDispatch();
+    expect(stats.bytesSent).toBe(3000);
+    await eventually(() => received().length === 3000);
+    expect(received()).toBe(Array.from({ length: 10 }, (_, i) => `${i}${'x'.repeat(299)}`).join(''));
   });
 
   it('stops reading when a dispatch writes past the high-water mark', async () => {

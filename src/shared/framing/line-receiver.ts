@@ -1,5 +1,9 @@
 import { LineTooLongError } from '../errors.js';
 import { BufferedReceiver } from './buffered-receiver.js';
+import type { ReceiveBuffer } from './receive-buffer.js';
+
+const CR = 0x0d;
+const LF = 0x0a;
 
 /**
  * A protocol that receives lines and/or raw data, depending on its mode.
@@ -25,6 +29,13 @@ export class LineReceiver extends BufferedReceiver {
   delimiter: Buffer | string = '\r\n';
   /** Longest line accepted, in bytes without the delimiter (Twisted's `MAX_LENGTH`). */
   maxLength = 16384;
+  /**
+   * With the `\r\n` delimiter, also end a line at a bare `\n`, as Netty's
+   * `LineBasedFrameDecoder` does; the line never includes the `\r`. For
+   * peers that send either ending. `sendLine` still writes `\r\n`. Set it
+   * before data arrives (in the subclass), not in the middle of a stream.
+   */
+  acceptBareLF = false;
 
   #lineMode = true;
   /** Bytes at the start of the buffer already known to hold no delimiter. */
@@ -93,23 +104,45 @@ export class LineReceiver extends BufferedReceiver {
         this.rawDataReceived(buffer.takeAll());
         continue;
       }
-      const delimiter = this.#delimiterBuffer();
-      const view = buffer.view();
-      const at = view.indexOf(delimiter, this.#scanned);
+      if (!this.#deliverLines(buffer)) return;
+    }
+  }
+
+  /**
+   * Delivers the complete lines in the buffer, scanning one view of it. Returns
+   * true when a callback changed what the scan relies on (the buffer, the mode,
+   * the delimiter) so the caller must look again; false when no complete line is left.
+   */
+  #deliverLines(buffer: ReceiveBuffer): boolean {
+    const delimiter = this.#delimiterBuffer();
+    const bareLF = this.acceptBareLF && delimiter.length === 2 && delimiter[0] === CR && delimiter[1] === LF;
+    const needle = bareLF ? LF : delimiter;
+    const needleLength = bareLF ? 1 : delimiter.length;
+    const view = buffer.view();
+    let start = 0;
+    for (;;) {
+      const at = view.indexOf(needle, start + this.#scanned);
       if (at < 0) {
+        const rest = view.length - start;
         // A delimiter may straddle this chunk and the next: rescan its first bytes then.
-        this.#scanned = Math.max(0, view.length - delimiter.length + 1);
-        if (view.length >= this.maxLength + delimiter.length) this.#exceeded(buffer.takeAll());
-        return;
+        this.#scanned = Math.max(0, rest - needleLength + 1);
+        if (rest >= this.maxLength + delimiter.length) this.#exceeded(buffer.takeAll());
+        return false;
       }
       this.#scanned = 0;
-      if (at > this.maxLength) {
+      const end = bareLF && at > start && view[at - 1] === CR ? at - 1 : at;
+      if (end - start > this.maxLength) {
         this.#exceeded(buffer.takeAll());
-        return;
+        return false;
       }
-      buffer.consume(at + delimiter.length);
+      const next = at + needleLength;
+      buffer.consume(next - start);
       this.frameReceived();
-      this.lineReceived(view.subarray(0, at));
+      this.lineReceived(view.subarray(start, end));
+      start = next;
+      if (buffer.length !== view.length - start || !this.#lineMode || this.transport.disconnecting || this.delimiter !== this.#delimiterSource) {
+        return true;
+      }
     }
   }
 
