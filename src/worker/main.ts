@@ -109,8 +109,8 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
       idleTimeoutSeconds: options.poolIdleTimeout,
       overload: options.poolOverload,
     },
-    // Nobody can read the durations without the metrics endpoint: skip the timestamps.
-    timeMessages: options.metricsPort !== 0,
+    // Nobody can read timings or runtime figures without the metrics endpoint: skip gathering them.
+    metrics: options.metricsPort !== 0,
   });
   started.reactor = reactor;
 

@@ -17,10 +17,10 @@ export class WorkerMetrics {
   /** Observed by the pool when a task settles. */
   readonly offloadDuration: Histogram<string>;
 
-  constructor(pool: OffloadPool) {
+  /** `runtime: false` leaves out the collectors that cost CPU between scrapes (GC observer, event-loop monitors). */
+  constructor(pool: OffloadPool, { runtime = true }: { runtime?: boolean } = {}) {
     const services = this.services;
     const registers = [this.registry];
-    this.lag.enable();
 
     const copyCounter = (counter: Counter<string>, pick: (s: ProtocolStats) => number) => {
       counter.reset();
@@ -166,6 +166,8 @@ export class WorkerMetrics {
         lag.reset();
       },
     });
+    if (!runtime) return;
+    this.lag.enable();
     collectDefaultMetrics({ register: this.registry });
     // Gauges named like counters (promtool rejects them), and each is the sum over `type` of its
     // namesake without the suffix (`nodejs_active_handles{type}`), which stays.

@@ -27,8 +27,12 @@ export interface ReactorOptions {
   readonly pool?: Partial<PoolOptions>;
   readonly log?: Logger;
   readonly clock?: Clock;
-  /** Time each message to its reply (default true; the worker turns it off with the metrics endpoint). */
-  readonly timeMessages?: boolean;
+  /**
+   * Collect the metrics that cost something to gather: each message timed to its reply, and the
+   * runtime collectors (prom-client's defaults, event-loop lag). Default true; the worker turns it
+   * off when the metrics endpoint is off, since nobody could read them. Counters are kept either way.
+   */
+  readonly metrics?: boolean;
 }
 
 interface Listener {
@@ -82,7 +86,7 @@ export class Reactor implements ReactorServices {
       this.log,
       (protocol, seconds) => this.metrics.offloadDuration.observe({ protocol }, seconds),
     );
-    this.metrics = new WorkerMetrics(this.pool);
+    this.metrics = new WorkerMetrics(this.pool, { runtime: options.metrics ?? true });
   }
 
   /** Open connections. */
@@ -311,7 +315,7 @@ export class Reactor implements ReactorServices {
           else this.perIp.set(ip, n);
         }
       },
-      this.options.timeMessages ?? true,
+      this.options.metrics ?? true,
     );
     this.connections.add(connection);
     connection.start();
