@@ -1,8 +1,10 @@
 /** The bench's report: its JSON shape and its Markdown summary, with the targets checked. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CapacityResult } from './capacity.js';
 import type { SoakResult } from './soak.js';
 import { median } from './lib/stats.js';
-import { throughputChart, type Series } from './lib/svg-chart.js';
+import { barChart, throughputChart, type BarGroup, type Series } from './lib/svg-chart.js';
 import type { CellResult } from './throughput.js';
 
 export interface HookResult {
@@ -85,6 +87,7 @@ export function renderMarkdown(r: BenchReport): string {
   }
   for (const hook of r.hooks) {
     out.push(`## bench/${hook.name}.ts`, '', `Exit code ${hook.exitCode}. Last lines of its output:`, '', '```', hook.outputTail, '```', '');
+    if (hook.name === 'http' && httpChartOf(r)) out.push('![skein http vs node:http](http.svg)', '');
   }
   if (r.capacity) {
     const { skein, baseline } = r.capacity;
@@ -143,4 +146,57 @@ export function chartOf(report: BenchReport): string | undefined {
     `${m.cores} cores (${m.cpu}), Node ${m.node}, load generator on the same host; ${report.date.slice(0, 10)}`,
     series,
   );
+}
+
+/** One row of bench/http.ts's summary (the fields the chart needs). */
+interface HttpRow {
+  readonly tool: string;
+  readonly pipelining: number;
+  readonly server: string;
+  readonly 'req/s (median)': number;
+  readonly 'skein/node': number | '';
+}
+
+/** skein's `http` against node:http, both under N workers: req/s per load generator and pipeline depth. */
+export function httpChartOf(report: BenchReport): string | undefined {
+  const summary = (report.hooks.find((h) => h.name === 'http')?.json as { summary?: HttpRow[]; options?: { connections?: number } } | undefined)?.summary;
+  if (!summary || summary.length === 0) return undefined;
+  const groups: BarGroup[] = [];
+  for (const row of summary) {
+    if (row.server !== 'skein') continue;
+    const node = summary.find((r) => r.server === 'node:http' && r.tool === row.tool && r.pipelining === row.pipelining);
+    if (!node) continue;
+    groups.push({
+      label: `${row.tool.replace(' (', '\n(')}\ndepth ${row.pipelining}`,
+      note: row['skein/node'] === '' ? undefined : `${row['skein/node']}×`,
+      values: [row['req/s (median)'], node['req/s (median)']],
+    });
+  }
+  if (groups.length === 0) return undefined;
+  const m = report.machine;
+  const workers = report.workers[report.workers.length - 1] ?? 1;
+  return barChart(
+    `http: skein vs node:http, ${workers} workers each`,
+    `${m.cores} cores (${m.cpu}), Node ${m.node}, load generator on the same host; ${report.date.slice(0, 10)}`,
+    [
+      { label: 'skein http', color: '#1f6feb' },
+      { label: 'node:http (node:cluster)', color: '#8c959f' },
+    ],
+    groups,
+    'requests per second (median of rounds)',
+  );
+}
+
+/** Writes the charts the report has data for next to it; returns their file names. */
+export function writeCharts(report: BenchReport, dir: string): string[] {
+  const written: string[] = [];
+  for (const [name, chart] of [
+    ['throughput.svg', chartOf(report)],
+    ['http.svg', httpChartOf(report)],
+  ] as const) {
+    if (chart === undefined) continue;
+    writeFileSync(join(dir, name), chart);
+    written.push(name);
+  }
+  return written;
 }

@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { runCapacity } from './capacity.js';
 import { ROOT } from './lib/proc.js';
 import { MiB, round } from './lib/stats.js';
-import { chartOf, renderMarkdown, type BenchReport, type HookResult } from './report.js';
+import { renderMarkdown, writeCharts, type BenchReport, type HookResult } from './report.js';
 import { runSoak } from './soak.js';
 import { runThroughput } from './throughput.js';
 
@@ -175,9 +175,8 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const markdown = renderMarkdown(report);
   writeFileSync(join(dir, `${stamp}.md`), markdown);
-  const chart = chartOf(report);
-  if (chart) writeFileSync(join(dir, 'throughput.svg'), chart);
-  process.stdout.write(`${markdown}\nwrote bench/results/${stamp}.json, bench/results/${stamp}.md${chart ? ', bench/results/throughput.svg' : ''}\n`);
+  const charts = writeCharts(report, dir);
+  process.stdout.write(`${markdown}\nwrote bench/results/${stamp}.json, bench/results/${stamp}.md${charts.map((c) => `, bench/results/${c}`).join('')}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -1,7 +1,8 @@
 /**
- * A hand-written SVG line chart (no dependency): throughput against
+ * Hand-written SVG charts (no dependency). The line chart: throughput against
  * connections, x on a log2 scale, one polyline per server. Solid lines for
- * skein, dashed for the baselines; the legend names each series.
+ * skein, dashed for the baselines; the legend names each series. The bar
+ * chart: one group per x label (skein against node:http per load generator and depth).
  */
 
 export interface Series {
@@ -67,6 +68,58 @@ export function throughputChart(title: string, subtitle: string, series: readonl
     const ly = M.top + 10 + i * 22;
     const lx = M.left + plotW + 16;
     out.push(`<line x1="${lx}" x2="${lx + 28}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2.5"${dash}/>`);
+    out.push(`<text x="${lx + 34}" y="${ly + 4}">${escape(s.label)}</text>`);
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+export interface BarGroup {
+  /** Under the group; `\n` starts a new line. */
+  readonly label: string;
+  /** Shown above the group (a ratio, say). */
+  readonly note?: string;
+  /** One value per series, in the order of the legend. */
+  readonly values: readonly number[];
+}
+
+/** Renders a grouped bar chart (one group per x label, one bar per series) as a standalone SVG document. */
+export function barChart(title: string, subtitle: string, legend: ReadonlyArray<{ label: string; color: string }>, groups: readonly BarGroup[], yLabel: string): string {
+  const maxY = Math.max(1, ...groups.flatMap((g) => g.values));
+  const step = niceStep(maxY, 5);
+  const top = Math.ceil(maxY / step) * step;
+  const plotW = W - M.left - M.right;
+  const plotH = H - M.top - M.bottom;
+  const y = (v: number) => M.top + plotH - (v / top) * plotH;
+  const groupW = plotW / Math.max(1, groups.length);
+  const barW = Math.min(48, (groupW * 0.7) / Math.max(1, legend.length));
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${M.left}" y="20" font-size="15" font-weight="bold">${escape(title)}</text>`,
+    `<text x="${M.left}" y="36" fill="#555">${escape(subtitle)}</text>`,
+  ];
+  for (let v = 0; v <= top + step / 2; v += step) {
+    out.push(`<line x1="${M.left}" x2="${M.left + plotW}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${M.left - 8}" y="${y(v) + 4}" text-anchor="end">${fmt(v)}</text>`);
+  }
+  groups.forEach((g, i) => {
+    const center = M.left + groupW * (i + 0.5);
+    const left = center - (barW * legend.length) / 2;
+    g.values.forEach((v, k) => {
+      out.push(`<rect x="${(left + k * barW).toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(M.top + plotH - y(v)).toFixed(1)}" fill="${legend[k]?.color ?? '#888'}"/>`);
+    });
+    if (g.note) out.push(`<text x="${center}" y="${(y(Math.max(...g.values)) - 6).toFixed(1)}" text-anchor="middle" font-weight="bold">${escape(g.note)}</text>`);
+    // A label's lines (split at \n) stack under its group.
+    g.label.split('\n').forEach((line, k) => out.push(`<text x="${center}" y="${M.top + plotH + 18 + k * 15}" text-anchor="middle">${escape(line)}</text>`));
+  });
+  out.push(`<line x1="${M.left}" x2="${M.left + plotW}" y1="${M.top + plotH}" y2="${M.top + plotH}" stroke="#333"/>`);
+  out.push(`<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${M.top + plotH}" stroke="#333"/>`);
+  out.push(`<text transform="translate(18 ${M.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(yLabel)}</text>`);
+  legend.forEach((s, i) => {
+    const ly = M.top + 10 + i * 22;
+    const lx = M.left + plotW + 16;
+    out.push(`<rect x="${lx}" y="${ly - 7}" width="28" height="14" fill="${s.color}"/>`);
     out.push(`<text x="${lx + 34}" y="${ly + 4}">${escape(s.label)}</text>`);
   });
   out.push('</svg>');
