@@ -86,11 +86,15 @@ async function probeGreeting(port: number): Promise<string | undefined> {
   });
 }
 
+/** Seconds of unmeasured load before each window (`skein load --warmup`). */
+const WARMUP_SECONDS = 0.5;
+
 /**
  * One load run. The server's CPU is read when the generator reports that its
  * window opened and closed, so it covers the steady state only: connecting
- * and closing (where skein pays for the cluster hand-off even with one
- * worker) are left out.
+ * and the warm-up (where skein pays for the cluster hand-off of the new
+ * connections even with one worker, and a line protocol has no greeting to
+ * show the hand-off is over) are left out.
  */
 async function measure(server: BenchServer, cell: Cell, args: string[], seconds: number): Promise<Sample> {
   const serverCpu = () => server.allPids.reduce((s, pid) => s + cpuSeconds(pid), 0);
@@ -98,7 +102,10 @@ async function measure(server: BenchServer, cell: Cell, args: string[], seconds:
   let cpuAfter = Number.NaN;
   const threads = Math.min(cell.connections, availableParallelism());
   const result = await runLoadProcess(
-    ['--port', String(server.port), ...args, '-c', String(cell.connections), '-p', String(cell.pipeline), '-d', String(seconds), '--threads', String(threads)],
+    [
+      ...['--port', String(server.port), ...args, '-c', String(cell.connections), '-p', String(cell.pipeline)],
+      ...['-d', String(seconds), '--warmup', String(WARMUP_SECONDS), '--threads', String(threads)],
+    ],
     { onStarted: () => (cpuBefore = serverCpu()), onFinished: () => (cpuAfter = serverCpu()) },
   );
   const cpu = cpuAfter - cpuBefore;

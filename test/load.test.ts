@@ -42,6 +42,16 @@ describe('skein load against skein serve processed (2 workers)', () => {
     expect(stdout).toMatch(/p50 [\d.]+\s+p90 [\d.]+\s+p99 [\d.]+\s+max/);
   });
 
+  it('--warmup runs unmeasured load first, then measures the request budget exactly', async () => {
+    const { code, stdout, stderr } = await runToExit(
+      ['load', '--port', String(server.port), '--preset', 'processed', '--requests', '2000', '--warmup', '0.5', '-c', '4', '--threads', '2', '--json'],
+      { timeoutMs: 30_000 },
+    );
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/4 connections ready, warming up for 0.5 s\n[^]*warmed up, measuring/);
+    expect(JSON.parse(stdout)).toMatchObject({ requests: 2000, errors: 0, warmupSeconds: 0.5 });
+  });
+
   it('exits 1 with one line when nothing listens, and 2 for a bad option', async () => {
     const refused = await runToExit(['load', '--port', '1', '--requests', '10', '--quiet']);
     expect(refused.code).toBe(1);
@@ -50,5 +60,8 @@ describe('skein load against skein serve processed (2 workers)', () => {
     const bad = await runToExit(['load', '--framing', 'xml']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--framing must be one of line, int32, raw/);
+    const negative = await runToExit(['load', '--warmup=-1']);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toMatch(/--warmup must be a non-negative number \(got '-1'\)/);
   });
 });

@@ -138,7 +138,7 @@ export function cpuSeconds(pid: number): number {
 /**
  * Runs `skein load ARGS --json` in its own process and returns its result.
  * `onStarted` / `onFinished` run when it reports that its measurement window
- * opens (connections ready) and closes (before the connections close).
+ * opens (connections ready, and warmed up with `--warmup`) and closes (before the connections close).
  */
 export async function runLoadProcess(
   args: string[],
@@ -156,7 +156,7 @@ export async function runLoadProcess(
     while ((nl = pending.indexOf('\n')) !== -1) {
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
-      if (line.endsWith('running')) hooks.onStarted?.();
+      if (line.endsWith('measuring')) hooks.onStarted?.();
       else if (line === 'skein load: finished') hooks.onFinished?.();
       else if (!line.startsWith('[')) stderr += `${line}\n`;
     }

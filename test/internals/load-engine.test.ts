@@ -69,4 +69,34 @@ describe('the load engine (in the calling thread)', () => {
     expect(result.errors).toBe(2);
     expect(result.requests).toBe(0);
   });
+
+  it('a warm-up runs the load first without counting it: the window then answers exactly the request budget', async () => {
+    let received = 0;
+    class Counting extends LineServer {
+      override dataReceived(data: Buffer): void {
+        for (const byte of data) if (byte === 0x0a) received++;
+        super.dataReceived(data);
+      }
+    }
+    const port = await serve(Counting);
+    const events: string[] = [];
+    const options = parseLoadArgs(['--port', String(port), '-c', '2', '-p', '4', '-n', '500', '--warmup', '0.3', '--threads', '0']);
+    const result = await runLoad(options, undefined, { warming: () => events.push(`warming at ${received}`), started: () => events.push('started') });
+    expect(result).toMatchObject({ requests: 500, errors: 0, stalled: false, warmupSeconds: 0.3 });
+    expect(events).toEqual(['warming at 0', 'started']);
+    // The warm-up's requests reached the server too (a closed loop of 8 in flight runs thousands in 0.3 s).
+    expect(received).toBeGreaterThan(500);
+  });
+
+  it('ends at once when every connection was lost during the warm-up, counting them as errors', async () => {
+    class Dropper extends Protocol {
+      override dataReceived(): void {
+        this.transport.abortConnection();
+      }
+    }
+    const port = await serve(Dropper);
+    const result = await runLoad(parseLoadArgs(['--port', String(port), '-c', '2', '-d', '30', '--warmup', '0.2', '--threads', '0']));
+    expect(result).toMatchObject({ errors: 2, requests: 0 });
+    expect(result.durationSeconds).toBeLessThan(5);
+  });
 });

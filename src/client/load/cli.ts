@@ -26,7 +26,8 @@ export async function loadMain(args: string[], out: NodeJS.WritableStream = proc
       options.quiet
         ? {}
         : {
-            started: () => err.write(`skein load: ${options.connections} connections ready, running\n`),
+            warming: () => err.write(`skein load: ${options.connections} connections ready, warming up for ${options.warmup} s\n`),
+            started: () => err.write(options.warmup > 0 ? 'skein load: warmed up, measuring\n' : `skein load: ${options.connections} connections ready, measuring\n`),
             finished: () => err.write('skein load: finished\n'),
           },
     );

@@ -36,12 +36,14 @@ export function newHistogram(): Histogram {
 
 /**
  * A closed-loop load generator in one thread: `connect()` opens every
- * connection (and waits for the greetings), `run()` starts the clock.
+ * connection (and waits for the greetings), `warm()` optionally runs the load
+ * unmeasured, `run()` starts the clock.
  */
 export class LoadEngine {
   private readonly protocols: LoadProtocol[] = [];
   private readonly state: LoadRun & { budget: number };
   private open = 0;
+  private loading = false;
   private allClosed: () => void = () => {};
 
   constructor(private readonly options: EngineOptions) {
@@ -50,11 +52,14 @@ export class LoadEngine {
       histogram: newHistogram(),
       completed: 0,
       errors: 0,
+      measuring: true,
       stopping: false,
       lastReplyAt: 0,
       budget,
       take(n: number): number {
         if (this.stopping) return 0;
+        // Warm-up requests do not come out of the request budget.
+        if (!this.measuring) return n;
         const k = n < this.budget ? n : this.budget;
         this.budget -= k;
         return k;
@@ -99,9 +104,21 @@ export class LoadEngine {
     if (this.protocols.some((p) => !p.connected)) throw new Error('a connection closed before it was ready (greeting not received?)');
   }
 
-  /** Runs the load; resolves when the window closes or every request was answered. */
+  /**
+   * Starts the load without measuring it, for `seconds`: the connections and
+   * the server reach their steady state before `run` opens the window.
+   */
+  async warm(seconds: number): Promise<void> {
+    if (this.loading || seconds <= 0) return;
+    this.state.measuring = false;
+    this.startLoad();
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  }
+
+  /** Runs the load (on from a warm-up without a pause); resolves when the window closes or every request was answered. */
   run(onProgress?: (progress: EngineProgress) => void): Promise<EngineResult> {
     const { options, state, protocols } = this;
+    state.measuring = true;
     const start = performance.now();
     let lastProgressAt = start;
     let lastCompleted = 0;
@@ -134,7 +151,16 @@ export class LoadEngine {
       if (options.duration !== undefined) timer = setTimeout(finish, options.duration * 1000);
       // Request-count mode ends when each connection has closed after its last reply; any mode ends if all are lost.
       this.allClosed = finish;
-      for (const p of protocols) p.start();
+      this.startLoad();
+      // Every connection may already be gone (lost during the warm-up).
+      if (this.open === 0) finish();
     });
+  }
+
+  /** Sends each connection's first requests, once. */
+  private startLoad(): void {
+    if (this.loading) return;
+    this.loading = true;
+    for (const p of this.protocols) p.start();
   }
 }

@@ -7,6 +7,8 @@ export interface LoadRun {
   readonly histogram: Histogram;
   completed: number;
   errors: number;
+  /** False during a warm-up: replies keep the loop going but are neither counted nor timed. */
+  measuring: boolean;
   /** True once the measurement window closed: replies are no longer counted. */
   stopping: boolean;
   /** Takes up to `n` requests from the request budget; returns how many may be sent. */
@@ -82,14 +84,22 @@ export class LoadProtocol extends Protocol {
     const histogram = this.run.histogram;
     const sentAt = this.sentAt;
     const size = sentAt.length;
+    let measured = 0;
     for (let i = 0; i < n; i++) {
-      // Microseconds; hdr histograms record integers >= 1.
-      histogram.recordValue(Math.max(1, Math.round((now - sentAt[this.head]!) * 1000)));
+      const at = sentAt[this.head]!;
+      // A request sent during the warm-up (marked -1) is answered but not counted or timed.
+      if (at >= 0) {
+        // Microseconds; hdr histograms record integers >= 1.
+        histogram.recordValue(Math.max(1, Math.round((now - at) * 1000)));
+        measured++;
+      }
       this.head = this.head + 1 === size ? 0 : this.head + 1;
     }
+    if (measured > 0) {
+      this.run.completed += measured;
+      this.run.lastReplyAt = now;
+    }
     this.inFlight -= n;
-    this.run.completed += n;
-    this.run.lastReplyAt = now;
     this.send(n);
   }
 
@@ -103,7 +113,7 @@ export class LoadProtocol extends Protocol {
   private send(n: number): void {
     const k = this.run.take(n);
     if (k > 0) {
-      const now = performance.now();
+      const now = this.run.measuring ? performance.now() : -1;
       const sentAt = this.sentAt;
       const size = sentAt.length;
       for (let i = 0; i < k; i++) {

@@ -21,6 +21,8 @@ export interface LoadOptions {
   readonly threads: number;
   /** Seconds each connection attempt may take. */
   readonly connectTimeout: number;
+  /** Seconds of load before the measurement window opens (not counted, not timed). */
+  readonly warmup: number;
   readonly json: boolean;
   /** No progress lines on stderr. */
   readonly quiet: boolean;
@@ -36,6 +38,7 @@ export const LOAD_DEFAULTS = Object.freeze({
   payload: 64, // bytes of 'x'
   framing: 'line' as Framing,
   connectTimeout: 10, // seconds
+  warmup: 0, // seconds
 });
 
 /** Named settings for skein's built-in protocols. */
@@ -47,7 +50,7 @@ const PRESETS: Record<string, Partial<{ framing: Framing; replyPrefix: string; g
 export const LOAD_USAGE = `usage: skein load [--host H] [--port N] [--preset processed|lines] [--framing line|int32|raw]
                   [--connections N] [--pipeline N] [--duration S | --requests N] [--payload SIZE|TEXT]
                   [--greeting] [--reply-prefix TEXT] [--reply-size N] [--delimiter TEXT] [--threads N]
-                  [--connect-timeout S] [--json] [--quiet]
+                  [--connect-timeout S] [--warmup S] [--json] [--quiet]
 
 A closed-loop TCP load generator: each connection keeps --pipeline requests in
 flight and sends a new one for each reply. Prints progress each second (stderr),
@@ -61,6 +64,8 @@ then throughput and latency percentiles (stdout; JSON with --json).
   --payload 64          64 bytes of 'x'; any non-numeric value is sent as text
   --greeting            read and skip one line after connecting (a welcome message)
   --threads N           worker threads (default: min(connections, cores)); 0 = main thread
+  --warmup S            run S seconds of load first, then open the measurement window (replies
+                        in the warm-up are neither counted nor timed; connections lost in it are)
   Defaults: --host ${LOAD_DEFAULTS.host} --port ${LOAD_DEFAULTS.port} --framing ${LOAD_DEFAULTS.framing} --connections ${LOAD_DEFAULTS.connections} --pipeline ${LOAD_DEFAULTS.pipeline} --duration ${LOAD_DEFAULTS.duration}
 `;
 
@@ -70,10 +75,12 @@ function positiveInt(name: string, raw: string | undefined, fallback: number, mi
   return Number(raw);
 }
 
-function positiveNumber(name: string, raw: string | undefined, fallback: number): number {
+function positiveNumber(name: string, raw: string | undefined, fallback: number, allowZero = false): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0) throw new InvalidOptionError(`--${name} must be a positive number (got '${raw}')`);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
+    throw new InvalidOptionError(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number (got '${raw}')`);
+  }
   return value;
 }
 
@@ -109,6 +116,7 @@ export function parseLoadArgs(args: string[]): LoadOptions {
         delimiter: { type: 'string' },
         threads: { type: 'string', short: 't' },
         'connect-timeout': { type: 'string' },
+        warmup: { type: 'string' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean', short: 'q' },
       },
@@ -148,6 +156,7 @@ export function parseLoadArgs(args: string[]): LoadOptions {
     spec,
     threads: positiveInt('threads', v.threads, Math.min(connections, availableParallelism()), 0),
     connectTimeout: positiveNumber('connect-timeout', v['connect-timeout'], LOAD_DEFAULTS.connectTimeout),
+    warmup: positiveNumber('warmup', v.warmup, LOAD_DEFAULTS.warmup, true),
     json: v.json ?? false,
     quiet: v.quiet ?? false,
   };

@@ -11,7 +11,7 @@ export function formatProgress(p: LoadProgress): string {
 export function formatResult(r: LoadResult): string {
   const l = r.latencyMs;
   return [
-    `skein load: ${r.target}, ${r.framing} framing, ${r.connections} connections × pipeline ${r.pipeline}, ${r.payloadBytes}-byte payload, ${r.threads} threads`,
+    `skein load: ${r.target}, ${r.framing} framing, ${r.connections} connections × pipeline ${r.pipeline}, ${r.payloadBytes}-byte payload, ${r.threads} threads${r.warmupSeconds > 0 ? `, after a ${r.warmupSeconds} s warm-up` : ''}`,
     `  ${int.format(r.requests)} replies in ${r.durationSeconds.toFixed(2)} s: ${int.format(r.throughput)} req/s`,
     `  latency ms  p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  max ${l.max}  (closed loop: coordinated omission applies)`,
     `  errors ${r.errors}${r.stalled ? ' (stalled: replies stopped coming)' : ''}; generator CPU ${r.cpu.percent}% of one core`,

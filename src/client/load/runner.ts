@@ -7,9 +7,13 @@ import type { LoadOptions } from './options.js';
 /** Messages from a load thread to the runner. */
 export type ThreadMessage =
   | { type: 'ready' }
+  | { type: 'warm' }
   | ({ type: 'progress' } & EngineProgress)
   | { type: 'result'; completed: number; errors: number; elapsed: number; stalled: boolean; histogram: string }
   | { type: 'error'; message: string };
+
+/** Messages from the runner to a load thread: warm up (optional), then go. */
+export type RunnerMessage = { type: 'warm'; seconds: number } | { type: 'go' };
 
 /** What `skein load` reports (and prints with `--json`). */
 export interface LoadResult {
@@ -19,6 +23,8 @@ export interface LoadResult {
   readonly pipeline: number;
   readonly threads: number;
   readonly payloadBytes: number;
+  /** Seconds of unmeasured load before the window (`--warmup`). */
+  readonly warmupSeconds: number;
   /** Seconds of the measurement window. */
   readonly durationSeconds: number;
   /** Replies received in the window. */
@@ -46,7 +52,9 @@ export interface LoadProgress {
 
 /** Moments of a run, for tools that measure the target alongside (the bench samples the server's CPU). */
 export interface LoadEvents {
-  /** Every connection is open and ready; the first requests are about to leave. */
+  /** Every connection is open and ready; the warm-up (if any) is about to start. */
+  warming?(): void;
+  /** The measurement window opens: the first measured requests are about to leave. */
   started?(): void;
   /** The window closed (every thread reported); the connections are not closed yet. */
   finished?(): void;
@@ -90,10 +98,15 @@ export async function runLoad(options: LoadOptions, onProgress?: (progress: Load
     greeting: options.greeting,
     spec: options.spec,
     connectTimeout: options.connectTimeout,
+    warmup: options.warmup,
   });
   const runs = options.threads === 0 ? [inProcess(engineOptions(shares[0]!))] : shares.map((share) => inThread(engineOptions(share)));
   try {
     await Promise.all(runs.map((r) => r.ready));
+    if (options.warmup > 0) {
+      events.warming?.();
+      await Promise.all(runs.map((r) => r.warm(options.warmup)));
+    }
   } catch (error) {
     await Promise.all(runs.map((r) => r.close()));
     throw error;
@@ -126,6 +139,7 @@ export async function runLoad(options: LoadOptions, onProgress?: (progress: Load
       pipeline: options.pipeline,
       threads: options.threads,
       payloadBytes: options.spec.payload.length,
+      warmupSeconds: options.warmup,
       durationSeconds: round(elapsed, 3),
       requests,
       errors: results.reduce((sum, r) => sum + r.errors, 0),
@@ -167,6 +181,7 @@ interface RunResult {
 interface EngineRun {
   readonly ready: Promise<void>;
   readonly progress: EngineProgress;
+  warm(seconds: number): Promise<void>;
   go(): Promise<RunResult>;
   close(): Promise<void>;
 }
@@ -181,6 +196,7 @@ function inProcess(options: EngineOptions): EngineRun {
     get progress() {
       return progress;
     },
+    warm: (seconds) => engine.warm(seconds),
     go: () => engine.run((p) => (progress = p)),
     close: async () => {},
   };
@@ -196,13 +212,17 @@ function inThread(options: EngineOptions): EngineRun {
   });
   let progress: EngineProgress = { completed: 0, errors: 0 };
   let onResult: ((r: RunResult) => void) | undefined;
+  let onWarm: (() => void) | undefined;
   let onError: ((e: Error) => void) | undefined;
+  const send = (message: RunnerMessage) => worker.postMessage(message);
   const ready = new Promise<void>((resolve, reject) => {
     onError = reject;
     worker.on('message', (message: ThreadMessage) => {
       switch (message.type) {
         case 'ready':
           return resolve();
+        case 'warm':
+          return onWarm?.();
         case 'progress':
           progress = { completed: message.completed, errors: message.errors };
           return;
@@ -222,11 +242,17 @@ function inThread(options: EngineOptions): EngineRun {
     get progress() {
       return progress;
     },
+    warm: (seconds) =>
+      new Promise<void>((resolve, reject) => {
+        onWarm = resolve;
+        onError = reject;
+        send({ type: 'warm', seconds });
+      }),
     go: () =>
       new Promise<RunResult>((resolve, reject) => {
         onResult = resolve;
         onError = reject;
-        worker.postMessage('go');
+        send({ type: 'go' });
       }),
     close: async () => {
       onError = undefined;

@@ -1,12 +1,13 @@
 /**
  * Worker-thread entry of `skein load`: runs one engine over its share of the
- * connections. Messages: `ready` after connecting, then on `go` cumulative
- * `progress` once a second and one `result` (the histogram compressed).
+ * connections. Messages: `ready` after connecting; on `warm` (seconds) a warm-up
+ * and then `warm`; on `go` cumulative `progress` once a second and one `result`
+ * (the histogram compressed).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { LoadEngine, type EngineOptions } from './engine.js';
-import type { ThreadMessage } from './runner.js';
+import type { RunnerMessage, ThreadMessage } from './runner.js';
 
 const port = parentPort!;
 const options = workerData as EngineOptions;
@@ -17,7 +18,13 @@ const post = (message: ThreadMessage) => port.postMessage(message);
 try {
   await engine.connect();
   post({ type: 'ready' });
-  await new Promise<void>((resolve) => port.once('message', () => resolve()));
+  const next = () => new Promise<RunnerMessage>((resolve) => port.once('message', resolve));
+  let message = await next();
+  if (message.type === 'warm') {
+    await engine.warm(message.seconds);
+    post({ type: 'warm' });
+    message = await next();
+  }
   const result = await engine.run((p) => post({ type: 'progress', ...p }));
   post({
     type: 'result',
