@@ -123,7 +123,8 @@ export class SocketTransport implements Transport, PausableReading {
    * (`abortConnection` drops what is held, and `flushHeld` checks the socket anyway).
    */
   private hold(data: Buffer | string): void {
-    if (this.lostWrite) return;
+    // After loseWriteConnection or an abort (which sets closeReason), writes go nowhere and count for nothing.
+    if (this.lostWrite || this.closeReason !== undefined) return;
     const chunk = typeof data === 'string' ? Buffer.from(data) : data;
     (this.held ??= []).push(chunk);
     this.stats.bytesSent += chunk.length;

@@ -101,8 +101,10 @@ describe('SocketTransport', () => {
     aborting.transport.beginDispatch();
     aborting.transport.write('never');
     aborting.transport.abortConnection();
+    aborting.transport.write('nor this: written after the abort');
     aborting.transport.endDispatch();
     expect(spies.write).not.toHaveBeenCalled();
+    expect(aborting.stats.bytesSent).toBe('never'.length);
   });
 
   it('hands held writes to the socket mid-dispatch once they pass the high-water mark, in order and counted', async () => {
