@@ -44,8 +44,9 @@ export class SocketTransport implements Transport, PausableReading {
   private readonly pauseReasons = new Set<string>();
   private corked = false;
   private dispatching = false;
-  /** Writes held during the current dispatch (created on first use, then reused), and their bytes. */
-  private held: Buffer[] | undefined;
+  /** Writes held during the current dispatch: the only one, or (from the second on) all of them; and their bytes. */
+  private heldOne: Buffer | undefined;
+  private heldMany: Buffer[] | undefined;
   private heldBytes = 0;
   /** Bytes that may be held before the socket's buffer would pass the high-water mark (set per dispatch). */
   private heldRoom = 0;
@@ -126,7 +127,13 @@ export class SocketTransport implements Transport, PausableReading {
     // After loseWriteConnection or an abort (which sets closeReason), writes go nowhere and count for nothing.
     if (this.lostWrite || this.closeReason !== undefined) return;
     const chunk = typeof data === 'string' ? Buffer.from(data) : data;
-    (this.held ??= []).push(chunk);
+    // The common dispatch holds one reply: no array for it.
+    if (this.heldMany !== undefined) this.heldMany.push(chunk);
+    else if (this.heldOne === undefined) this.heldOne = chunk;
+    else {
+      this.heldMany = [this.heldOne, chunk];
+      this.heldOne = undefined;
+    }
     this.stats.bytesSent += chunk.length;
     this.heldBytes += chunk.length;
     // Past the high-water mark, hand the bytes to the socket now so backpressure acts as it would unheld.
@@ -142,7 +149,7 @@ export class SocketTransport implements Transport, PausableReading {
   /** @internal Called after the chunk was delivered: the held writes leave together. */
   endDispatch(): void {
     this.dispatching = false;
-    if (this.held !== undefined && this.held.length > 0) this.flushHeld();
+    if (this.heldOne !== undefined || this.heldMany !== undefined) this.flushHeld();
   }
 
   loseConnection(): void {
@@ -257,32 +264,33 @@ export class SocketTransport implements Transport, PausableReading {
 
   /** Hands the writes held during this dispatch to the socket: one write (gathered when small), or a corked batch (one writev). */
   private flushHeld(): void {
-    const held = this.held;
-    if (held === undefined || held.length === 0) return;
+    const one = this.heldOne;
+    const many = this.heldMany;
+    const bytes = this.heldBytes;
+    if (one === undefined && many === undefined) return;
+    this.dropHeld();
     const socket = this.socket;
-    if (socket.destroyed || !socket.writable) {
-      this.dropHeld();
-      return;
-    }
-    if (held.length === 1) {
-      socket.write(held[0]!);
-    } else if (this.heldBytes <= GATHER_LIMIT) {
+    if (socket.destroyed || !socket.writable) return;
+    if (one !== undefined) {
+      socket.write(one);
+    } else if (bytes <= GATHER_LIMIT) {
       // Many small replies (a pipelined batch of lines): one copy into one buffer is far cheaper
       // than one stream write request per reply, and still leaves in one syscall.
-      socket.write(Buffer.concat(held, this.heldBytes));
+      socket.write(Buffer.concat(many!, bytes));
     } else {
       socket.cork();
-      for (const chunk of held) socket.write(chunk);
+      for (const chunk of many!) socket.write(chunk);
       socket.uncork();
     }
-    this.dropHeld();
-    this.heldRoom = this.marks.high - socket.writableLength;
+    const queued = socket.writableLength;
+    this.heldRoom = this.marks.high - queued;
     this.meter?.flushed();
-    if (socket.writableLength > this.marks.high) this.aboveHighWater();
+    if (queued > this.marks.high) this.aboveHighWater();
   }
 
   private dropHeld(): void {
-    if (this.held) this.held.length = 0;
+    this.heldOne = undefined;
+    this.heldMany = undefined;
     this.heldBytes = 0;
   }
 
