@@ -62,8 +62,10 @@ const MAX_PENDING = 4096;
  * protocol that never reports frames.
  */
 export class MessageMeter {
+  /** Arrival times of the frames waiting, in `pending[head..tail)`; slots are reused, never truncated (setting an array's length is slow). */
   private readonly pending: number[] = [];
   private head = 0;
+  private tail = 0;
   private lastArrival = 0;
   private fresh = false;
   /** Replies written since the last flush that pair with a waiting frame. */
@@ -87,13 +89,15 @@ export class MessageMeter {
       this.lastArrival = this.now();
     }
     // A protocol that never replies must not make us keep a timestamp per frame forever.
-    if (this.pending.length - this.head >= MAX_PENDING) this.drop(1);
-    this.pending.push(this.lastArrival);
+    if (this.tail - this.head >= MAX_PENDING) this.drop(1);
+    if (this.tail < this.pending.length) this.pending[this.tail] = this.lastArrival;
+    else this.pending.push(this.lastArrival);
+    this.tail++;
   }
 
   /** A reply was written (it leaves at the next flush). Writes with no frame waiting are not replies. */
   replied(): void {
-    if (this.replies < this.pending.length - this.head) this.replies++;
+    if (this.replies < this.tail - this.head) this.replies++;
   }
 
   /** The writes of this tick left: time the frames they answered. */
@@ -103,7 +107,7 @@ export class MessageMeter {
     this.replies = 0;
     const now = this.now();
     const durations = this.sink.durations;
-    while (n-- > 0 && this.head < this.pending.length) {
+    while (n-- > 0 && this.head < this.tail) {
       durations.observeMs(now - this.pending[this.head]!);
       this.drop(1);
     }
@@ -111,17 +115,17 @@ export class MessageMeter {
 
   /** Frames received and not yet answered by a flushed reply. */
   get waiting(): number {
-    return this.pending.length - this.head;
+    return this.tail - this.head;
   }
 
   private drop(n: number): void {
-    const pending = this.pending;
     this.head += n;
-    if (this.head === pending.length) {
-      pending.length = 0;
+    if (this.head === this.tail) {
       this.head = 0;
+      this.tail = 0;
     } else if (this.head >= 1024) {
-      pending.splice(0, this.head);
+      this.pending.copyWithin(0, this.head, this.tail);
+      this.tail -= this.head;
       this.head = 0;
     }
   }

@@ -91,4 +91,25 @@ describe('MessageMeter', () => {
     expect(s.durations.count).toBe(4096);
     expect(m.waiting).toBe(0);
   });
+
+  it('pairs replies with frames first in first out across slot reuse and compaction', () => {
+    const { clock, sink: s, meter: m } = meter();
+    // Each batch of frames arrives at one time and is answered 0.5 ms later: a reply paired with a frame
+    // of another batch would take a second or more and land in the last bucket.
+    const batch = (at: number, frames: number, replies: number) => {
+      clock.now = at;
+      m.arrived();
+      for (let i = 0; i < frames; i++) m.received();
+      clock.now = at + 0.5;
+      for (let i = 0; i < replies; i++) m.replied();
+      m.flushed();
+    };
+    batch(0, 1500, 1100); // the head passes 1024: the 400 still waiting move to the front
+    expect(m.waiting).toBe(400);
+    batch(1000, 0, 400); // answered 1000.5 ms after they arrived: the last bucket
+    batch(2000, 10, 10);
+    expect(m.waiting).toBe(0);
+    batch(3000, 3, 3); // slots reused from the start
+    expect([...s.durations.counts]).toEqual([1100 + 10 + 3, 0, 0, 400]);
+  });
 });
