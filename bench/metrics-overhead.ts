@@ -5,7 +5,7 @@
  * same closed-loop pipelined TCP load, in one run, alternating rounds (A B, B A, …).
  *
  *   npm run bench:metrics            (builds first)
- *   ROUNDS=7 SECONDS=3 CONNECTIONS=32 DEPTHS=1,16 WORKERS=1 node --import tsx bench/metrics-overhead.ts
+ *   ROUNDS=7 SECONDS=3 CONNECTIONS=32 DEPTHS=1,16 WORKERS=1 SCRAPE_EVERY=1 node --import tsx bench/metrics-overhead.ts
  *
  * Depth 1 (one message in flight per connection) makes every message its own
  * chunk, so the per-message cost (a counter, two timestamps, a bucket) shows
@@ -216,6 +216,8 @@ async function main(): Promise<void> {
   const connections = env('CONNECTIONS', 32);
   const depths = (process.env.DEPTHS ?? '1,16').split(',').map(Number);
   const workers = env('WORKERS', 1);
+  // SCRAPE_EVERY=0: metrics on but never scraped, to tell the scrapes' cost from the rest.
+  const scrapeEvery = env('SCRAPE_EVERY', 1);
 
   const off = await startSkein('metrics off', workers, 0);
   // AA=1: both servers with metrics off, to see the harness's own bias and noise.
@@ -230,12 +232,12 @@ async function main(): Promise<void> {
   const measure = async (server: Server, depth: number): Promise<Round> => {
     let scrapes = 0;
     // Prometheus' role: scrape the metrics-on server every second while it is loaded.
-    const scraper = server.metricsPort
+    const scraper = server.metricsPort && scrapeEvery > 0
       ? setInterval(() => {
           void fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)
             .then((r) => r.text())
             .then(() => scrapes++, () => {});
-        }, 1000)
+        }, scrapeEvery * 1000)
       : undefined;
     const cpu0 = cpuSeconds(server.pids);
     const result = await load(server.port, depth);
@@ -315,7 +317,7 @@ async function main(): Promise<void> {
         bench: 'metrics-overhead',
         date: new Date().toISOString(),
         machine: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg() },
-        config: { aa, rounds, seconds, connections, depths, workers, payloadBytes: PAYLOAD.length, scrapeEverySeconds: 1 },
+        config: { aa, rounds, seconds, connections, depths, workers, payloadBytes: PAYLOAD.length, scrapeEverySeconds: scrapeEvery },
         results: byDepth,
         hotPathNsPerChunk: perChunkNs,
       },
