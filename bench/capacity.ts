@@ -10,7 +10,7 @@
  */
 import { ClientFactory } from '../src/client/client-factory.js';
 import { connectTCP } from '../src/client/connector.js';
-import { Protocol } from '../src/shared/protocol.js';
+import { Protocol } from '../src/shared/protocol/protocol.js';
 import { rssBytes, startBaseline, startSkein, type BenchServer } from './lib/proc.js';
 import { MiB, linearFit, round } from './lib/stats.js';
 

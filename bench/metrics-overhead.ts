@@ -23,7 +23,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { DurationCounts, MessageMeter } from '../src/shared/message-meter.js';
+import { DurationCounts, MessageMeter } from '../src/shared/protocol/message-meter.js';
 import { DURATION_BUCKETS } from '../src/shared/metric-names.js';
 
 interface LoadRequest {

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import { Piscina } from 'piscina';
-import { OffloadPool, POOL_DEFAULTS } from '../src/worker/offload-pool.js';
+import { OffloadPool, POOL_DEFAULTS } from '../src/worker/pool/offload-pool.js';
 import { noop } from './fixtures/noop-processors.js';
 
 const QUICK = process.argv.includes('--quick');

@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { readConfigFile } from './shared/config-file.js';
-import { SkeinError } from './shared/errors.js';
-import { normalizeService, OPTION_SPECS, resolveOptions, type ScalarOptionName, type ServerOptions } from './shared/options.js';
-import { tsxExecArgv } from './shared/loader.js';
+import { readConfigFile } from './shared/config/config-file.js';
+import { SkeinError } from './shared/protocol/errors.js';
+import { normalizeService, OPTION_SPECS, resolveOptions, type ScalarOptionName, type ServerOptions } from './shared/config/options.js';
+import { tsxExecArgv } from './shared/config/loader.js';
 import { startServer } from './master/server.js';
 import { fileURLToPath } from 'node:url';
 import { loadMain } from './client/load/cli.js';

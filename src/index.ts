@@ -2,26 +2,26 @@
  * skein: Twisted's protocol model for Node.js, on every core.
  * The public API; named exports only. Test helpers live in `skein/testing`.
  */
-export { Protocol } from './shared/protocol.js';
-export { Factory, type ProtocolClass } from './shared/factory.js';
-export type { Transport, Producer } from './shared/transport.js';
-export type { Address } from './shared/address.js';
-export { formatAddress } from './shared/address.js';
-export type { Clock, DelayedCall } from './shared/clock.js';
-export type { OffloadOptions, ProcessorContext, ReactorServices } from './shared/services.js';
-export { parseEndpoint, formatEndpoint, type Endpoint } from './shared/endpoint.js';
-export { DEFAULTS, OPTION_SPECS, type ServerOptions, type ServiceConfig } from './shared/options.js';
+export { Protocol } from './shared/protocol/protocol.js';
+export { Factory, type ProtocolClass } from './shared/protocol/factory.js';
+export type { Transport, Producer } from './shared/protocol/transport.js';
+export type { Address } from './shared/protocol/address.js';
+export { formatAddress } from './shared/protocol/address.js';
+export type { Clock, DelayedCall } from './shared/protocol/clock.js';
+export type { OffloadOptions, ProcessorContext, ReactorServices } from './shared/protocol/services.js';
+export { parseEndpoint, formatEndpoint, type Endpoint } from './shared/net/endpoint.js';
+export { DEFAULTS, OPTION_SPECS, type ServerOptions, type ServiceConfig } from './shared/config/options.js';
 export { METRICS } from './shared/metric-names.js';
-export * from './shared/errors.js';
+export * from './shared/protocol/errors.js';
 export { reactor, listenTCP, listen, Reactor, type ReactorOptions } from './reactor.js';
 export { serve, type ServeOptions, type RunningServer } from './serve.js';
-export { LineReceiver } from './shared/framing/line-receiver.js';
-export { IntNStringReceiver, Int8StringReceiver, Int16StringReceiver, Int32StringReceiver } from './shared/framing/int-string-receiver.js';
-export { NetstringReceiver } from './shared/framing/netstring-receiver.js';
-export { TimeoutMixin, type ProtocolConstructor } from './shared/policies/timeout.js';
-export { ProtocolWrapper, WrappingFactory, WrappingTransport } from './shared/policies/wrapping.js';
-export { ThrottlingFactory, ThrottlingProtocol, type ThrottlingOptions } from './shared/policies/throttling.js';
-export { realClock } from './shared/clock.js';
+export { LineReceiver } from './shared/protocol/framing/line-receiver.js';
+export { IntNStringReceiver, Int8StringReceiver, Int16StringReceiver, Int32StringReceiver } from './shared/protocol/framing/int-string-receiver.js';
+export { NetstringReceiver } from './shared/protocol/framing/netstring-receiver.js';
+export { TimeoutMixin, type ProtocolConstructor } from './shared/protocol/policies/timeout.js';
+export { ProtocolWrapper, WrappingFactory, WrappingTransport } from './shared/protocol/policies/wrapping.js';
+export { ThrottlingFactory, ThrottlingProtocol, type ThrottlingOptions } from './shared/protocol/policies/throttling.js';
+export { realClock } from './shared/protocol/clock.js';
 export { HttpFactory, HttpProtocol, HttpRequest, HTTP_DEFAULTS, type HttpFactoryInit, type HttpHandler, type HttpConnection, type HttpHeaders, type HttpResponse, type HttpResponseHeaders, type HttpBody, type HttpHandlerResult, type HttpLimits } from './protocols/http.js';
 
 export { connectTCP, type ConnectOptions } from './client/connector.js';

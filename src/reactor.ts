@@ -1,5 +1,5 @@
-import type { Endpoint } from './shared/endpoint.js';
-import type { Factory } from './shared/factory.js';
+import type { Endpoint } from './shared/net/endpoint.js';
+import type { Factory } from './shared/protocol/factory.js';
 import type { BoundEndpoint } from './shared/ipc.js';
 import { Reactor, type ReactorOptions } from './worker/reactor.js';
 

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { readConfigFile } from './shared/config-file.js';
-import { InvalidOptionError } from './shared/errors.js';
-import { isFactory, type Factory } from './shared/factory.js';
-import { tsxExecArgv } from './shared/loader.js';
-import { normalizeService, OPTION_SPECS, resolveOptions, type ServerOptions, type ServiceConfig } from './shared/options.js';
+import { readConfigFile } from './shared/config/config-file.js';
+import { InvalidOptionError } from './shared/protocol/errors.js';
+import { isFactory, type Factory } from './shared/protocol/factory.js';
+import { tsxExecArgv } from './shared/config/loader.js';
+import { normalizeService, OPTION_SPECS, resolveOptions, type ServerOptions, type ServiceConfig } from './shared/config/options.js';
 import { startServer, type RunningServer } from './master/server.js';
 import { isSkeinWorker, runWorker } from './worker/main.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeProxyV1, encodeProxyV2 } from '../src/shared/proxy-protocol.js';
+import { encodeProxyV1, encodeProxyV2 } from '../src/shared/net/proxy-protocol.js';
 import { connectClient, scrape, sumSeries } from './helpers/client.js';
 import { eventually, freePort, runToExit, startServer, type StartedServer } from './helpers/server.js';
 import { makeCerts, type TestCerts } from './helpers/tls.js';

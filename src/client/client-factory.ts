@@ -1,7 +1,7 @@
-import type { Address } from '../shared/address.js';
-import { realClock, type Clock, type DelayedCall } from '../shared/clock.js';
-import { Factory, type ProtocolClass } from '../shared/factory.js';
-import type { Protocol } from '../shared/protocol.js';
+import type { Address } from '../shared/protocol/address.js';
+import { realClock, type Clock, type DelayedCall } from '../shared/protocol/clock.js';
+import { Factory, type ProtocolClass } from '../shared/protocol/factory.js';
+import type { Protocol } from '../shared/protocol/protocol.js';
 
 /** The state of a {@link Connector}. */
 export type ConnectorState = 'disconnected' | 'connecting' | 'connected';

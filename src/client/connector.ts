@@ -1,12 +1,12 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import { addressFrom, type Address } from '../shared/address.js';
-import { realClock, type Clock, type DelayedCall } from '../shared/clock.js';
-import { ConnectError, ConnectTimeoutError, InvalidOptionError, NoProcessorError } from '../shared/errors.js';
-import type { Factory } from '../shared/factory.js';
-import type { Protocol } from '../shared/protocol.js';
-import { ProtocolDriver } from '../shared/protocol-driver.js';
-import type { ReactorServices } from '../shared/services.js';
-import { DEFAULT_WATER_MARKS, SocketTransport, type WaterMarks } from '../shared/socket-transport.js';
+import { addressFrom, type Address } from '../shared/protocol/address.js';
+import { realClock, type Clock, type DelayedCall } from '../shared/protocol/clock.js';
+import { ConnectError, ConnectTimeoutError, InvalidOptionError, NoProcessorError } from '../shared/protocol/errors.js';
+import type { Factory } from '../shared/protocol/factory.js';
+import type { Protocol } from '../shared/protocol/protocol.js';
+import { ProtocolDriver } from '../shared/protocol/driver.js';
+import type { ReactorServices } from '../shared/protocol/services.js';
+import { DEFAULT_WATER_MARKS, SocketTransport, type WaterMarks } from '../shared/net/socket-transport.js';
 import type { ClientFactory, Connector, ConnectorState } from './client-factory.js';
 
 /** Options of {@link connectTCP}. */

@@ -1,7 +1,7 @@
-import type { Address } from '../shared/address.js';
-import type { Clock, DelayedCall } from '../shared/clock.js';
-import { InvalidOptionError } from '../shared/errors.js';
-import type { Protocol } from '../shared/protocol.js';
+import type { Address } from '../shared/protocol/address.js';
+import type { Clock, DelayedCall } from '../shared/protocol/clock.js';
+import { InvalidOptionError } from '../shared/protocol/errors.js';
+import type { Protocol } from '../shared/protocol/protocol.js';
 import { ClientFactory, type Connector } from './client-factory.js';
 
 /** Backoff settings of a {@link ReconnectingClientFactory}. Delays are in seconds. */

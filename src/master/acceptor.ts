@@ -1,8 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Counter, Registry } from 'prom-client';
-import { clientKey, pickClientHash, pickLeastConnections, type BalancePolicy } from '../shared/balance.js';
-import { formatEndpoint, parseEndpoint } from '../shared/endpoint.js';
-import { ListenError } from '../shared/errors.js';
+import { clientKey, pickClientHash, pickLeastConnections } from './balance.js';
+import type { BalancePolicy } from '../shared/config/options.js';
+import { formatEndpoint, parseEndpoint } from '../shared/net/endpoint.js';
+import { ListenError } from '../shared/protocol/errors.js';
 import type { BoundEndpoint } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
 import { METRICS } from '../shared/metric-names.js';

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { formatEndpoint, parseEndpoint, withPort } from '../shared/endpoint.js';
-import type { ServiceConfig } from '../shared/options.js';
+import { formatEndpoint, parseEndpoint, withPort } from '../shared/net/endpoint.js';
+import type { ServiceConfig } from '../shared/config/options.js';
 
 /**
  * Gives each port-0 TCP endpoint a concrete free port before any worker forks,

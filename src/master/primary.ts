@@ -1,9 +1,9 @@
 import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
-import { CrashLoopError, deserializeError } from '../shared/errors.js';
+import { CrashLoopError, deserializeError } from '../shared/protocol/errors.js';
 import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type MetricsKind, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
-import type { ServerOptions } from '../shared/options.js';
+import type { ServerOptions } from '../shared/config/options.js';
 import { Acceptor, type AcceptTarget } from './acceptor.js';
 import { MetricsAggregator, type ScrapeTarget } from './metrics-aggregator.js';
 import { RestartPolicy } from './restart-policy.js';

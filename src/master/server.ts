@@ -1,6 +1,6 @@
 import type { BoundEndpoint } from '../shared/ipc.js';
 import { createLogger, type Logger } from '../shared/log.js';
-import type { ServerOptions } from '../shared/options.js';
+import type { ServerOptions } from '../shared/config/options.js';
 import { HealthServer } from './health-server.js';
 import { Primary } from './primary.js';
 import { installSignalHandlers } from './signals.js';

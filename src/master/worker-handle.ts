@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Worker } from 'node:cluster';
-import { deserializeError, type SerializedError } from '../shared/errors.js';
+import { deserializeError, type SerializedError } from '../shared/protocol/errors.js';
 import type { PrimaryMessage } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
 

@@ -9,9 +9,9 @@
  * Errors are answered in order as `ERR <code> <message>`; the connection stays open
  * (a line over 16384 bytes closes it).
  */
-import { errorCode, InvalidOptionError, LineTooLongError } from '../shared/errors.js';
-import { Factory } from '../shared/factory.js';
-import { LineReceiver } from '../shared/framing/line-receiver.js';
+import { errorCode, InvalidOptionError, LineTooLongError } from '../shared/protocol/errors.js';
+import { Factory } from '../shared/protocol/factory.js';
+import { LineReceiver } from '../shared/protocol/framing/line-receiver.js';
 import { digest, type DigestRequest } from './hash-processors.js';
 
 /** Default PBKDF2 iterations per line. */

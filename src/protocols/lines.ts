@@ -4,8 +4,8 @@
  * a longer line closes the connection with SKEIN_ERR_LINE_TOO_LONG.
  * `skein serve lines`.
  */
-import { Factory } from '../shared/factory.js';
-import { LineReceiver } from '../shared/framing/line-receiver.js';
+import { Factory } from '../shared/protocol/factory.js';
+import { LineReceiver } from '../shared/protocol/framing/line-receiver.js';
 
 const PREFIX = Buffer.from('Processed: ');
 const CRLF = Buffer.from('\r\n');

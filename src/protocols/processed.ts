@@ -4,8 +4,8 @@
  * option `offload` (`skein serve processed --offload`) the processing step runs
  * on the worker's piscina pool, and replies still leave in order.
  */
-import { Factory } from '../shared/factory.js';
-import { Protocol } from '../shared/protocol.js';
+import { Factory } from '../shared/protocol/factory.js';
+import { Protocol } from '../shared/protocol/protocol.js';
 import { processData } from './processed-processors.js';
 
 export const WELCOME = 'Welcome to my network application!\r\n';

@@ -1,5 +1,5 @@
-import type { SerializedError } from './errors.js';
-import type { ServerOptions, ServiceConfig } from './options.js';
+import type { SerializedError } from './protocol/errors.js';
+import type { ServerOptions, ServiceConfig } from './config/options.js';
 
 /**
  * Messages between the primary and its workers over the cluster IPC channel.

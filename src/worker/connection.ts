@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
-import type { Clock } from '../shared/clock.js';
+import type { Clock } from '../shared/protocol/clock.js';
 import type { Logger } from '../shared/log.js';
-import { errorCode, IdleTimeoutError } from '../shared/errors.js';
-import { MessageMeter } from '../shared/message-meter.js';
-import { formatAddress, type Address } from '../shared/address.js';
-import type { Protocol } from '../shared/protocol.js';
-import { ProtocolDriver } from '../shared/protocol-driver.js';
-import { SocketTransport, type WaterMarks } from '../shared/socket-transport.js';
+import { errorCode, IdleTimeoutError } from '../shared/protocol/errors.js';
+import { MessageMeter } from '../shared/protocol/message-meter.js';
+import { formatAddress, type Address } from '../shared/protocol/address.js';
+import type { Protocol } from '../shared/protocol/protocol.js';
+import { ProtocolDriver } from '../shared/protocol/driver.js';
+import { SocketTransport, type WaterMarks } from '../shared/net/socket-transport.js';
 import type { ProtocolStats } from './stats.js';
 
 /**

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ModuleLoadError } from '../shared/errors.js';
-import { Factory, isFactory } from '../shared/factory.js';
-import { isProtocolClass } from '../shared/protocol.js';
+import { ModuleLoadError } from '../shared/protocol/errors.js';
+import { Factory, isFactory } from '../shared/protocol/factory.js';
+import { isProtocolClass } from '../shared/protocol/protocol.js';
 
 const BUILTIN_NAME = /^[a-z][a-z0-9-]*$/;
 

@@ -4,8 +4,8 @@
  * only over typed IPC messages.
  */
 import type { Socket } from 'node:net';
-import { serializeError } from '../shared/errors.js';
-import type { Factory } from '../shared/factory.js';
+import { serializeError } from '../shared/protocol/errors.js';
+import type { Factory } from '../shared/protocol/factory.js';
 import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
 import { createLogger } from '../shared/log.js';
 import { loadFactory } from './load-factory.js';

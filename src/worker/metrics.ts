@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DURATION_BUCKETS, METRICS } from '../shared/metric-names.js';
-import type { OffloadPool } from './offload-pool.js';
+import type { OffloadPool } from './pool/offload-pool.js';
 import { ProtocolStats } from './stats.js';
 
 /**

@@ -1,13 +1,13 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type TlsOptions } from 'node:tls';
-import { addressFrom, type Address } from '../shared/address.js';
-import { CidrList, LOOPBACK_CIDRS } from '../shared/cidr.js';
-import type { Endpoint } from '../shared/endpoint.js';
-import { TlsHandshakeError } from '../shared/errors.js';
+import { addressFrom, type Address } from '../shared/protocol/address.js';
+import { CidrList, LOOPBACK_CIDRS } from '../shared/net/cidr.js';
+import type { Endpoint } from '../shared/net/endpoint.js';
+import { TlsHandshakeError } from '../shared/protocol/errors.js';
 import type { Logger } from '../shared/log.js';
-import { readProxyHeader } from './proxy-reader.js';
+import { readProxyHeader } from '../shared/net/proxy-reader.js';
 import type { ProtocolStats } from './stats.js';
-import { tlsOptions } from './tls-options.js';
+import { tlsOptions } from '../shared/net/tls-options.js';
 
 /** How long a peer has to send its PROXY header (HAProxy's recommendation: a few seconds). */
 export const PROXY_HEADER_TIMEOUT_MS = 3000;

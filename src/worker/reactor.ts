@@ -1,17 +1,17 @@
 import { chmod } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
-import type { Address } from '../shared/address.js';
-import { realClock, type Clock, type DelayedCall } from '../shared/clock.js';
-import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/endpoint.js';
-import { ListenError } from '../shared/errors.js';
-import type { Factory } from '../shared/factory.js';
+import type { Address } from '../shared/protocol/address.js';
+import { realClock, type Clock, type DelayedCall } from '../shared/protocol/clock.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/net/endpoint.js';
+import { ListenError } from '../shared/protocol/errors.js';
+import type { Factory } from '../shared/protocol/factory.js';
 import type { BoundEndpoint } from '../shared/ipc.js';
 import { createLogger, type Logger } from '../shared/log.js';
-import type { OffloadRequest, ReactorServices } from '../shared/services.js';
+import type { OffloadRequest, ReactorServices } from '../shared/protocol/services.js';
 import { Connection } from './connection.js';
 import { WorkerMetrics } from './metrics.js';
-import { OffloadPool, POOL_DEFAULTS, type PoolOptions } from './offload-pool.js';
+import { OffloadPool, POOL_DEFAULTS, type PoolOptions } from './pool/offload-pool.js';
 import { Preamble } from './preamble.js';
 import type { ProtocolStats } from './stats.js';
 

@@ -1,4 +1,4 @@
-import { DurationCounts, type MessageSink } from '../shared/message-meter.js';
+import { DurationCounts, type MessageSink } from '../shared/protocol/message-meter.js';
 import { DURATION_BUCKETS } from '../shared/metric-names.js';
 
 /**

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clientKey, pickClientHash, pickLeastConnections } from '../../src/shared/balance.js';
+import { clientKey, pickClientHash, pickLeastConnections } from '../../src/master/balance.js';
 
 const slots = (n: number, open: (i: number) => number = () => 0) => Array.from({ length: n }, (_, slot) => ({ slot, open: open(slot) }));
 

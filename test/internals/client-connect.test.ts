@@ -2,12 +2,12 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientFactory, type Connector } from '../../src/client/client-factory.js';
 import { connectTCP } from '../../src/client/connector.js';
-import { ConnectError, ConnectionDone, ConnectTimeoutError, InvalidOptionError } from '../../src/shared/errors.js';
-import { Factory } from '../../src/shared/factory.js';
-import { Protocol } from '../../src/shared/protocol.js';
+import { ConnectError, ConnectionDone, ConnectTimeoutError, InvalidOptionError } from '../../src/shared/protocol/errors.js';
+import { Factory } from '../../src/shared/protocol/factory.js';
+import { Protocol } from '../../src/shared/protocol/protocol.js';
 import { Reactor } from '../../src/worker/reactor.js';
 import { ProcessedProtocol } from '../../src/protocols/processed.js';
-import { FakeClock } from '../../src/shared/testing/fake-clock.js';
+import { FakeClock } from '../../src/shared/protocol/testing/fake-clock.js';
 import { eventually, freePort } from '../helpers/server.js';
 
 

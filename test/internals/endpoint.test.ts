@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatEndpoint, parseEndpoint } from '../../src/shared/endpoint.js';
-import { InvalidEndpointError } from '../../src/shared/errors.js';
+import { formatEndpoint, parseEndpoint } from '../../src/shared/net/endpoint.js';
+import { InvalidEndpointError } from '../../src/shared/protocol/errors.js';
 
 describe('parseEndpoint', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deserializeError, errorClasses, errorCode, serializeError, SkeinError } from '../../src/shared/errors.js';
+import { deserializeError, errorClasses, errorCode, serializeError, SkeinError } from '../../src/shared/protocol/errors.js';
 
 describe('errors', () => {
   it.each(Object.entries(errorClasses))('%s has a SKEIN_ERR_ code, a default message, and survives the wire', (name, Class) => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Int32StringReceiver } from '../../src/shared/framing/int-string-receiver.js';
-import { LineReceiver } from '../../src/shared/framing/line-receiver.js';
-import { NetstringReceiver } from '../../src/shared/framing/netstring-receiver.js';
+import { Int32StringReceiver } from '../../src/shared/protocol/framing/int-string-receiver.js';
+import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js';
+import { NetstringReceiver } from '../../src/shared/protocol/framing/netstring-receiver.js';
 import { StringTransport } from '../../src/testing.js';
 
 const TEN_MB = 10 * 1024 * 1024;

@@ -3,7 +3,7 @@ import { resolveHttpLimits, type HttpLimits } from '../../src/protocols/http/lim
 import { HttpRequestParser, ParserPhase } from '../../src/protocols/http/parser.js';
 import type { HttpRequest } from '../../src/protocols/http/request.js';
 import { statusOf } from '../../src/protocols/http/errors.js';
-import { InvalidOptionError, type SkeinError } from '../../src/shared/errors.js';
+import { InvalidOptionError, type SkeinError } from '../../src/shared/protocol/errors.js';
 
 interface Parsed {
   requests: HttpRequest[];

@@ -4,7 +4,7 @@ import { HttpFactory } from '../../src/protocols/http/factory.js';
 import { HTTP_DEFAULTS, resolveHttpLimits } from '../../src/protocols/http/limits.js';
 import { HttpRequestParser } from '../../src/protocols/http/parser.js';
 import type { HttpRequest } from '../../src/protocols/http/request.js';
-import { StringTransport } from '../../src/shared/testing/string-transport.js';
+import { StringTransport } from '../../src/shared/protocol/testing/string-transport.js';
 
 interface Model {
   method: string;

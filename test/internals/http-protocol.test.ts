@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { HttpFactory } from '../../src/protocols/http/factory.js';
 import type { HttpHandler, HttpProtocol } from '../../src/protocols/http/protocol.js';
-import type { Clock, DelayedCall } from '../../src/shared/clock.js';
-import type { ReactorServices } from '../../src/shared/services.js';
-import { StringTransport } from '../../src/shared/testing/string-transport.js';
+import type { Clock, DelayedCall } from '../../src/shared/protocol/clock.js';
+import type { ReactorServices } from '../../src/shared/protocol/services.js';
+import { StringTransport } from '../../src/shared/protocol/testing/string-transport.js';
 
 /** A clock that moves only when told (the sweep's timers run on it). */
 class FakeClock implements Clock {

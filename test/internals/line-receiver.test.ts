@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { LineReceiver } from '../../src/shared/framing/line-receiver.js';
+import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js';
 import { connectProtocol, StringTransport } from '../../src/testing.js';
 
 /** Records lines and raw data. `len N` switches to raw mode for N bytes (Twisted's LineTester). */

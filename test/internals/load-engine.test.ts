@@ -2,8 +2,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseLoadArgs } from '../../src/client/load/options.js';
 import { runLoad } from '../../src/client/load/runner.js';
-import { Factory } from '../../src/shared/factory.js';
-import { Protocol } from '../../src/shared/protocol.js';
+import { Factory } from '../../src/shared/protocol/factory.js';
+import { Protocol } from '../../src/shared/protocol/protocol.js';
 import { Reactor } from '../../src/worker/reactor.js';
 
 /** Answers each `\r\n`-terminated line with `Processed: <line>\r\n` (what the `lines` protocol does). */

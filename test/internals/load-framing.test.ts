@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeRequest, replyCounter, validateFraming, type FramingSpec } from '../../src/client/load/framing.js';
 import { parseLoadArgs } from '../../src/client/load/options.js';
 import { shareOut } from '../../src/client/load/runner.js';
-import { InvalidOptionError } from '../../src/shared/errors.js';
+import { InvalidOptionError } from '../../src/shared/protocol/errors.js';
 
 /** Splits `data` into chunks of the given sizes (cycled), like a socket would. */
 function chunked(data: Buffer, sizes: number[]): Buffer[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DurationCounts, MessageMeter, type MessageSink } from '../../src/shared/message-meter.js';
+import { DurationCounts, MessageMeter, type MessageSink } from '../../src/shared/protocol/message-meter.js';
 
 const BOUNDS = [0.001, 0.01, 0.1];
 

@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { NoProcessorError, OffloadCancelledError, OffloadOverloadError } from '../../src/shared/errors.js';
-import type { OffloadRequest, PausableReading } from '../../src/shared/services.js';
-import { FairQueue } from '../../src/worker/fair-queue.js';
-import { Fifo } from '../../src/worker/fifo.js';
-import { OffloadPool, POOL_DEFAULTS, POOL_QUEUE, type PoolOptions } from '../../src/worker/offload-pool.js';
-import { UtilizationWindow } from '../../src/worker/offload-stats.js';
+import { NoProcessorError, OffloadCancelledError, OffloadOverloadError } from '../../src/shared/protocol/errors.js';
+import type { OffloadRequest, PausableReading } from '../../src/shared/protocol/services.js';
+import { FairQueue } from '../../src/worker/pool/fair-queue.js';
+import { Fifo } from '../../src/worker/pool/fifo.js';
+import { OffloadPool, POOL_DEFAULTS, POOL_QUEUE, type PoolOptions } from '../../src/worker/pool/offload-pool.js';
+import { UtilizationWindow } from '../../src/worker/pool/offload-stats.js';
 
 const PROCESSORS = fileURLToPath(new URL('../fixtures/offload-processors.ts', import.meta.url));
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { InvalidOptionError } from '../../src/shared/errors.js';
-import { DEFAULTS, resolveOptions } from '../../src/shared/options.js';
+import { InvalidOptionError } from '../../src/shared/protocol/errors.js';
+import { DEFAULTS, resolveOptions } from '../../src/shared/config/options.js';
 
 describe('resolveOptions', () => {
   it('applies defaults', () => {

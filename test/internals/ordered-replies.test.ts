@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { realClock } from '../../src/shared/clock.js';
-import { Factory } from '../../src/shared/factory.js';
-import { Protocol } from '../../src/shared/protocol.js';
-import type { OffloadRequest, ReactorServices } from '../../src/shared/services.js';
-import { StringTransport } from '../../src/shared/testing/string-transport.js';
+import { realClock } from '../../src/shared/protocol/clock.js';
+import { Factory } from '../../src/shared/protocol/factory.js';
+import { Protocol } from '../../src/shared/protocol/protocol.js';
+import type { OffloadRequest, ReactorServices } from '../../src/shared/protocol/services.js';
+import { StringTransport } from '../../src/shared/protocol/testing/string-transport.js';
 
 /** Each line is offloaded; replies must leave in line order whatever order the tasks settle in. */
 class Pipelined extends Protocol {

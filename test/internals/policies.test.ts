@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Factory } from '../../src/shared/factory.js';
-import { LineReceiver } from '../../src/shared/framing/line-receiver.js';
-import { ThrottlingFactory } from '../../src/shared/policies/throttling.js';
-import { TimeoutMixin } from '../../src/shared/policies/timeout.js';
-import { Protocol } from '../../src/shared/protocol.js';
-import type { Producer } from '../../src/shared/transport.js';
+import { Factory } from '../../src/shared/protocol/factory.js';
+import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js';
+import { ThrottlingFactory } from '../../src/shared/protocol/policies/throttling.js';
+import { TimeoutMixin } from '../../src/shared/protocol/policies/timeout.js';
+import { Protocol } from '../../src/shared/protocol/protocol.js';
+import type { Producer } from '../../src/shared/protocol/transport.js';
 import { connectProtocol, MemoryReactor } from '../../src/testing.js';
 
 class Chat extends TimeoutMixin(LineReceiver) {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CidrList } from '../../src/shared/cidr.js';
-import { encodeProxyV1, encodeProxyV2, parseProxyHeader, PROXY_V2_SIGNATURE } from '../../src/shared/proxy-protocol.js';
+import { CidrList } from '../../src/shared/net/cidr.js';
+import { encodeProxyV1, encodeProxyV2, parseProxyHeader, PROXY_V2_SIGNATURE } from '../../src/shared/net/proxy-protocol.js';
 
 /** Feeds `data` in pieces of `size` bytes, as a socket would, until the parser decides. */
 function parseInChunks(data: Buffer, size: number) {

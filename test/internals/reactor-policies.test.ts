@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Factory } from '../../src/shared/factory.js';
-import { LineReceiver } from '../../src/shared/framing/line-receiver.js';
+import { Factory } from '../../src/shared/protocol/factory.js';
+import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js';
 import { FakeClock } from '../../src/testing.js';
 import { Reactor, type ReactorOptions } from '../../src/worker/reactor.js';
 import { connectClient, type TestClient } from '../helpers/client.js';

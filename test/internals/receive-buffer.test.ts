@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ReceiveBuffer } from '../../src/shared/framing/receive-buffer.js';
-import { LineReceiver } from '../../src/shared/framing/line-receiver.js';
+import { ReceiveBuffer } from '../../src/shared/protocol/framing/receive-buffer.js';
+import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js';
 import { connectProtocol } from '../../src/testing.js';
 
 describe('ReceiveBuffer', () => {

@@ -4,12 +4,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Connector } from '../../src/client/client-factory.js';
 import { connectTCP } from '../../src/client/connector.js';
 import { ReconnectingClientFactory } from '../../src/client/reconnecting-client-factory.js';
-import type { Clock, DelayedCall } from '../../src/shared/clock.js';
-import { ConnectError, InvalidOptionError } from '../../src/shared/errors.js';
-import { Factory } from '../../src/shared/factory.js';
-import { Protocol } from '../../src/shared/protocol.js';
+import type { Clock, DelayedCall } from '../../src/shared/protocol/clock.js';
+import { ConnectError, InvalidOptionError } from '../../src/shared/protocol/errors.js';
+import { Factory } from '../../src/shared/protocol/factory.js';
+import { Protocol } from '../../src/shared/protocol/protocol.js';
 import { Reactor } from '../../src/worker/reactor.js';
-import { FakeClock } from '../../src/shared/testing/fake-clock.js';
+import { FakeClock } from '../../src/shared/protocol/testing/fake-clock.js';
 import { eventually, freePort } from '../helpers/server.js';
 
 

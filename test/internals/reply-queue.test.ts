@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ReplyQueue } from '../../src/shared/reply-queue.js';
+import { ReplyQueue } from '../../src/shared/protocol/reply-queue.js';
 
 describe('ReplyQueue', () => {
   it('writes replies in push order, whatever order they settle in', async () => {

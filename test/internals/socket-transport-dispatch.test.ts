@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SocketTransport } from '../../src/shared/socket-transport.js';
+import { SocketTransport } from '../../src/shared/net/socket-transport.js';
 import { eventually } from '../helpers/server.js';
 
 let server: Server | undefined;

@@ -2,13 +2,13 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Factory } from '../../src/shared/factory.js';
-import { LineReceiver } from '../../src/shared/framing/line-receiver.js';
-import { Protocol } from '../../src/shared/protocol.js';
-import type { Producer } from '../../src/shared/transport.js';
+import { Factory } from '../../src/shared/protocol/factory.js';
+import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js';
+import { Protocol } from '../../src/shared/protocol/protocol.js';
+import type { Producer } from '../../src/shared/protocol/transport.js';
 import { eventually } from '../helpers/server.js';
 import { Reactor } from '../../src/worker/reactor.js';
-import type { SocketTransport } from '../../src/shared/socket-transport.js';
+import type { SocketTransport } from '../../src/shared/net/socket-transport.js';
 
 let reactor: Reactor | undefined;
 afterEach(async () => {

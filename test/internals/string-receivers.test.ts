@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Int16StringReceiver, Int32StringReceiver, Int8StringReceiver, type IntNStringReceiver } from '../../src/shared/framing/int-string-receiver.js';
-import { NetstringReceiver } from '../../src/shared/framing/netstring-receiver.js';
-import { StringTooLongError } from '../../src/shared/errors.js';
+import { Int16StringReceiver, Int32StringReceiver, Int8StringReceiver, type IntNStringReceiver } from '../../src/shared/protocol/framing/int-string-receiver.js';
+import { NetstringReceiver } from '../../src/shared/protocol/framing/netstring-receiver.js';
+import { StringTooLongError } from '../../src/shared/protocol/errors.js';
 import { connectProtocol, StringTransport } from '../../src/testing.js';
 
 type Receiver = IntNStringReceiver | NetstringReceiver;

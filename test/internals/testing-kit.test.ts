@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Factory } from '../../src/shared/factory.js';
-import { LineReceiver } from '../../src/shared/framing/line-receiver.js';
-import { Protocol } from '../../src/shared/protocol.js';
-import type { Producer } from '../../src/shared/transport.js';
+import { Factory } from '../../src/shared/protocol/factory.js';
+import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js';
+import { Protocol } from '../../src/shared/protocol/protocol.js';
+import type { Producer } from '../../src/shared/protocol/transport.js';
 import { connectedPair, connectProtocol, FakeClock, MemoryReactor } from '../../src/testing.js';
 
 class Echo extends LineReceiver {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { OffloadPool } from '../../src/worker/offload-pool.js';
+import type { OffloadPool } from '../../src/worker/pool/offload-pool.js';
 import { WorkerMetrics } from '../../src/worker/metrics.js';
 
 const idlePool = { stats: [], sampleUtilization: () => 0 } as unknown as OffloadPool;

@@ -3,7 +3,7 @@
  * The load generator does not check what a reply says, only where it ends:
  * that is enough to time each request in a closed loop.
  */
-import { InvalidOptionError } from '../../shared/errors.js';
+import { InvalidOptionError } from '../../shared/protocol/errors.js';
 
 /** `line`: LineReceiver; `int32`: Int32StringReceiver (4-byte big-endian length); `raw`: no framing. */
 export type Framing = 'line' | 'int32' | 'raw';

@@ -1,5 +1,5 @@
 import type { Histogram } from 'hdr-histogram-js';
-import { Protocol } from '../../shared/protocol.js';
+import { Protocol } from '../../shared/protocol/protocol.js';
 import type { ReplyCounter } from './framing.js';
 
 /** State shared by every connection of one load engine (one thread). */

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { InvalidOptionError } from '../../shared/errors.js';
+import { InvalidOptionError } from '../../shared/protocol/errors.js';
 import { FRAMINGS, validateFraming, type Framing, type FramingSpec } from './framing.js';
 
 /** Everything `skein load` runs with. */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { decodeFromCompressedBase64, type Histogram } from 'hdr-histogram-js';
-import { tsxExecArgv } from '../../shared/loader.js';
+import { tsxExecArgv } from '../../shared/config/loader.js';
 import { LoadEngine, newHistogram, type EngineOptions, type EngineProgress } from './engine.js';
 import type { LoadOptions } from './options.js';
 

@@ -15,7 +15,7 @@ import {
   HttpUriTooLongError,
   HttpVersionNotSupportedError,
   type SkeinError,
-} from '../../shared/errors.js';
+} from '../../shared/protocol/errors.js';
 
 export {
   HttpBadRequestError,

@@ -5,9 +5,9 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { realClock } from '../../shared/clock.js';
-import { InvalidOptionError, ModuleLoadError } from '../../shared/errors.js';
-import { Factory } from '../../shared/factory.js';
+import { realClock } from '../../shared/protocol/clock.js';
+import { InvalidOptionError, ModuleLoadError } from '../../shared/protocol/errors.js';
+import { Factory } from '../../shared/protocol/factory.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import { resolveHttpLimits, type HttpLimits } from './limits.js';
 import { HttpProtocol, type HttpHandler, type HttpService } from './protocol.js';

@@ -4,7 +4,7 @@
  * node:http has one (noted on each line); skein adds a body limit, because it
  * hands handlers whole bodies and must never buffer without a bound.
  */
-import { InvalidOptionError } from '../../shared/errors.js';
+import { InvalidOptionError } from '../../shared/protocol/errors.js';
 
 /** Limits and timeouts of one `http` service. */
 export interface HttpLimits {

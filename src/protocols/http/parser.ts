@@ -13,7 +13,7 @@
  * Accept/reject decisions follow node:http (llhttp in strict mode) unless the
  * README's HTTP section lists the difference.
  */
-import type { SkeinError } from '../../shared/errors.js';
+import type { SkeinError } from '../../shared/protocol/errors.js';
 import { COLON, CR, DQUOTE, EQUALS, FIELD_VALUE, HEX, HTAB, LF, SEMICOLON, SP, TARGET, TOKEN, BACKSLASH } from './chars.js';
 import {
   HttpBadRequestError,

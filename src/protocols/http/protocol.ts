@@ -6,11 +6,11 @@
  * chunked request bodies and streamed (chunked) responses are handled here;
  * a request the parser refuses never reaches the handler.
  */
-import type { Address } from '../../shared/address.js';
-import { Protocol } from '../../shared/protocol.js';
-import { ReplyQueue } from '../../shared/reply-queue.js';
-import type { SkeinError } from '../../shared/errors.js';
-import type { OffloadOptions } from '../../shared/services.js';
+import type { Address } from '../../shared/protocol/address.js';
+import { Protocol } from '../../shared/protocol/protocol.js';
+import { ReplyQueue } from '../../shared/protocol/reply-queue.js';
+import type { SkeinError } from '../../shared/protocol/errors.js';
+import type { OffloadOptions } from '../../shared/protocol/services.js';
 import { HttpExpectationFailedError, HttpRequestTimeoutError, keepsConnection, statusOf } from './errors.js';
 import type { HttpLimits } from './limits.js';
 import { Expectation, HttpRequestParser, ParserPhase, type ParserEvents } from './parser.js';

@@ -5,7 +5,7 @@
  * costs nothing here; a timeout fires no earlier than its limit and at most one
  * sweep interval later.
  */
-import { realClock, type Clock, type DelayedCall } from '../../shared/clock.js';
+import { realClock, type Clock, type DelayedCall } from '../../shared/protocol/clock.js';
 import type { HttpLimits } from './limits.js';
 
 /** A connection the sweep looks after. */

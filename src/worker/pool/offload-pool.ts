@@ -1,6 +1,6 @@
-import { deserializeError, OffloadCancelledError, OffloadOverloadError, OffloadThreadError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
-import type { OffloadRequest, PausableReading } from '../shared/services.js';
+import { deserializeError, OffloadCancelledError, OffloadOverloadError, OffloadThreadError } from '../../shared/protocol/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { OffloadRequest, PausableReading } from '../../shared/protocol/services.js';
 import { AbortSlots } from './abort-flag.js';
 import { FairQueue } from './fair-queue.js';
 import { Fifo } from './fifo.js';

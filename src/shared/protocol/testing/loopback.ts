@@ -2,7 +2,7 @@ import type { Address } from '../address.js';
 import { ConnectionAborted, ConnectionDone, ConnectionLost, errorCode } from '../errors.js';
 import { Factory } from '../factory.js';
 import type { Protocol } from '../protocol.js';
-import { ProtocolDriver } from '../protocol-driver.js';
+import { ProtocolDriver } from '../driver.js';
 import type { ReactorServices } from '../services.js';
 import { MemoryReactor } from './memory-reactor.js';
 import { StringTransport } from './string-transport.js';

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import type { Logger } from '../shared/log.js';
-import type { OffloadRequest } from '../shared/services.js';
+import type { Logger } from '../../shared/log.js';
+import type { OffloadRequest } from '../../shared/protocol/services.js';
 import type { ProcessorHostData, ProcessorResult, ProcessorTask } from './processor-host.js';
 import { hostFilename, threadExecArgv } from './thread-loader.js';
 

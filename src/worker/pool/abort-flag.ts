@@ -9,7 +9,7 @@
  * checks the shared slot directly, so even a loop that never yields can stop.
  * A task message carries only its slot number.
  */
-import { OffloadCancelledError } from '../shared/errors.js';
+import { OffloadCancelledError } from '../../shared/protocol/errors.js';
 
 const STATE = 0;
 const THREAD = 1;

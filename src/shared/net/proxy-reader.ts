@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import { parseProxyHeader, type ProxyHeader, type ProxyVersion } from '../shared/proxy-protocol.js';
-import { ProxyHeaderError } from '../shared/errors.js';
+import { parseProxyHeader, type ProxyHeader, type ProxyVersion } from './proxy-protocol.js';
+import { ProxyHeaderError } from '../protocol/errors.js';
 
 /**
  * Reads a PROXY protocol header from the start of `socket`, within `timeoutMs`.

@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
-import { addressFrom, type Address } from './address.js';
-import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from './errors.js';
-import type { MessageMeter } from './message-meter.js';
-import type { PausableReading } from './services.js';
-import type { Producer, Transport } from './transport.js';
+import { addressFrom, type Address } from '../protocol/address.js';
+import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from '../protocol/errors.js';
+import type { MessageMeter } from '../protocol/message-meter.js';
+import type { PausableReading } from '../protocol/services.js';
+import type { Producer, Transport } from '../protocol/transport.js';
 
 /** Where a transport counts the bytes it sends (the worker's per-service stats; nothing on the client). */
 export interface SentBytesCounter {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError } from '../protocol/errors.js';
 
 /**
  * Reads a JSON config file. Module paths of services are taken relative to the

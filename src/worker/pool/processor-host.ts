@@ -6,8 +6,8 @@
  * thread boundary and are rebuilt typed in the worker.
  */
 import { threadId, workerData } from 'node:worker_threads';
-import { NoProcessorError, OffloadCancelledError, serializeError, type SerializedError } from '../shared/errors.js';
-import type { ProcessorContext } from '../shared/services.js';
+import { NoProcessorError, OffloadCancelledError, serializeError, type SerializedError } from '../../shared/protocol/errors.js';
+import type { ProcessorContext } from '../../shared/protocol/services.js';
 import { claimSlot, lowerSlot, signalFromSlot } from './abort-flag.js';
 
 /** What the pool sends a thread. */

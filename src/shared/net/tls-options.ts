@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext, type TlsOptions } from 'node:tls';
-import { InvalidEndpointError } from '../shared/errors.js';
-import type { TlsEndpoint } from '../shared/endpoint.js';
+import { InvalidEndpointError } from '../protocol/errors.js';
+import type { TlsEndpoint } from './endpoint.js';
 
 function read(path: string, what: string, endpoint: string): Buffer {
   try {

@@ -1,7 +1,7 @@
 import { ConnectionAborted, ConnectionDone, errorCode } from '../errors.js';
 import { Factory } from '../factory.js';
 import type { Protocol } from '../protocol.js';
-import { ProtocolDriver } from '../protocol-driver.js';
+import { ProtocolDriver } from '../driver.js';
 import type { ReactorServices } from '../services.js';
 import type { Producer } from '../transport.js';
 import { MemoryReactor } from './memory-reactor.js';

@@ -1,7 +1,10 @@
 import { availableParallelism } from 'node:os';
-import { BALANCE_POLICIES, type BalancePolicy } from './balance.js';
-import { parseEndpoint } from './endpoint.js';
-import { InvalidOptionError } from './errors.js';
+import { parseEndpoint } from '../net/endpoint.js';
+import { InvalidOptionError } from '../protocol/errors.js';
+
+/** The connection-distribution policies (`--balance`). */
+export const BALANCE_POLICIES = ['round-robin', 'least-connections', 'client-hash'] as const;
+export type BalancePolicy = (typeof BALANCE_POLICIES)[number];
 
 /**
  * Server options: one table, one typed defaults object, merged once and frozen.

@@ -4,7 +4,7 @@
  * connection until it says `done` or `error`.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Address } from './address.js';
+import type { Address } from '../protocol/address.js';
 
 /** The 12-byte signature that starts every v2 header. */
 export const PROXY_V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);

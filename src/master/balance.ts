@@ -3,9 +3,6 @@
  * connections itself (every policy but `round-robin`, which is node:cluster's own).
  */
 
-/** The connection-distribution policies (`--balance`). */
-export const BALANCE_POLICIES = ['round-robin', 'least-connections', 'client-hash'] as const;
-export type BalancePolicy = (typeof BALANCE_POLICIES)[number];
 
 /** A worker that can take connections, as the primary sees it. */
 export interface Candidate {

@@ -1,5 +1,5 @@
 import { CidrList } from './cidr.js';
-import { InvalidEndpointError } from './errors.js';
+import { InvalidEndpointError } from '../protocol/errors.js';
 import type { ProxyVersion } from './proxy-protocol.js';
 
 /**

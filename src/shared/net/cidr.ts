@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { InvalidEndpointError } from './errors.js';
+import { InvalidEndpointError } from '../protocol/errors.js';
 
 /** Loopback only: the default trust list for PROXY headers. */
 export const LOOPBACK_CIDRS = ['127.0.0.0/8', '::1/128'] as const;
