@@ -18,7 +18,7 @@ export { serve, type ServeOptions, type RunningServer } from './serve.js';
 export { LineReceiver } from './shared/protocol/framing/line-receiver.js';
 export { IntNStringReceiver, Int8StringReceiver, Int16StringReceiver, Int32StringReceiver } from './shared/protocol/framing/int-string-receiver.js';
 export { NetstringReceiver } from './shared/protocol/framing/netstring-receiver.js';
-export { TimeoutMixin, type ProtocolConstructor } from './shared/protocol/policies/timeout.js';
+export { TimeoutMixin, type ProtocolConstructor, type TimeoutProtocol } from './shared/protocol/policies/timeout.js';
 export { ProtocolWrapper, WrappingFactory, WrappingTransport } from './shared/protocol/policies/wrapping.js';
 export { ThrottlingFactory, ThrottlingProtocol, type ThrottlingOptions } from './shared/protocol/policies/throttling.js';
 export { realClock } from './shared/protocol/clock.js';
