@@ -18,3 +18,15 @@ export function tsxLoaderUrl(): string {
   const require = createRequire(import.meta.url);
   return pathToFileURL(require.resolve('tsx')).href;
 }
+
+/**
+ * Imports a module by absolute path or file URL; TypeScript (`.ts`, `.mts`, `.cts`) goes through
+ * tsx's scoped `tsImport`, which works where no module hooks are registered: pool threads on
+ * Node 20, and a test runner that loads skein from node_modules without transforming it.
+ */
+export async function importModule(specifier: string): Promise<Record<string, unknown>> {
+  const url = specifier.startsWith('file:') ? specifier : pathToFileURL(specifier).href;
+  if (!/\.(ts|mts|cts)$/.test(new URL(url).pathname)) return (await import(url)) as Record<string, unknown>;
+  const { tsImport } = await import('tsx/esm/api');
+  return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+}

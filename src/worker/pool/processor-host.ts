@@ -9,6 +9,7 @@ import { threadId, workerData } from 'node:worker_threads';
 import { NoProcessorError, OffloadCancelledError, serializeError, type SerializedError } from '../../shared/protocol/errors.js';
 import type { ProcessorContext } from '../../shared/protocol/services.js';
 import { claimSlot, lowerSlot, signalFromSlot } from './abort-flag.js';
+import { importModule } from '../../shared/config/loader.js';
 
 /** What the pool sends a thread. */
 export interface ProcessorTask {
@@ -35,16 +36,11 @@ type Processor = (payload: unknown, context: ProcessorContext) => unknown;
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
-/** TypeScript goes through tsx's scoped import: module hooks do not reach threads on Node 20 (see thread-loader.ts). */
-async function importTs(specifier: string): Promise<Record<string, unknown>> {
-  const { tsImport } = await import('tsx/esm/api');
-  return (await tsImport(specifier, import.meta.url)) as Record<string, unknown>;
-}
-
 function load(specifier: string): Promise<Record<string, unknown>> {
   let module = modules.get(specifier);
   if (!module) {
-    module = /\.(ts|mts|cts)$/.test(new URL(specifier).pathname) ? importTs(specifier) : (import(specifier) as Promise<Record<string, unknown>>);
+    // TypeScript goes through tsx's scoped import: module hooks do not reach threads on Node 20 (see thread-loader.ts).
+    module = importModule(specifier);
     modules.set(specifier, module);
     module.catch(() => modules.delete(specifier));
   }

@@ -1,5 +1,6 @@
+import { importModule } from '../../config/loader.js';
 import { NoProcessorError, OffloadCancelledError } from '../errors.js';
-import type { OffloadRequest, ReactorServices } from '../services.js';
+import type { OffloadRequest, ProcessorContext, ReactorServices } from '../services.js';
 import { FakeClock } from './fake-clock.js';
 
 /** A processors module, as an object of functions (what `import()` of the module gives). */
@@ -10,6 +11,11 @@ export type Processors = Readonly<Record<string, unknown>>;
  * runs the processor inline (same process, same thread), so a protocol that
  * uses `callLater` or `offload` is unit-tested without sockets or threads.
  * Twisted's `MemoryReactorClock`, for what a skein protocol can reach.
+ *
+ * A processor gets what a pool thread gives it: the payload and a
+ * {@link ProcessorContext} whose `signal` aborts when the caller's signal does
+ * or its connection is lost. Without `processors`, the factory's processors
+ * module is imported (a `.ts` module too, through tsx, also under vitest).
  *
  * ```ts
  * const reactor = new MemoryReactor({ processors: { digest: (data) => sha256(data) } });
@@ -43,14 +49,17 @@ export class MemoryReactor implements ReactorServices {
     if (request.options?.signal?.aborted) throw new OffloadCancelledError(`offloaded task '${request.task}' was cancelled`);
     const fn = module[request.task];
     if (typeof fn !== 'function') throw new NoProcessorError(`processor '${request.task}' is not a function exported by ${request.processors}`);
-    return await (fn as (payload: unknown) => unknown)(request.payload);
+    const signals = [request.options?.signal, request.lifetime].filter((s): s is AbortSignal => s !== undefined);
+    const context: ProcessorContext = { signal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals) };
+    return await (fn as (payload: unknown, context: ProcessorContext) => unknown)(request.payload, context);
   }
 
   private load(specifier: string): Promise<Processors> {
     let module = this.modules.get(specifier);
     if (!module) {
-      module = import(specifier) as Promise<Processors>;
+      module = importModule(specifier);
       this.modules.set(specifier, module);
+      module.catch(() => this.modules.delete(specifier));
     }
     return module;
   }
