@@ -67,7 +67,8 @@ const run = promisify(execFile);
  */
 export async function exec(file: string, args: string[], cwd: string, timeout = 120_000): Promise<string> {
   try {
-    const { stdout } = await run(file, args, { cwd, timeout, maxBuffer: 64 * 1024 * 1024 });
+    const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+    const { stdout } = await run(file, args, { cwd, timeout, env, maxBuffer: 64 * 1024 * 1024 });
     return stdout;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
