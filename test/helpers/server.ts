@@ -56,9 +56,11 @@ export async function freePort(): Promise<number> {
  */
 export async function startServer(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; execArgv?: string[]; cli?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; execArgv?: string[]; cli?: string; command?: string[] } = {},
 ): Promise<StartedServer> {
-  const child = spawn(process.execPath, [...(options.execArgv ?? []), options.cli ?? CLI, 'serve', ...args], {
+  // `command` runs something else that starts a server (e.g. `npm start`); `args` are then ignored.
+  const [file, ...argv] = options.command ?? [process.execPath, ...(options.execArgv ?? []), options.cli ?? CLI, 'serve', ...args];
+  const child = spawn(file!, argv, {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, SKEIN_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

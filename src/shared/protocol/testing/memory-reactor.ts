@@ -23,6 +23,7 @@ export type Processors = Readonly<Record<string, unknown>>;
  * ```
  */
 export class MemoryReactor implements ReactorServices {
+  /** The fake clock lent to protocols (`callLater`); move it with `advance`. */
   readonly clock: FakeClock;
   /** Every offload request, in the order made. */
   readonly offloaded: OffloadRequest[] = [];
