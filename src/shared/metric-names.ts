@@ -30,6 +30,8 @@ export const METRICS = {
   workerRestarts: 'skein_worker_restarts_total',
   /** Counter, per worker: scrapes that worker did not answer in time. */
   scrapeWorkerFailures: 'skein_metrics_scrape_worker_failures_total',
+  /** Per worker: 1 when the scrape used the worker's last report because it did not answer within `--metrics-worker-wait`. */
+  workerStale: 'skein_worker_stale',
   /** Gauge, per worker: p99 event-loop delay since the previous scrape, seconds. */
   eventLoopLag: 'skein_event_loop_lag_seconds',
   /** Gauge, per worker (labelled `worker`, never summed): how connections spread over workers. */
@@ -49,6 +51,7 @@ export function isPerWorkerMetric(name: string): boolean {
     // A fraction of one worker's pool time: summing it over workers means nothing.
     name === METRICS.offloadUtilization ||
     name === METRICS.workerConnectionsActive ||
+    name === METRICS.workerStale ||
     name === METRICS.workerConnectionsTotal
   );
 }
