@@ -6,15 +6,15 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digest } from '../examples/offload/processors.js';
 import { encodeFrame } from '../examples/binary/frames.js';
 import { connectClient } from './helpers/client.js';
 import { exec, packedApp, type PackedApp } from './helpers/packed-app.js';
-import { eventually, freePort, ROOT, startServer } from './helpers/server.js';
+import { eventually, freePort, ROOT, startServer, type StartedServer } from './helpers/server.js';
 
 const QUIET = ['--metrics-port', '0'];
 
@@ -23,10 +23,25 @@ describe('examples/, from the packed tarball', { timeout: 300_000 }, () => {
   const serve = (module: string, ...args: string[]) =>
     startServer([`./examples/${module}`, '--port', '0', '--workers', '1', ...QUIET, ...args], { cwd: app.app, cli: app.bin });
 
+  /** One server for the examples that need nothing else: a service each (one start instead of five). */
+  let shared: StartedServer;
+  const portOf = (service: string) => shared.endpoints.find((e) => e.service === service)!.port!;
+
   beforeAll(async () => {
     app = await packedApp();
     cpSync(join(ROOT, 'examples'), join(app.app, 'examples'), { recursive: true });
+    const services = ['seed/seed.ts', 'kv/kv.ts', 'http/app.ts', 'offload/hasher.ts', 'binary/calculator.ts'].map((module) => ({
+      name: module.split('/')[0],
+      protocol: `./examples/${module}`,
+      listen: ['tcp:0:interface=127.0.0.1'],
+    }));
+    writeFileSync(join(app.app, 'examples.json'), JSON.stringify({ workers: 1, metricsPort: 0, services }));
+    shared = await startServer(['--config', 'examples.json'], { cwd: app.app, cli: app.bin });
   }, 300_000);
+
+  afterAll(async () => {
+    expect(await shared?.stop()).toBe(0);
+  });
 
   it('type-check under a strict tsconfig (declaration, noImplicitOverride) and pass their own unit tests', async () => {
     await exec(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.', '--noEmit'], app.app);
@@ -35,7 +50,6 @@ describe('examples/, from the packed tarball', { timeout: 300_000 }, () => {
   });
 
   it('seed: skein serve, and serve() from its own script on two workers', async () => {
-    const server = await serve('seed/seed.ts');
     const viaScript = await startServer([], {
       cwd: app.app,
       cli: join(app.app, 'examples/seed/main.ts'),
@@ -44,14 +58,13 @@ describe('examples/, from the packed tarball', { timeout: 300_000 }, () => {
     });
     try {
       expect(viaScript.pids).toHaveLength(2);
-      for (const port of [server.port, viaScript.port]) {
+      for (const port of [portOf('seed'), viaScript.port]) {
         const c = await connectClient(port);
         c.write('hello');
         await c.waitFor((t) => t === 'Welcome to my network application!\r\nProcessed: hello');
         c.end();
       }
     } finally {
-      expect(await server.stop()).toBe(0);
       expect(await viaScript.stop()).toBe(0);
     }
   });
@@ -78,32 +91,22 @@ describe('examples/, from the packed tarball', { timeout: 300_000 }, () => {
   });
 
   it('kv: one store per worker, shared by its connections', async () => {
-    const server = await serve('kv/kv.ts');
-    try {
-      const a = await connectClient(server.port);
-      a.write('SET k v 1\r\n');
-      await a.waitFor((t) => t === 'OK\r\n');
-      const b = await connectClient(server.port);
-      b.write('GET k\r\n');
-      await b.waitFor((t) => t === 'VALUE v 1\r\n');
-      a.end();
-      b.end();
-    } finally {
-      expect(await server.stop()).toBe(0);
-    }
+    const a = await connectClient(portOf('kv'));
+    a.write('SET k v 1\r\n');
+    await a.waitFor((t) => t === 'OK\r\n');
+    const b = await connectClient(portOf('kv'));
+    b.write('GET k\r\n');
+    await b.waitFor((t) => t === 'VALUE v 1\r\n');
+    a.end();
+    b.end();
   });
 
   it('http: answers fetch()', async () => {
-    const server = await serve('http/app.ts');
-    try {
-      const base = `http://127.0.0.1:${server.port}`;
-      expect(await (await fetch(`${base}/hello?name=you`)).json()).toEqual({ hello: 'you' });
-      expect(await (await fetch(`${base}/echo`, { method: 'POST', body: 'ping' })).text()).toBe('ping');
-      expect(await (await fetch(`${base}/uptime`)).text()).toMatch(/^up for \d+ s\n$/);
-      expect((await fetch(`${base}/missing`)).status).toBe(404);
-    } finally {
-      expect(await server.stop()).toBe(0);
-    }
+    const base = `http://127.0.0.1:${portOf('http')}`;
+    expect(await (await fetch(`${base}/hello?name=you`)).json()).toEqual({ hello: 'you' });
+    expect(await (await fetch(`${base}/echo`, { method: 'POST', body: 'ping' })).text()).toBe('ping');
+    expect(await (await fetch(`${base}/uptime`)).text()).toMatch(/^up for \d+ s\n$/);
+    expect((await fetch(`${base}/missing`)).status).toBe(404);
   });
 
   it('client: reconnects when its server comes back', async () => {
@@ -129,33 +132,23 @@ describe('examples/, from the packed tarball', { timeout: 300_000 }, () => {
   });
 
   it('offload: digests computed on the pool, answered in order', async () => {
-    const server = await serve('offload/hasher.ts');
-    try {
-      const c = await connectClient(server.port);
-      c.write('a\r\nb\r\n');
-      const signal = new AbortController().signal;
-      await c.waitFor((t) => t === `${digest(Buffer.from('a'), { signal })}\r\n${digest(Buffer.from('b'), { signal })}\r\n`, 30_000);
-      c.end();
-    } finally {
-      expect(await server.stop()).toBe(0);
-    }
+    const c = await connectClient(portOf('offload'));
+    c.write('a\r\nb\r\n');
+    const signal = new AbortController().signal;
+    await c.waitFor((t) => t === `${digest(Buffer.from('a'), { signal })}\r\n${digest(Buffer.from('b'), { signal })}\r\n`, 30_000);
+    c.end();
   });
 
   it('binary: frames over a real socket', async () => {
-    const server = await serve('binary/calculator.ts');
-    try {
-      const socket = connect(server.port, '127.0.0.1');
-      const add = Buffer.alloc(8);
-      add.writeInt32BE(40, 0);
-      add.writeInt32BE(2, 4);
-      socket.end(Buffer.concat([encodeFrame(1, Buffer.from('x')), encodeFrame(3, add)]));
-      const chunks: Buffer[] = [];
-      for await (const chunk of socket) chunks.push(chunk as Buffer);
-      const sum = Buffer.alloc(4);
-      sum.writeInt32BE(42);
-      expect(Buffer.concat(chunks)).toEqual(Buffer.concat([encodeFrame(2, Buffer.from('x')), encodeFrame(4, sum)]));
-    } finally {
-      expect(await server.stop()).toBe(0);
-    }
+    const socket = connect(portOf('binary'), '127.0.0.1');
+    const add = Buffer.alloc(8);
+    add.writeInt32BE(40, 0);
+    add.writeInt32BE(2, 4);
+    socket.end(Buffer.concat([encodeFrame(1, Buffer.from('x')), encodeFrame(3, add)]));
+    const chunks: Buffer[] = [];
+    for await (const chunk of socket) chunks.push(chunk as Buffer);
+    const sum = Buffer.alloc(4);
+    sum.writeInt32BE(42);
+    expect(Buffer.concat(chunks)).toEqual(Buffer.concat([encodeFrame(2, Buffer.from('x')), encodeFrame(4, sum)]));
   });
 });
