@@ -1,10 +1,9 @@
-import { chmod } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Address } from '../shared/protocol/address.js';
 import { realClock, type Clock, type DelayedCall } from '../shared/protocol/clock.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/net/endpoint.js';
-import { ListenError } from '../shared/protocol/errors.js';
+import { listen, type BoundAddress } from '../shared/net/listen.js';
 import type { Factory } from '../shared/protocol/factory.js';
 import type { BoundEndpoint } from '../shared/ipc.js';
 import { createLogger, type Logger } from '../shared/log.js';
@@ -104,30 +103,19 @@ export class Reactor implements ReactorServices {
    * @throws ListenError when the address is in use or cannot be bound.
    */
   async listen(endpoint: string | Endpoint, factory: Factory, service = factory.protocolName): Promise<BoundEndpoint> {
-    const { parsed, text, onSocket } = await this.prepare(endpoint, factory, service);
-    const server = createServer({ allowHalfOpen: true }, onSocket);
-    server.on('error', (error) => this.log.error({ err: error, endpoint: text }, 'listener error'));
+    const { onSocket } = await this.prepare(endpoint, factory, service);
+    let server: Server;
+    let bound: BoundAddress;
     try {
-      await listenOn(server, parsed);
+      ({ server, bound } = await listen(endpoint, onSocket));
     } catch (error) {
       await factory.doStop();
-      const code = (error as NodeJS.ErrnoException).code;
-      const why =
-        code === 'EADDRINUSE'
-          ? `address already in use`
-          : code === 'EACCES'
-            ? `permission denied`
-            : (error as Error).message;
-      throw new ListenError(`cannot listen on ${text}: ${why}`, { cause: error });
+      throw error;
     }
-    if (parsed.kind === 'unix' && parsed.mode !== undefined) await chmod(parsed.path, parsed.mode);
+    server.on('error', (error) => this.log.error({ err: error, endpoint: bound.endpoint }, 'listener error'));
     this.listeners.push({ server, factory, service, onSocket });
     this.startIdleSweep();
-    const address = server.address();
-    if (address && typeof address === 'object') {
-      return { service, endpoint: text, port: address.port, address: address.address };
-    }
-    return { service, endpoint: text, address: String(address) };
+    return { service, ...bound };
   }
 
   /**
@@ -344,29 +332,4 @@ export class Reactor implements ReactorServices {
     };
     this.idleSweep = this.clock.callLater(every, sweep);
   }
-}
-
-function listenOn(server: Server, endpoint: Endpoint): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    server.once('error', onError);
-    const done = () => {
-      server.off('error', onError);
-      resolve();
-    };
-    if (endpoint.kind === 'unix') {
-      server.listen({ path: endpoint.path, ...(endpoint.backlog ? { backlog: endpoint.backlog } : {}) }, done);
-    } else {
-      const host = endpoint.host ?? (endpoint.kind === 'tcp6' ? '::' : undefined);
-      server.listen(
-        {
-          port: endpoint.port,
-          ...(host !== undefined ? { host } : {}),
-          ...(endpoint.kind === 'tcp6' ? { ipv6Only: true } : {}),
-          ...(endpoint.backlog ? { backlog: endpoint.backlog } : {}),
-        },
-        done,
-      );
-    }
-  });
 }
