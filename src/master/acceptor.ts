@@ -1,7 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import { Counter, Registry } from 'prom-client';
 import { clientKey, pickClientHash, pickLeastConnections } from './balance.js';
-import type { BalancePolicy } from '../shared/config/options.js';
+import type { BalancePolicy } from '../shared/config/defaults.js';
 import { listen } from '../shared/net/listen.js';
 import type { BoundEndpoint } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
