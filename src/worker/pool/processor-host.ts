@@ -10,6 +10,7 @@ import { NoProcessorError, OffloadCancelledError, serializeError, type Serialize
 import type { ProcessorContext } from '../../shared/protocol/services.js';
 import { claimSlot, lowerSlot, signalFromSlot } from './abort-flag.js';
 import { importModule } from '../../shared/config/loader.js';
+import { asBuffer } from '../../shared/protocol/bytes.js';
 
 /** What the pool sends a thread. */
 export interface ProcessorTask {
@@ -39,17 +40,11 @@ const modules = new Map<string, Promise<Record<string, unknown>>>();
 function load(specifier: string): Promise<Record<string, unknown>> {
   let module = modules.get(specifier);
   if (!module) {
-    // TypeScript goes through tsx's scoped import: module hooks do not reach threads on Node 20 (see thread-loader.ts).
-    module = importModule(specifier);
+    module = importModule(specifier, 'thread');
     modules.set(specifier, module);
     module.catch(() => modules.delete(specifier));
   }
   return module;
-}
-
-/** Structured cloning turns a Buffer into a plain Uint8Array: give processors a Buffer back (no copy). */
-function asBuffer(value: unknown): unknown {
-  return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
 }
 
 export default async function runProcessor({ processors, task, payload, slot }: ProcessorTask): Promise<ProcessorResult> {

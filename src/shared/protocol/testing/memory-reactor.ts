@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { importModule } from '../../config/loader.js';
 import { NoProcessorError, OffloadCancelledError } from '../errors.js';
 import type { OffloadRequest, ProcessorContext, ReactorServices } from '../services.js';
@@ -58,7 +59,10 @@ export class MemoryReactor implements ReactorServices {
   private load(specifier: string): Promise<Processors> {
     let module = this.modules.get(specifier);
     if (!module) {
-      module = importModule(specifier);
+      // No module hooks to count on here either (a test runner loads skein from node_modules
+      // untransformed), so `.ts` goes through tsx's scoped import, as in a pool thread.
+      const href = specifier.startsWith('file:') ? specifier : pathToFileURL(specifier).href;
+      module = importModule(href, 'thread');
       this.modules.set(specifier, module);
       module.catch(() => this.modules.delete(specifier));
     }
