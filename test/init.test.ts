@@ -42,14 +42,19 @@ describe('skein init, from the packed tarball', { timeout: 300_000 }, () => {
     const tested = await exec('npm', ['test'], demo);
     expect(tested).toMatch(/Tests\s+1 passed/);
     lap('npm test');
-    const server = await startServer([], { cwd: demo, command: ['npm', 'start'], env: NO_METRICS });
+    const server = await startServer([], { cwd: demo, command: ['npm', 'start'], env: NO_METRICS, group: true });
+    const primary = Number(server.logs.find((l) => l.msg.startsWith('skein ready'))!.pid);
     try {
       expect(server.pids).toHaveLength(2);
       await answers(server.port);
       lap('npm start until it answers');
     } finally {
-      expect(await server.stop()).toBe(0);
+      // Ctrl-C in a terminal: SIGINT to the whole process group (npm, sh, skein; workers ignore it and drain).
+      await server.stop('SIGINT');
     }
+    expect(() => process.kill(primary, 0)).toThrow();
+    expect(server.output()).toMatch(/shut ?down|drain/i);
+    expect(server.logs.filter((l) => l.level >= 50)).toEqual([]);
     console.log(`skein init path (ms): ${JSON.stringify(times)}`);
   });
 
