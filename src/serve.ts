@@ -58,6 +58,9 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer | un
  * for `serve({ factory })`), with tsx's loader when a module is TypeScript.
  */
 export function startServing(options: ServerOptions, how: { readonly script?: string; readonly handleSignals: boolean }): Promise<RunningServer> {
+  // The primary's logger and the workers' (which inherit the environment) read these.
+  process.env.SKEIN_LOG_LEVEL = options.logLevel;
+  process.env.SKEIN_LOG_FORMAT = options.logFormat;
   return startServer({
     options,
     exec: how.script ?? WORKER_ENTRY,

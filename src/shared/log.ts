@@ -1,17 +1,9 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './config/defaults.js';
 import { InvalidOptionError } from './protocol/errors.js';
 import { prettyLine } from './log-pretty.js';
 
 export type { Logger };
-
-/** Log levels, most severe first; `silent` logs nothing. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-/** One of {@link LOG_LEVELS}. */
-export type LogLevel = (typeof LOG_LEVELS)[number];
-/** `json`: one JSON object per line (for machines); `pretty`: one readable line per record (for people). */
-export const LOG_FORMATS = ['json', 'pretty'] as const;
-/** One of {@link LOG_FORMATS}. */
-export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** How the process logs. */
 export interface LogSettings {
@@ -22,7 +14,7 @@ export interface LogSettings {
 /**
  * The log settings from the environment: `SKEIN_LOG_LEVEL` (default `info`) and
  * `SKEIN_LOG_FORMAT` (default `pretty` when stdout is a terminal, `json` otherwise).
- * The primary sets both for its workers from `--log-level` and `--log-format`.
+ * The primary sets both for itself and its workers from `--log-level` and `--log-format`.
  * @throws InvalidOptionError naming the variable, for a value that is not a level or format.
  */
 export function logSettings(env: NodeJS.ProcessEnv = process.env, isTTY: boolean = process.stdout.isTTY === true): LogSettings {

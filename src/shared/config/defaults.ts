@@ -12,6 +12,14 @@ export type BalancePolicy = (typeof BALANCE_POLICIES)[number];
 export const POOL_OVERLOAD_POLICIES = ['pause', 'reject'] as const;
 export type PoolOverload = (typeof POOL_OVERLOAD_POLICIES)[number];
 
+/** Log levels, most severe first (`--log-level`); `silent` logs nothing. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Log formats (`--log-format`): one JSON object per line, or one readable line per record. */
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 export const DEFAULTS: Readonly<{
   metricsPort: number;
   metricsHost: string;
@@ -28,6 +36,7 @@ export const DEFAULTS: Readonly<{
   protocol: string;
   listen: string;
   balance: BalancePolicy;
+  logLevel: LogLevel;
 }> = Object.freeze({
   metricsPort: 9100, // 0 turns the endpoint off
   metricsHost: '127.0.0.1',
@@ -44,6 +53,7 @@ export const DEFAULTS: Readonly<{
   protocol: 'processed',
   listen: 'tcp:9000',
   balance: 'round-robin',
+  logLevel: 'info', // the format defaults to pretty on a terminal, JSON otherwise
 });
 
 /** Pool threads per worker: the cores shared between the workers, at least one. */

@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError } from '../protocol/errors.js';
-import { BALANCE_POLICIES, DEFAULTS, defaultPoolMaxQueue, POOL_OVERLOAD_POLICIES, type BalancePolicy, type PoolOverload } from './defaults.js';
+import { BALANCE_POLICIES, DEFAULTS, defaultPoolMaxQueue, LOG_FORMATS, LOG_LEVELS, POOL_OVERLOAD_POLICIES, type BalancePolicy, type PoolOverload } from './defaults.js';
 import type { ServerOptions } from './options.js';
 
 type Kind = 'count' | 'natural' | 'seconds' | 'port' | 'string' | 'bytes';
@@ -48,6 +48,8 @@ export const OPTION_SPECS = {
   metricsToken: { flag: 'metrics-token', env: 'SKEIN_METRICS_TOKEN', kind: 'string', doc: 'bearer token required by /metrics (prefer the env variable)' },
   poolOverload: { flag: 'pool-overload', env: 'SKEIN_POOL_OVERLOAD', kind: 'string', choices: POOL_OVERLOAD_POLICIES, doc: 'full pool queue: pause reading, or reject the task' },
   balance: { flag: 'balance', env: 'SKEIN_BALANCE', kind: 'string', choices: BALANCE_POLICIES, doc: 'round-robin (node:cluster), least-connections or client-hash' },
+  logLevel: { flag: 'log-level', env: 'SKEIN_LOG_LEVEL', kind: 'string', choices: LOG_LEVELS, doc: 'fatal, error, warn, info (default), debug, trace or silent' },
+  logFormat: { flag: 'log-format', env: 'SKEIN_LOG_FORMAT', kind: 'string', choices: LOG_FORMATS, doc: 'json, or pretty (one line per record; the default on a terminal)' },
   shutdownDelay: { flag: 'shutdown-delay', env: 'SKEIN_SHUTDOWN_DELAY', kind: 'seconds', doc: 'on SIGTERM, seconds /readyz is 503 while still serving, before draining' },
 } as const satisfies Record<string, OptionSpec>;
 

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError } from '../protocol/errors.js';
-import { DEFAULTS, defaultLowWaterMark, defaultPoolMaxQueue, defaultPoolThreads, type BalancePolicy, type PoolOverload } from './defaults.js';
+import { DEFAULTS, defaultLowWaterMark, defaultPoolMaxQueue, defaultPoolThreads, type BalancePolicy, type LogFormat, type LogLevel, type PoolOverload } from './defaults.js';
 import { OPTION_SPECS, parseOptionValue, type OptionValue, type ScalarOptionName } from './option-table.js';
 import { checkServices, normalizeService, type ServiceConfig } from './service-config.js';
 
@@ -39,6 +39,8 @@ export interface ServerOptions {
   readonly poolOverload: PoolOverload; // what a full pool queue does to a new task
   readonly shutdownDelay: number | undefined; // seconds not ready but still serving, before a shutdown drains
   readonly balance: BalancePolicy; // how connections are spread over workers
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat; // pretty on a terminal, json otherwise
 }
 
 /** The options as given, by source, before merging. */
@@ -113,6 +115,8 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     poolOverload: given('poolOverload') ?? DEFAULTS.poolOverload,
     shutdownDelay: given('shutdownDelay'),
     balance,
+    logLevel: given('logLevel') ?? DEFAULTS.logLevel,
+    logFormat: given('logFormat') ?? (process.stdout.isTTY ? 'pretty' : 'json'),
   });
 }
 
