@@ -37,7 +37,7 @@ export class Connection {
     timeMessages = true,
   ) {
     this.lastActivity = clock.seconds();
-    const meter = timeMessages ? new MessageMeter(stats) : undefined;
+    const meter = timeMessages ? new MessageMeter(stats, undefined, stats) : undefined;
     protocol.messageMeter = meter;
     this.transport = new SocketTransport(socket, marks, stats, () => this.driver.writeLost(), peer, meter);
     this.driver = new ProtocolDriver(protocol, this.transport, {
