@@ -31,7 +31,7 @@ describe('Utf8Stream', () => {
       }),
       { numRuns: 2000 },
     );
-  });
+  }, 120_000);
 
   it('fails at the first byte that makes the text invalid (surrogates, overlongs, bad leads)', () => {
     for (const bad of [[0xed, 0xa0], [0xc0], [0xe0, 0x80], [0xf4, 0x90], [0xf5]]) {
@@ -58,7 +58,7 @@ describe('frame encoding', () => {
       }),
       { numRuns: 300 },
     );
-  });
+  }, 120_000);
 
   it('encodes text without an intermediate buffer and masks with the phase carried over', () => {
     expect(Buffer.from(encodeTextFrame(1, 'hé') as Buffer)).toEqual(Buffer.from([0x81, 3, 0x68, 0xc3, 0xa9]));

@@ -2,7 +2,7 @@
  * The protocol of a plain WebSocket endpoint: reads the client's HTTP/1.1
  * upgrade request (with skein's strict HTTP parser), answers 101 or refuses
  * (400 with `Sec-WebSocket-Version: 13`, 426 for a plain HTTP request, 403 or
- * the factory's status), then carries the WebSocket session.
+ * the factory's status), then carries the WebSocket.
  */
 import type { DelayedCall } from '../../shared/protocol/clock.js';
 import { HttpRequestTimeoutError, type SkeinError } from '../../shared/protocol/errors.js';
@@ -10,18 +10,16 @@ import { Protocol } from '../../shared/protocol/protocol.js';
 import { statusOf } from '../http/errors.js';
 import { HttpRequestParser, type ParserEvents } from '../http/parser.js';
 import type { HttpRequest } from '../http/request.js';
+import type { SwitchedConnection } from '../http/switch.js';
 import type { WebSocketFactory } from './factory.js';
-import { acceptResponse, checkUpgrade, negotiate, refusalResponse } from './handshake.js';
-import { closeSession, openSession } from './handover.js';
-import type { WebSocketProtocol } from './protocol.js';
-import type { WebSocketSession } from './session.js';
+import { refusalResponse } from './handshake.js';
+import { decideUpgrade } from './upgrade.js';
 
 export class WebSocketServerProtocol extends Protocol {
   private parser: HttpRequestParser | undefined;
   private pending: HttpRequest | undefined;
   private timer: DelayedCall | undefined;
-  private ws: WebSocketProtocol | undefined;
-  private session: WebSocketSession | undefined;
+  private switched: SwitchedConnection | undefined;
 
   private get service(): WebSocketFactory {
     return this.factory as unknown as WebSocketFactory;
@@ -37,15 +35,18 @@ export class WebSocketServerProtocol extends Protocol {
         this.pending = request;
         return false;
       },
-      error: (error) => this.refuse(statusOf(error), error),
+      error: (error) => this.refuse(refusalResponse(statusOf(error), error.message), error),
     };
     this.parser = new HttpRequestParser(service.httpLimits, events);
     const seconds = service.settings.handshakeTimeout;
-    this.timer = this.callLater(seconds, () => this.refuse(408, new HttpRequestTimeoutError(`no complete upgrade request within ${seconds} s`)));
+    this.timer = this.callLater(seconds, () => {
+      const error = new HttpRequestTimeoutError(`no complete upgrade request within ${seconds} s`);
+      this.refuse(refusalResponse(408, error.message), error);
+    });
   }
 
   override dataReceived(data: Buffer): void {
-    if (this.session) return this.session.dataReceived(data);
+    if (this.switched) return this.switched.dataReceived(data);
     const parser = this.parser;
     if (!parser) return;
     parser.execute(data);
@@ -55,16 +56,16 @@ export class WebSocketServerProtocol extends Protocol {
   override connectionLost(reason: Error): void | Promise<void> {
     this.timer?.cancel();
     this.parser?.finish();
-    if (this.ws && this.session) return closeSession(this.ws, this.session, reason);
+    return this.switched?.connectionLost(reason);
   }
 
   override readConnectionLost(): void {
-    if (this.session) this.session.readConnectionLost();
+    if (this.switched) this.switched.readConnectionLost();
     else this.transport.loseConnection();
   }
 
   override drain(): void {
-    if (this.ws) this.ws.drain();
+    if (this.switched) this.switched.drain();
     else this.transport.loseConnection();
   }
 
@@ -73,26 +74,19 @@ export class WebSocketServerProtocol extends Protocol {
     this.parser = undefined;
     this.timer?.cancel();
     const leftover = parser.detach();
-    const refusal = checkUpgrade(request);
-    if (refusal) return this.refuse(refusal.status, refusal.error);
     const service = this.service;
-    const verdict = service.decide(request);
-    if (!verdict.accepted) return this.refuse(verdict.status, undefined, verdict.message);
-    const ws = service.buildWebSocket(request);
-    if (!ws) return this.refuse(403, undefined, 'refused by the factory');
-    const settings = service.settings;
-    const agreement = negotiate(request, verdict.subprotocol, settings.perMessageDeflate);
-    this.transport.write(acceptResponse(request, agreement, verdict.headerLines));
-    this.ws = ws;
-    this.session = openSession(this, ws, request, agreement, settings, leftover);
+    const decision = decideUpgrade(service, request, () => service.decide(request));
+    if (!decision.accepted) return this.refuse(decision.response, decision.error);
+    this.transport.write(decision.head);
+    this.switched = decision.open(this, leftover);
   }
 
-  private refuse(status: number, error: SkeinError | undefined, message = error?.message ?? ''): void {
+  private refuse(response: string, error: SkeinError | undefined): void {
     this.parser?.finish();
     this.parser = undefined;
     this.timer?.cancel();
     if (error) this.messageMeter?.protocolError(error.code);
-    this.transport.write(refusalResponse(status, message));
+    this.transport.write(response);
     this.transport.loseConnection();
   }
 }
