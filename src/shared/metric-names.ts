@@ -14,6 +14,12 @@ export const METRICS = {
   messages: 'skein_messages_total',
   /** Histogram: seconds from a frame's arrival to its reply being written. */
   messageDuration: 'skein_message_duration_seconds',
+  /** Messages sent, for protocols that report them (WebSocket: one per message, whatever its frames). */
+  messagesSent: 'skein_messages_sent_total',
+  /** Open WebSocket connections (upgraded or on a plain WebSocket endpoint). */
+  websocketConnectionsActive: 'skein_websocket_connections_active',
+  /** WebSocket connections closed, by close code (1000 normal, 1001 going away, 1002, 1006 abnormal, 1007, 1009…). */
+  websocketCloses: 'skein_websocket_closes_total',
   /** Counter: connections closed by a protocol error, by `code`. */
   protocolErrors: 'skein_protocol_errors_total',
   /** Counter: offloaded tasks, by `status` (`completed`, `failed`, `cancelled`, `rejected`). */
@@ -34,7 +40,7 @@ export const METRICS = {
   workerStale: 'skein_worker_stale',
   /** Gauge, per worker: p99 event-loop delay since the previous scrape, seconds. */
   eventLoopLag: 'skein_event_loop_lag_seconds',
-  /** Gauge, per worker (labelled `worker`, never summed): how connections spread over workers. */
+  /** Per worker (labelled `worker`, never summed): how connections spread over workers. */
   workerConnectionsActive: 'skein_worker_connections_active',
   /** Counter, per worker: connections that worker accepted. */
   workerConnectionsTotal: 'skein_worker_connections_total',
