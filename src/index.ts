@@ -15,6 +15,7 @@ export { METRICS } from './shared/metric-names.js';
 export * from './shared/protocol/errors.js';
 export { reactor, listenTCP, listen, Reactor, type ReactorOptions } from './reactor.js';
 export { serve, type ServeOptions, type RunningServer } from './serve.js';
+export type { ServerOptionFields } from './shared/config/serve-options.js';
 export { LineReceiver } from './shared/protocol/framing/line-receiver.js';
 export { IntNStringReceiver, Int8StringReceiver, Int16StringReceiver, Int32StringReceiver } from './shared/protocol/framing/int-string-receiver.js';
 export { NetstringReceiver } from './shared/protocol/framing/netstring-receiver.js';

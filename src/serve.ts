@@ -5,12 +5,16 @@ import { isFactory, type Factory } from './shared/protocol/factory.js';
 import { execArgvFor, ownModule } from './shared/config/loader.js';
 import { normalizeService, OPTION_SPECS, resolveOptions, type ServerOptions, type ServiceConfig } from './shared/config/options.js';
 import { startServer, type RunningServer } from './master/server.js';
+import type { ServerOptionFields } from './shared/config/serve-options.js';
 import { isSkeinWorker, runWorker } from './worker/main.js';
 
 export type { RunningServer };
 
-/** Options of {@link serve}: the command line's, as an object (numbers in their units: seconds, MiB). */
-export interface ServeOptions extends Partial<Record<keyof typeof OPTION_SPECS, number | string>> {
+/**
+ * Options of {@link serve}: the command line's, as an object (numbers in their units: seconds, bytes, MiB),
+ * and what to serve.
+ */
+export interface ServeOptions extends ServerOptionFields {
   /** A factory object: workers run the calling script and use this factory. */
   factory?: Factory;
   /** A built-in protocol name or a module path (instead of `factory`). */
