@@ -118,9 +118,11 @@ function parseRaw(spec: OptionSpec, raw: unknown, where: string): number | strin
 
 /** Sizing and policy of one offload pool, in the pool's names. */
 export interface PoolSettings {
+  /** Threads of the pool. */
   readonly threads: number;
   /** Tasks that may wait for a thread; beyond it the overload policy applies. */
   readonly maxQueue: number;
+  /** An idle thread exits after this many seconds. */
   readonly idleTimeoutSeconds: number;
   /** `pause`: stop reading from the caller's connection until the queue has room; `reject`: fail with OffloadOverloadError. */
   readonly overload: PoolOverload;
@@ -142,17 +144,25 @@ export function resolvePoolSettings(given: Partial<PoolSettings> = {}): PoolSett
 
 /** A limit on open connections, and the rejection reason counted when it bites. */
 export interface ConnectionLimit {
+  /** Open connections allowed. */
   readonly limit: number;
+  /** The `reason` label of `skein_connections_rejected_total` for a connection refused by it. */
   readonly reason: 'max_connections' | 'max_connections_per_worker';
 }
 
 /** The settings of one reactor, in its own names. */
 export interface ReactorSettings {
-  readonly highWaterMark: number; // bytes
-  readonly lowWaterMark: number; // bytes
-  readonly idleTimeout: number | undefined; // seconds
+  /** Unsent bytes of a connection above which reading from it pauses. */
+  readonly highWaterMark: number;
+  /** Unsent bytes at or below which reading resumes. */
+  readonly lowWaterMark: number;
+  /** Seconds without a byte read or flushed after which a connection is closed; undefined: never. */
+  readonly idleTimeout: number | undefined;
+  /** Open connections this reactor accepts; undefined: no limit. */
   readonly maxConnections: ConnectionLimit | undefined;
+  /** Open connections per client address; undefined: no limit. */
   readonly maxConnectionsPerIp: number | undefined;
+  /** The offload pool's sizing and policy. */
   readonly pool: PoolSettings;
   /** Gather the metrics that cost something (message timings, runtime collectors): only when someone can read them. */
   readonly metrics: boolean;
