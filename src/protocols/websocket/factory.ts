@@ -1,10 +1,10 @@
-import type { ProtocolClass } from '../../shared/protocol/factory.js';
 /**
  * `WebSocketFactory`: a WebSocket service. On a plain endpoint (`skein serve
  * ws-echo`, or a module that default-exports one) each connection starts with
  * an HTTP/1.1 upgrade request that the factory accepts or refuses; an `http`
  * handler may also hand an upgrade to one.
  */
+import type { ProtocolClass } from '../../shared/protocol/factory.js';
 import { Factory } from '../../shared/protocol/factory.js';
 import type { Protocol } from '../../shared/protocol/protocol.js';
 import { HTTP_DEFAULTS, type HttpLimits } from '../http/limits.js';
