@@ -61,13 +61,22 @@ export function threadExecArgv(argv: readonly string[] = process.execArgv): stri
 
 /**
  * Imports a module by URL. In a process (`'process'`) a plain import, which
- * handles `.ts` once tsx's loader is in `execArgv`; in a pool thread
- * (`'thread'`) `.ts` goes through tsx's scoped `tsImport`.
+ * handles `.ts` once tsx's loader is in `execArgv` (and falls back to tsx's
+ * scoped `tsImport` when it is not); in a pool thread (`'thread'`) `.ts` goes
+ * through `tsImport` directly.
  */
 export async function importModule(href: string, where: 'process' | 'thread' = 'process'): Promise<Record<string, unknown>> {
-  if (where === 'thread' && isTypeScript(new URL(href).pathname)) {
-    const { tsImport } = await import('tsx/esm/api');
-    return (await tsImport(href, import.meta.url)) as Record<string, unknown>;
+  const typescript = isTypeScript(new URL(href).pathname);
+  if (where === 'thread' && typescript) return importScoped(href);
+  try {
+    return (await import(href)) as Record<string, unknown>;
+  } catch (error) {
+    if (typescript && (error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION') return importScoped(href);
+    throw error;
   }
-  return (await import(href)) as Record<string, unknown>;
+}
+
+async function importScoped(href: string): Promise<Record<string, unknown>> {
+  const { tsImport } = await import('tsx/esm/api');
+  return (await tsImport(href, import.meta.url)) as Record<string, unknown>;
 }

@@ -1,6 +1,7 @@
 import type { Address } from '../address.js';
+import { LINK, RELEASE } from '../link.js';
 import { Factory } from '../factory.js';
-import { Protocol } from '../protocol.js';
+import { Protocol, reportFailure } from '../protocol.js';
 import type { PausableReading } from '../services.js';
 import type { Producer, Transport } from '../transport.js';
 
@@ -110,8 +111,14 @@ export class ProtocolWrapper extends Protocol {
     this.transport = transport;
     const inner = this.wrappedProtocol;
     // The wrapped protocol's errors go where ours go: the driver counts them.
-    inner.reportFailure = (error) => this.reportFailure(error);
-    inner.reportProtocolError = (error) => this.reportProtocolError(error);
+    inner[LINK] = {
+      fail: (error) => reportFailure(this, error),
+      protocolError: (error) => {
+        const link = this[LINK];
+        if (link) link.protocolError(error);
+        else this.transport.abortConnection();
+      },
+    };
     this.wrappedTransport = new WrappingTransport(transport, (bytes) => this.written(bytes));
     return this.connectionMade();
   }
@@ -144,9 +151,9 @@ export class ProtocolWrapper extends Protocol {
   written(_bytes: number): void {}
 
   /** @internal */
-  override releaseConnection(): void {
-    super.releaseConnection();
-    this.wrappedProtocol.releaseConnection();
+  override [RELEASE](): void {
+    super[RELEASE]();
+    this.wrappedProtocol[RELEASE]();
   }
 }
 
