@@ -15,6 +15,8 @@ export const METRICS = {
   workersAlive: 'skein_workers_alive',
   workerRestarts: 'skein_worker_restarts_total',
   scrapeWorkerFailures: 'skein_metrics_scrape_worker_failures_total',
+  /** Per worker: 1 when the scrape used the worker's last report because it did not answer within `--metrics-worker-wait`. */
+  workerStale: 'skein_worker_stale',
   eventLoopLag: 'skein_event_loop_lag_seconds',
   /** Per worker (labelled `worker`, never summed): how connections spread over workers. */
   workerConnectionsActive: 'skein_worker_connections_active',
@@ -32,6 +34,7 @@ export function isPerWorkerMetric(name: string): boolean {
     // A fraction of one worker's pool time: summing it over workers means nothing.
     name === METRICS.offloadUtilization ||
     name === METRICS.workerConnectionsActive ||
+    name === METRICS.workerStale ||
     name === METRICS.workerConnectionsTotal
   );
 }

@@ -16,6 +16,7 @@ export const DEFAULTS: Readonly<{
   metricsPort: number;
   metricsHost: string;
   metricsTimeout: number;
+  metricsWorkerWait: number;
   shutdownTimeout: number;
   poolIdleTimeout: number;
   poolOverload: PoolOverload;
@@ -31,6 +32,7 @@ export const DEFAULTS: Readonly<{
   metricsPort: 9100, // 0 turns the endpoint off
   metricsHost: '127.0.0.1',
   metricsTimeout: 5, // seconds: below Prometheus' default 10 s scrape timeout
+  metricsWorkerWait: 0.1, // seconds: a stuck worker costs a scrape no more than this
   shutdownTimeout: 10, // seconds
   poolIdleTimeout: 30, // seconds before an idle pool thread exits
   poolOverload: 'pause',

@@ -29,6 +29,12 @@ export const OPTION_SPECS = {
   metricsPort: { flag: 'metrics-port', env: 'SKEIN_METRICS_PORT', kind: 'port', doc: 'metrics/health HTTP port (0: off)' },
   metricsHost: { flag: 'metrics-host', env: 'SKEIN_METRICS_HOST', kind: 'string', doc: 'metrics/health HTTP address' },
   metricsTimeout: { flag: 'metrics-timeout', env: 'SKEIN_METRICS_TIMEOUT', kind: 'seconds', doc: 'scrape deadline' },
+  metricsWorkerWait: {
+    flag: 'metrics-worker-wait',
+    env: 'SKEIN_METRICS_WORKER_WAIT',
+    kind: 'seconds',
+    doc: 'how long a scrape waits for a worker before using its last report (it is then marked stale)',
+  },
   shutdownTimeout: { flag: 'shutdown-timeout', env: 'SKEIN_SHUTDOWN_TIMEOUT', kind: 'seconds', doc: 'drain budget' },
   idleTimeout: { flag: 'idle-timeout', env: 'SKEIN_IDLE_TIMEOUT', kind: 'seconds', doc: 'close connections idle that long' },
   maxConnections: { flag: 'max-connections', env: 'SKEIN_MAX_CONNECTIONS', kind: 'count', doc: 'connections, whole server' },

@@ -23,6 +23,7 @@ export interface ServerOptions {
   readonly metricsPort: number; // 0 turns the endpoint off
   readonly metricsHost: string;
   readonly metricsTimeout: number; // seconds, scrape deadline
+  readonly metricsWorkerWait: number; // seconds a scrape waits for each worker before answering from its last report
   readonly shutdownTimeout: number; // seconds, drain budget
   readonly idleTimeout: number | undefined; // seconds
   readonly maxConnections: number | undefined; // whole server
@@ -79,6 +80,11 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
   if (lowWaterMark > highWaterMark) {
     throw new InvalidOptionError(`low-water-mark (${lowWaterMark}) must not exceed high-water-mark (${highWaterMark})`);
   }
+  const metricsTimeout = given('metricsTimeout') ?? DEFAULTS.metricsTimeout;
+  const metricsWorkerWait = given('metricsWorkerWait') ?? Math.min(DEFAULTS.metricsWorkerWait, metricsTimeout);
+  if (metricsWorkerWait > metricsTimeout) {
+    throw new InvalidOptionError(`metrics-worker-wait (${metricsWorkerWait} s) must not exceed metrics-timeout (${metricsTimeout} s)`);
+  }
   const services = layers.services?.length ? layers.services : servicesFromConfig(config.services);
   const balance = given('balance') ?? DEFAULTS.balance;
   const maxConnectionsPerIp = given('maxConnectionsPerIp');
@@ -90,7 +96,8 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     poolIdleTimeout: given('poolIdleTimeout') ?? DEFAULTS.poolIdleTimeout,
     metricsPort: given('metricsPort') ?? DEFAULTS.metricsPort,
     metricsHost: given('metricsHost') ?? DEFAULTS.metricsHost,
-    metricsTimeout: given('metricsTimeout') ?? DEFAULTS.metricsTimeout,
+    metricsTimeout,
+    metricsWorkerWait,
     shutdownTimeout: given('shutdownTimeout') ?? DEFAULTS.shutdownTimeout,
     idleTimeout: given('idleTimeout'),
     maxConnections: given('maxConnections'),
