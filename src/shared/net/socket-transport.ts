@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { DEFAULTS } from '../config/defaults.js';
 import { addressFrom, type Address } from '../protocol/address.js';
-import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from '../protocol/errors.js';
+import { ConnectionAborted, ConnectionDone, ConnectionLost, InvalidStateError, ShutdownError } from '../protocol/errors.js';
 import type { MessageMeter } from '../protocol/message-meter.js';
 import type { PausableReading } from '../protocol/services.js';
 import type { Producer, Transport } from '../protocol/transport.js';
@@ -218,7 +218,7 @@ export class SocketTransport implements Transport, PausableReading {
   }
 
   registerProducer(producer: Producer, streaming: boolean): void {
-    if (this.producer) throw new Error('a producer is already registered on this transport');
+    if (this.producer) throw new InvalidStateError('a producer is already registered on this transport');
     this.producer = producer;
     this.streamingProducer = streaming;
     if (this.socket.destroyed) {

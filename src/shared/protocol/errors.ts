@@ -191,6 +191,14 @@ export type WorkerStartError = InstanceType<typeof WorkerStartError>;
 export const WorkerError = defineError('WorkerError', 'SKEIN_ERR_WORKER', 'a worker failed');
 export type WorkerError = InstanceType<typeof WorkerError>;
 
+/** An operation that the object's state does not allow (a second producer on one transport; a skein bug). */
+export const InvalidStateError = defineError('InvalidStateError', 'SKEIN_ERR_INVALID_STATE', 'operation not allowed in this state');
+export type InvalidStateError = InstanceType<typeof InvalidStateError>;
+
+/** `skein load` could not complete its run (a load thread failed or exited early). */
+export const LoadError = defineError('LoadError', 'SKEIN_ERR_LOAD', 'the load run failed');
+export type LoadError = InstanceType<typeof LoadError>;
+
 /** A client connection attempt failed (refused, unreachable, cancelled, or refused by the factory). */
 export const ConnectError = defineError('ConnectError', 'SKEIN_ERR_CONNECT', 'could not connect');
 export type ConnectError = InstanceType<typeof ConnectError>;
@@ -237,6 +245,8 @@ export const errorClasses = {
   InvalidResponseError,
   WorkerStartError,
   WorkerError,
+  InvalidStateError,
+  LoadError,
 } as const;
 
 /** The wire form of an error that crosses a thread or process boundary. */

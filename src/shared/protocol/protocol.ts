@@ -1,6 +1,6 @@
 import type { DelayedCall } from './clock.js';
 import { realClock } from './clock.js';
-import { NoProcessorError } from './errors.js';
+import { ConnectionLost, NoProcessorError } from './errors.js';
 import type { Factory } from './factory.js';
 import type { MessageMeter } from './message-meter.js';
 import { LINK, METER, RELEASE, type ProtocolLink } from './link.js';
@@ -204,7 +204,7 @@ export class Protocol {
     this.connected = false;
     this.#released = true;
     this.#replies?.close();
-    this.#lifetime?.abort(new Error('connection lost'));
+    this.#lifetime?.abort(new ConnectionLost());
   }
 }
 
