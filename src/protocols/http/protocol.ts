@@ -6,7 +6,6 @@
  * chunked request bodies and streamed (chunked) responses are handled here;
  * a request the parser refuses never reaches the handler.
  */
-import { asBuffer } from '../../shared/protocol/bytes.js';
 import type { Address } from '../../shared/protocol/address.js';
 import { Protocol } from '../../shared/protocol/protocol.js';
 import type { SkeinError } from '../../shared/protocol/errors.js';
@@ -17,9 +16,7 @@ import type { HttpLimits } from './limits.js';
 import { Expectation, HttpRequestParser, ParserPhase } from './parser.js';
 import type { HttpRequest } from './request.js';
 import {
-  chunkFrame,
   isStreamBody,
-  LAST_CHUNK,
   serializeResponse,
   serializeStreamHead,
   STATUS_REASONS,
@@ -28,6 +25,7 @@ import {
   type ResponseContext,
 } from './response.js';
 import type { TimeoutCheck, TimeoutSweep } from './timeouts.js';
+import { ResponseTurns, writeBody } from './stream.js';
 
 /** What a handler gets besides the request: the connection's peer and the offload pool. */
 export interface HttpConnection {
@@ -84,11 +82,10 @@ export class HttpProtocol extends Protocol {
   private draining = false;
   /** The peer half-closed its side. */
   private peerDone = false;
-  /** Replies pushed to, and released from, the queue. */
+  /** Replies pushed to the queue. */
   private pushed = 0;
-  private released = 0;
-  /** Streamed responses waiting for their turn, by slot. */
-  private readonly turnWaiters = new Map<number, () => void>();
+  /** The order streamed responses take their turn in. */
+  private readonly turns = new ResponseTurns();
   private written = 0;
   // Timeout bookkeeping, updated by the sweep only.
   private seenStarted = 0;
@@ -268,49 +265,12 @@ export class HttpProtocol extends Protocol {
    */
   private async stream(response: HttpResponse, ctx: Pending): Promise<string> {
     const head = serializeStreamHead(response, ctx);
-    const body = response.body as AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
-    await this.turn(ctx.seq);
+    await this.turns.wait(ctx.seq);
     if (!this.connected) return '';
-    const transport = this.transport;
-    transport.write(head.head);
+    this.transport.write(head.head);
     if (ctx.head) return '';
-    let paused: Promise<void> | undefined;
-    let resume: (() => void) | undefined;
-    let stopped = false;
-    transport.registerProducer(
-      {
-        pauseProducing: () => void (paused ??= new Promise<void>((r) => (resume = r))),
-        resumeProducing: () => {
-          paused = undefined;
-          resume?.();
-        },
-        stopProducing: () => {
-          stopped = true;
-          resume?.();
-        },
-      },
-      true,
-    );
-    try {
-      for await (const chunk of body) {
-        if (stopped || !this.connected) return '';
-        transport.write(head.chunked ? chunkFrame(chunk) : asBuffer(chunk));
-        if (paused) await paused;
-      }
-      return head.chunked ? LAST_CHUNK : '';
-    } catch {
-      // The head is out: the only honest signal left is to cut the connection.
-      transport.abortConnection();
-      return '';
-    } finally {
-      transport.unregisterProducer();
-    }
-  }
-
-  /** Resolves when every response queued before slot `seq` has been written. */
-  private turn(seq: number): Promise<void> {
-    if (this.released === seq) return Promise.resolve();
-    return new Promise<void>((resolve) => this.turnWaiters.set(seq, resolve));
+    const body = response.body as AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
+    return writeBody(this.transport, body, head.chunked, () => this.connected);
   }
 
   /** Queues a reply with the context that decides what happens once it is written. */
@@ -325,7 +285,7 @@ export class HttpProtocol extends Protocol {
     const ctx = this.inFlight.shift();
     if (!this.connected) return;
     this.written++;
-    this.release();
+    this.turns.advance();
     if (ctx !== undefined && !ctx.keepAlive) {
       this.closeNow();
       return;
@@ -342,20 +302,8 @@ export class HttpProtocol extends Protocol {
   /** A reply promise rejected (serialization is guarded, so this is a bug): cut the connection (the driver counts it). */
   override replyFailed(error: unknown): void {
     this.inFlight.shift();
-    this.release();
+    this.turns.advance();
     throw error;
-  }
-
-  /** One more slot is out: a streamed response waiting for this turn may start. */
-  private release(): void {
-    const seq = ++this.released;
-    if (this.turnWaiters.size > 0) {
-      const waiter = this.turnWaiters.get(seq);
-      if (waiter) {
-        this.turnWaiters.delete(seq);
-        waiter();
-      }
-    }
   }
 
   private stopReading(): void {
