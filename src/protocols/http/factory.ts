@@ -3,8 +3,6 @@
  * handler (a function, or a module named by the `handler` service option), and
  * runs the timeout sweep shared by its connections.
  */
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { realClock } from '../../shared/protocol/clock.js';
 import { InvalidOptionError, ModuleLoadError } from '../../shared/protocol/errors.js';
 import { Factory } from '../../shared/protocol/factory.js';
@@ -13,7 +11,7 @@ import { resolveHttpLimits, type HttpLimits } from './limits.js';
 import { HttpProtocol, type HttpHandler, type HttpService } from './protocol.js';
 import type { HttpRequest } from './request.js';
 import { timeoutSweep, type TimeoutSweep } from './timeouts.js';
-import { importModule } from '../../shared/config/loader.js';
+import { importModule, moduleUrl } from '../../shared/config/loader.js';
 
 /** How to build an {@link HttpFactory} from code. */
 export interface HttpFactoryInit {
@@ -100,9 +98,8 @@ function notFound(): { status: number; body: string } {
 
 /** Imports a handler module (a path relative to the working directory, or a file URL). */
 async function importHandler(spec: string): Promise<Record<string, unknown>> {
-  const url = spec.startsWith('file:') ? spec : pathToFileURL(isAbsolute(spec) ? spec : resolve(spec)).href;
   try {
-    return await importModule(url);
+    return await importModule(moduleUrl(spec).href);
   } catch (error) {
     throw new ModuleLoadError(`cannot load handler module '${spec}': ${(error as Error).message}`, { cause: error });
   }

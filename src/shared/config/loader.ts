@@ -15,6 +15,7 @@
  * the host the same way (worker/pool/processor-host-from-source.mjs).
  */
 import { createRequire } from 'node:module';
+import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /** True when skein runs from its TypeScript sources (tests, tsx); false from the built `dist`. */
@@ -23,6 +24,12 @@ export const fromSource: boolean = import.meta.url.endsWith('.ts');
 /** `stem` resolved against `base` with the extension skein's own modules have (`.ts` from source, `.js` built). */
 export function ownModule(stem: string, base: string | URL): URL {
   return new URL(`${stem}${fromSource ? '.ts' : '.js'}`, base);
+}
+
+/** The URL of a user's module given as a file URL, an absolute path, or a path relative to `cwd`. */
+export function moduleUrl(spec: string, cwd: string = process.cwd()): URL {
+  if (spec.startsWith('file:')) return new URL(spec);
+  return pathToFileURL(isAbsolute(spec) ? spec : resolve(cwd, spec));
 }
 
 /** True for a TypeScript module path or URL. */
