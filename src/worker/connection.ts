@@ -38,7 +38,7 @@ export class Connection {
     onClose: (connection: Connection) => void,
   ) {
     this.lastActivity = clock.seconds();
-    const meter = timeMessages ? new MessageMeter(stats) : undefined;
+    const meter = timeMessages ? new MessageMeter(stats, undefined, stats) : undefined;
     const attached = attachProtocol(socket, protocol, {
       marks,
       counters: stats,

@@ -1,7 +1,8 @@
 import type { Address } from '../address.js';
-import { LINK, RELEASE } from '../link.js';
+import { RELEASE } from '../link.js';
+import { nestProtocol } from '../nesting.js';
 import { Factory } from '../factory.js';
-import { Protocol, reportFailure } from '../protocol.js';
+import { Protocol } from '../protocol.js';
 import type { PausableReading } from '../services.js';
 import type { Producer, Transport } from '../transport.js';
 
@@ -111,14 +112,7 @@ export class ProtocolWrapper extends Protocol {
     this.transport = transport;
     const inner = this.wrappedProtocol;
     // The wrapped protocol's errors go where ours go: the driver counts them.
-    inner[LINK] = {
-      fail: (error) => reportFailure(this, error),
-      protocolError: (error) => {
-        const link = this[LINK];
-        if (link) link.protocolError(error);
-        else this.transport.abortConnection();
-      },
-    };
+    nestProtocol(this, inner);
     this.wrappedTransport = new WrappingTransport(transport, (bytes) => this.written(bytes));
     return this.connectionMade();
   }
