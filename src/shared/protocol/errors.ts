@@ -5,279 +5,460 @@
  * on the other side with {@link deserializeError}.
  */
 
-/** Base class of every error skein raises. */
-export class SkeinError extends Error {
-  /** Stable machine-readable code, `SKEIN_ERR_*`. */
-  readonly code: string;
+/**
+ * Base class of every error skein raises, and of your own (`new SkeinError('APP_ERR_X', '…')`, or a
+ * subclass): `code` is a stable machine-readable string, typed as its literal in each subclass.
+ */
+export class SkeinError<Code extends string = string> extends Error {
+  /** Stable machine-readable code, `SKEIN_ERR_*` for skein's own errors. */
+  readonly code: Code;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
   }
 }
 
-function defineError(name: string, code: string, defaultMessage: string) {
-  const Class = class extends SkeinError {
-    static readonly code = code;
-    constructor(message: string = defaultMessage, options?: { cause?: unknown }) {
-      super(code, message, options);
-      this.name = name;
-    }
-  };
-  Object.defineProperty(Class, 'name', { value: name });
-  return Class;
+/** The peer closed the connection cleanly (FIN). Twisted's `ConnectionDone`. */
+export class ConnectionDone extends SkeinError<'SKEIN_ERR_CONNECTION_DONE'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_CONNECTION_DONE';
+  constructor(message: string = 'connection was closed cleanly', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_CONNECTION_DONE', message, options);
+  }
 }
 
-/** The peer closed the connection cleanly (FIN). Twisted's `ConnectionDone`. */
-export const ConnectionDone = defineError('ConnectionDone', 'SKEIN_ERR_CONNECTION_DONE', 'connection was closed cleanly');
-export type ConnectionDone = InstanceType<typeof ConnectionDone>;
-
 /** The connection was lost in a non-clean fashion (reset, timeout, socket error). */
-export const ConnectionLost = defineError('ConnectionLost', 'SKEIN_ERR_CONNECTION_LOST', 'connection was lost');
-export type ConnectionLost = InstanceType<typeof ConnectionLost>;
+export class ConnectionLost extends SkeinError<'SKEIN_ERR_CONNECTION_LOST'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_CONNECTION_LOST';
+  constructor(message: string = 'connection was lost', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_CONNECTION_LOST', message, options);
+  }
+}
 
 /** The connection was closed by `abortConnection()`. */
-export const ConnectionAborted = defineError('ConnectionAborted', 'SKEIN_ERR_CONNECTION_ABORTED', 'connection was aborted');
-export type ConnectionAborted = InstanceType<typeof ConnectionAborted>;
+export class ConnectionAborted extends SkeinError<'SKEIN_ERR_CONNECTION_ABORTED'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_CONNECTION_ABORTED';
+  constructor(message: string = 'connection was aborted', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_CONNECTION_ABORTED', message, options);
+  }
+}
 
 /** The connection was closed because the server is shutting down or reloading. */
-export const ShutdownError = defineError('ShutdownError', 'SKEIN_ERR_SHUTDOWN', 'server is shutting down');
-export type ShutdownError = InstanceType<typeof ShutdownError>;
+export class ShutdownError extends SkeinError<'SKEIN_ERR_SHUTDOWN'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_SHUTDOWN';
+  constructor(message: string = 'server is shutting down', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_SHUTDOWN', message, options);
+  }
+}
 
 /** A protocol callback threw or rejected; the connection was aborted. */
-export const ProtocolCallbackError = defineError(
-  'ProtocolCallbackError',
-  'SKEIN_ERR_PROTOCOL_CALLBACK',
-  'a protocol callback threw',
-);
-export type ProtocolCallbackError = InstanceType<typeof ProtocolCallbackError>;
+export class ProtocolCallbackError extends SkeinError<'SKEIN_ERR_PROTOCOL_CALLBACK'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_PROTOCOL_CALLBACK';
+  constructor(message: string = 'a protocol callback threw', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_PROTOCOL_CALLBACK', message, options);
+  }
+}
 
 /** A line exceeded `LineReceiver.maxLength`. */
-export const LineTooLongError = defineError('LineTooLongError', 'SKEIN_ERR_LINE_TOO_LONG', 'line exceeds maxLength');
-export type LineTooLongError = InstanceType<typeof LineTooLongError>;
+export class LineTooLongError extends SkeinError<'SKEIN_ERR_LINE_TOO_LONG'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_LINE_TOO_LONG';
+  constructor(message: string = 'line exceeds maxLength', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_LINE_TOO_LONG', message, options);
+  }
+}
 
 /** A length-prefixed frame exceeded its receiver's `maxLength`. */
-export const LengthLimitExceededError = defineError(
-  'LengthLimitExceededError',
-  'SKEIN_ERR_LENGTH_LIMIT_EXCEEDED',
-  'frame length exceeds maxLength',
-);
-export type LengthLimitExceededError = InstanceType<typeof LengthLimitExceededError>;
+export class LengthLimitExceededError extends SkeinError<'SKEIN_ERR_LENGTH_LIMIT_EXCEEDED'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_LENGTH_LIMIT_EXCEEDED';
+  constructor(message: string = 'frame length exceeds maxLength', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_LENGTH_LIMIT_EXCEEDED', message, options);
+  }
+}
 
 /** A netstring was malformed (bad length, missing comma). */
-export const NetstringParseError = defineError('NetstringParseError', 'SKEIN_ERR_NETSTRING_PARSE', 'malformed netstring');
-export type NetstringParseError = InstanceType<typeof NetstringParseError>;
+export class NetstringParseError extends SkeinError<'SKEIN_ERR_NETSTRING_PARSE'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_NETSTRING_PARSE';
+  constructor(message: string = 'malformed netstring', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_NETSTRING_PARSE', message, options);
+  }
+}
 
 /** The connection was idle longer than its timeout. */
-export const IdleTimeoutError = defineError('IdleTimeoutError', 'SKEIN_ERR_IDLE_TIMEOUT', 'connection was idle too long');
-export type IdleTimeoutError = InstanceType<typeof IdleTimeoutError>;
+export class IdleTimeoutError extends SkeinError<'SKEIN_ERR_IDLE_TIMEOUT'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_IDLE_TIMEOUT';
+  constructor(message: string = 'connection was idle too long', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_IDLE_TIMEOUT', message, options);
+  }
+}
 
 /** An option (flag, env variable, config key or API option) has a bad value. */
-export const InvalidOptionError = defineError('InvalidOptionError', 'SKEIN_ERR_INVALID_OPTION', 'invalid option');
-export type InvalidOptionError = InstanceType<typeof InvalidOptionError>;
+export class InvalidOptionError extends SkeinError<'SKEIN_ERR_INVALID_OPTION'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_INVALID_OPTION';
+  constructor(message: string = 'invalid option', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_INVALID_OPTION', message, options);
+  }
+}
 
 /** An endpoint string could not be parsed. */
-export const InvalidEndpointError = defineError('InvalidEndpointError', 'SKEIN_ERR_INVALID_ENDPOINT', 'invalid endpoint');
-export type InvalidEndpointError = InstanceType<typeof InvalidEndpointError>;
+export class InvalidEndpointError extends SkeinError<'SKEIN_ERR_INVALID_ENDPOINT'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_INVALID_ENDPOINT';
+  constructor(message: string = 'invalid endpoint', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_INVALID_ENDPOINT', message, options);
+  }
+}
 
 /** A listener could not bind (port in use, permission denied). */
-export const ListenError = defineError('ListenError', 'SKEIN_ERR_LISTEN', 'could not listen');
-export type ListenError = InstanceType<typeof ListenError>;
+export class ListenError extends SkeinError<'SKEIN_ERR_LISTEN'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_LISTEN';
+  constructor(message: string = 'could not listen', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_LISTEN', message, options);
+  }
+}
 
 /** A protocol module could not be loaded or has no usable default export. */
-export const ModuleLoadError = defineError('ModuleLoadError', 'SKEIN_ERR_MODULE_LOAD', 'could not load protocol module');
-export type ModuleLoadError = InstanceType<typeof ModuleLoadError>;
+export class ModuleLoadError extends SkeinError<'SKEIN_ERR_MODULE_LOAD'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_MODULE_LOAD';
+  constructor(message: string = 'could not load protocol module', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_MODULE_LOAD', message, options);
+  }
+}
 
 /**
  * An offloaded task failed on its pool thread with an error that is not a
  * skein error: the original `name`, `message` and `code` (if it had one) are kept.
  */
-export const OffloadError = defineError('OffloadError', 'SKEIN_ERR_OFFLOAD', 'offloaded task failed');
-export type OffloadError = InstanceType<typeof OffloadError>;
+export class OffloadError extends SkeinError<'SKEIN_ERR_OFFLOAD'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_OFFLOAD';
+  constructor(message: string = 'offloaded task failed', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_OFFLOAD', message, options);
+  }
+}
 
 /** The offload queue is full and the overload policy is `reject`. */
-export const OffloadOverloadError = defineError(
-  'OffloadOverloadError',
-  'SKEIN_ERR_OFFLOAD_OVERLOAD',
-  'offload queue is full',
-);
-export type OffloadOverloadError = InstanceType<typeof OffloadOverloadError>;
+export class OffloadOverloadError extends SkeinError<'SKEIN_ERR_OFFLOAD_OVERLOAD'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_OFFLOAD_OVERLOAD';
+  constructor(message: string = 'offload queue is full', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_OFFLOAD_OVERLOAD', message, options);
+  }
+}
 
 /** An offloaded task was cancelled (its connection was lost or its signal aborted). */
-export const OffloadCancelledError = defineError(
-  'OffloadCancelledError',
-  'SKEIN_ERR_OFFLOAD_CANCELLED',
-  'offloaded task was cancelled',
-);
-export type OffloadCancelledError = InstanceType<typeof OffloadCancelledError>;
+export class OffloadCancelledError extends SkeinError<'SKEIN_ERR_OFFLOAD_CANCELLED'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_OFFLOAD_CANCELLED';
+  constructor(message: string = 'offloaded task was cancelled', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_OFFLOAD_CANCELLED', message, options);
+  }
+}
 
 /** No processors module is declared, or the named processor does not exist. */
-export const NoProcessorError = defineError('NoProcessorError', 'SKEIN_ERR_NO_PROCESSOR', 'no such processor');
-export type NoProcessorError = InstanceType<typeof NoProcessorError>;
+export class NoProcessorError extends SkeinError<'SKEIN_ERR_NO_PROCESSOR'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_NO_PROCESSOR';
+  constructor(message: string = 'no such processor', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_NO_PROCESSOR', message, options);
+  }
+}
 
 /** A worker crashed repeatedly; the primary gave up respawning it. */
-export const CrashLoopError = defineError('CrashLoopError', 'SKEIN_ERR_CRASH_LOOP', 'workers are crash-looping');
-export type CrashLoopError = InstanceType<typeof CrashLoopError>;
+export class CrashLoopError extends SkeinError<'SKEIN_ERR_CRASH_LOOP'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_CRASH_LOOP';
+  constructor(message: string = 'workers are crash-looping', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_CRASH_LOOP', message, options);
+  }
+}
 
 /** A TLS handshake failed or timed out (a plain-text client on a TLS port, a bad client certificate). */
-export const TlsHandshakeError = defineError('TlsHandshakeError', 'SKEIN_ERR_TLS_HANDSHAKE', 'TLS handshake failed');
-export type TlsHandshakeError = InstanceType<typeof TlsHandshakeError>;
+export class TlsHandshakeError extends SkeinError<'SKEIN_ERR_TLS_HANDSHAKE'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_TLS_HANDSHAKE';
+  constructor(message: string = 'TLS handshake failed', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_TLS_HANDSHAKE', message, options);
+  }
+}
 
 /** A PROXY protocol header was missing, malformed, late, or sent by an untrusted source. */
-export const ProxyHeaderError = defineError('ProxyHeaderError', 'SKEIN_ERR_PROXY_HEADER', 'bad PROXY protocol header');
-export type ProxyHeaderError = InstanceType<typeof ProxyHeaderError>;
+export class ProxyHeaderError extends SkeinError<'SKEIN_ERR_PROXY_HEADER'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_PROXY_HEADER';
+  constructor(message: string = 'bad PROXY protocol header', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_PROXY_HEADER', message, options);
+  }
+}
 
 /** `sendString` was given more bytes than the length prefix can express (Int8: 255, Int16: 65535…). */
-export const StringTooLongError = defineError(
-  'StringTooLongError',
-  'SKEIN_ERR_STRING_TOO_LONG',
-  'string is too long for the length prefix',
-);
-export type StringTooLongError = InstanceType<typeof StringTooLongError>;
+export class StringTooLongError extends SkeinError<'SKEIN_ERR_STRING_TOO_LONG'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_STRING_TOO_LONG';
+  constructor(message: string = 'string is too long for the length prefix', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_STRING_TOO_LONG', message, options);
+  }
+}
 
 /** HTTP: a malformed request (bad request line, header, framing or chunk); answered 400. */
-export const HttpBadRequestError = defineError('HttpBadRequestError', 'SKEIN_ERR_HTTP_BAD_REQUEST', 'malformed HTTP request');
-export type HttpBadRequestError = InstanceType<typeof HttpBadRequestError>;
+export class HttpBadRequestError extends SkeinError<'SKEIN_ERR_HTTP_BAD_REQUEST'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_HTTP_BAD_REQUEST';
+  constructor(message: string = 'malformed HTTP request', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_HTTP_BAD_REQUEST', message, options);
+  }
+}
 
 /** HTTP: the request head or body did not arrive in time; answered 408. */
-export const HttpRequestTimeoutError = defineError('HttpRequestTimeoutError', 'SKEIN_ERR_HTTP_REQUEST_TIMEOUT', 'HTTP request not received in time');
-export type HttpRequestTimeoutError = InstanceType<typeof HttpRequestTimeoutError>;
+export class HttpRequestTimeoutError extends SkeinError<'SKEIN_ERR_HTTP_REQUEST_TIMEOUT'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_HTTP_REQUEST_TIMEOUT';
+  constructor(message: string = 'HTTP request not received in time', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_HTTP_REQUEST_TIMEOUT', message, options);
+  }
+}
 
 /** HTTP: a request body without a length skein can use; answered 411. */
-export const HttpLengthRequiredError = defineError('HttpLengthRequiredError', 'SKEIN_ERR_HTTP_LENGTH_REQUIRED', 'HTTP request body has no usable length');
-export type HttpLengthRequiredError = InstanceType<typeof HttpLengthRequiredError>;
+export class HttpLengthRequiredError extends SkeinError<'SKEIN_ERR_HTTP_LENGTH_REQUIRED'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_HTTP_LENGTH_REQUIRED';
+  constructor(message: string = 'HTTP request body has no usable length', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_HTTP_LENGTH_REQUIRED', message, options);
+  }
+}
 
 /** HTTP: the request body (or a chunk extension) exceeds its limit; answered 413. */
-export const HttpBodyTooLargeError = defineError('HttpBodyTooLargeError', 'SKEIN_ERR_HTTP_BODY_TOO_LARGE', 'HTTP request body exceeds maxBodySize');
-export type HttpBodyTooLargeError = InstanceType<typeof HttpBodyTooLargeError>;
+export class HttpBodyTooLargeError extends SkeinError<'SKEIN_ERR_HTTP_BODY_TOO_LARGE'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_HTTP_BODY_TOO_LARGE';
+  constructor(message: string = 'HTTP request body exceeds maxBodySize', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_HTTP_BODY_TOO_LARGE', message, options);
+  }
+}
 
 /** HTTP: the request line exceeds `maxRequestLineSize`; answered 414. */
-export const HttpUriTooLongError = defineError('HttpUriTooLongError', 'SKEIN_ERR_HTTP_URI_TOO_LONG', 'HTTP request line exceeds maxRequestLineSize');
-export type HttpUriTooLongError = InstanceType<typeof HttpUriTooLongError>;
+export class HttpUriTooLongError extends SkeinError<'SKEIN_ERR_HTTP_URI_TOO_LONG'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_HTTP_URI_TOO_LONG';
+  constructor(message: string = 'HTTP request line exceeds maxRequestLineSize', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_HTTP_URI_TOO_LONG', message, options);
+  }
+}
 
 /** HTTP: an `Expect` other than `100-continue`; answered 417. */
-export const HttpExpectationFailedError = defineError('HttpExpectationFailedError', 'SKEIN_ERR_HTTP_EXPECTATION_FAILED', 'unsupported HTTP expectation');
-export type HttpExpectationFailedError = InstanceType<typeof HttpExpectationFailedError>;
+export class HttpExpectationFailedError extends SkeinError<'SKEIN_ERR_HTTP_EXPECTATION_FAILED'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_HTTP_EXPECTATION_FAILED';
+  constructor(message: string = 'unsupported HTTP expectation', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_HTTP_EXPECTATION_FAILED', message, options);
+  }
+}
 
 /** HTTP: the header section exceeds `maxHeaderSize` or `maxHeadersCount`; answered 431. */
-export const HttpHeadersTooLargeError = defineError('HttpHeadersTooLargeError', 'SKEIN_ERR_HTTP_HEADERS_TOO_LARGE', 'HTTP header section too large');
-export type HttpHeadersTooLargeError = InstanceType<typeof HttpHeadersTooLargeError>;
+export class HttpHeadersTooLargeError extends SkeinError<'SKEIN_ERR_HTTP_HEADERS_TOO_LARGE'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_HTTP_HEADERS_TOO_LARGE';
+  constructor(message: string = 'HTTP header section too large', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_HTTP_HEADERS_TOO_LARGE', message, options);
+  }
+}
 
 /** HTTP: an unknown method or transfer coding; answered 501. */
-export const HttpNotImplementedError = defineError('HttpNotImplementedError', 'SKEIN_ERR_HTTP_NOT_IMPLEMENTED', 'HTTP method or transfer coding not implemented');
-export type HttpNotImplementedError = InstanceType<typeof HttpNotImplementedError>;
+export class HttpNotImplementedError extends SkeinError<'SKEIN_ERR_HTTP_NOT_IMPLEMENTED'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_HTTP_NOT_IMPLEMENTED';
+  constructor(message: string = 'HTTP method or transfer coding not implemented', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_HTTP_NOT_IMPLEMENTED', message, options);
+  }
+}
 
 /** HTTP: a protocol version other than HTTP/1.0 and HTTP/1.1; answered 505. */
-export const HttpVersionNotSupportedError = defineError('HttpVersionNotSupportedError', 'SKEIN_ERR_HTTP_VERSION_NOT_SUPPORTED', 'HTTP version not supported');
-export type HttpVersionNotSupportedError = InstanceType<typeof HttpVersionNotSupportedError>;
+export class HttpVersionNotSupportedError extends SkeinError<'SKEIN_ERR_HTTP_VERSION_NOT_SUPPORTED'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_HTTP_VERSION_NOT_SUPPORTED';
+  constructor(message: string = 'HTTP version not supported', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_HTTP_VERSION_NOT_SUPPORTED', message, options);
+  }
+}
 
 /** The pool thread running an offloaded task died (it exited or threw outside the task); the pool replaced it. */
-export const OffloadThreadError = defineError('OffloadThreadError', 'SKEIN_ERR_OFFLOAD_THREAD', 'pool thread died while running the task');
-export type OffloadThreadError = InstanceType<typeof OffloadThreadError>;
+export class OffloadThreadError extends SkeinError<'SKEIN_ERR_OFFLOAD_THREAD'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_OFFLOAD_THREAD';
+  constructor(message: string = 'pool thread died while running the task', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_OFFLOAD_THREAD', message, options);
+  }
+}
 
 /** HTTP: a handler returned a response skein cannot send (bad status, header name or value); answered 500. */
-export const InvalidResponseError = defineError('InvalidResponseError', 'SKEIN_ERR_HTTP_INVALID_RESPONSE', 'invalid HTTP response');
-export type InvalidResponseError = InstanceType<typeof InvalidResponseError>;
+export class InvalidResponseError extends SkeinError<'SKEIN_ERR_HTTP_INVALID_RESPONSE'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_HTTP_INVALID_RESPONSE';
+  constructor(message: string = 'invalid HTTP response', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_HTTP_INVALID_RESPONSE', message, options);
+  }
+}
 
 /** A worker failed to start: it exited, or did not listen in time. */
-export const WorkerStartError = defineError('WorkerStartError', 'SKEIN_ERR_WORKER_START', 'a worker failed to start');
-export type WorkerStartError = InstanceType<typeof WorkerStartError>;
+export class WorkerStartError extends SkeinError<'SKEIN_ERR_WORKER_START'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_WORKER_START';
+  constructor(message: string = 'a worker failed to start', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_WORKER_START', message, options);
+  }
+}
 
 /**
  * A worker process failed with an error that is not a skein error (an
  * uncaught exception): the original `name`, `message` and `code` are kept.
  */
-export const WorkerError = defineError('WorkerError', 'SKEIN_ERR_WORKER', 'a worker failed');
-export type WorkerError = InstanceType<typeof WorkerError>;
+export class WorkerError extends SkeinError<'SKEIN_ERR_WORKER'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_WORKER';
+  constructor(message: string = 'a worker failed', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_WORKER', message, options);
+  }
+}
 
 /** An operation that the object's state does not allow (a second producer on one transport; a skein bug). */
-export const InvalidStateError = defineError('InvalidStateError', 'SKEIN_ERR_INVALID_STATE', 'operation not allowed in this state');
-export type InvalidStateError = InstanceType<typeof InvalidStateError>;
+export class InvalidStateError extends SkeinError<'SKEIN_ERR_INVALID_STATE'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_INVALID_STATE';
+  constructor(message: string = 'operation not allowed in this state', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_INVALID_STATE', message, options);
+  }
+}
 
 /** `skein load` could not complete its run (a load thread failed or exited early). */
-export const LoadError = defineError('LoadError', 'SKEIN_ERR_LOAD', 'the load run failed');
-export type LoadError = InstanceType<typeof LoadError>;
+export class LoadError extends SkeinError<'SKEIN_ERR_LOAD'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_LOAD';
+  constructor(message: string = 'the load run failed', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_LOAD', message, options);
+  }
+}
 
 /** A client connection attempt failed (refused, unreachable, cancelled, or refused by the factory). */
-export const ConnectError = defineError('ConnectError', 'SKEIN_ERR_CONNECT', 'could not connect');
-export type ConnectError = InstanceType<typeof ConnectError>;
+export class ConnectError extends SkeinError<'SKEIN_ERR_CONNECT'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_CONNECT';
+  constructor(message: string = 'could not connect', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_CONNECT', message, options);
+  }
+}
 
 /** A client connection attempt did not complete within its timeout. */
-export const ConnectTimeoutError = defineError('ConnectTimeoutError', 'SKEIN_ERR_CONNECT_TIMEOUT', 'connection attempt timed out');
-export type ConnectTimeoutError = InstanceType<typeof ConnectTimeoutError>;
+export class ConnectTimeoutError extends SkeinError<'SKEIN_ERR_CONNECT_TIMEOUT'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_CONNECT_TIMEOUT';
+  constructor(message: string = 'connection attempt timed out', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_CONNECT_TIMEOUT', message, options);
+  }
+}
 
 /**
  * A WebSocket failure that closes the connection with a close code (RFC 6455 §7.4):
  * `closeCode` is what the peer is sent in the Close frame.
  */
-function defineWebSocketError(name: string, code: string, closeCode: number, defaultMessage: string) {
-  const Class = class extends SkeinError {
-    static readonly code = code;
-    /** The WebSocket close code sent to the peer. */
-    static readonly closeCode = closeCode;
-    /** The WebSocket close code sent to the peer. */
-    readonly closeCode = closeCode;
-    constructor(message: string = defaultMessage, options?: { cause?: unknown }) {
-      super(code, message, options);
-      this.name = name;
-    }
-  };
-  Object.defineProperty(Class, 'name', { value: name });
-  return Class;
+export abstract class WebSocketError<Code extends string = string> extends SkeinError<Code> {
+  /** The WebSocket close code sent to the peer. */
+  abstract readonly closeCode: number;
 }
 
 /** WebSocket: the peer broke RFC 6455 (an unmasked client frame, reserved bits, a bad opcode or control frame); closed with 1002. */
-export const WebSocketProtocolError = defineWebSocketError('WebSocketProtocolError', 'SKEIN_ERR_WEBSOCKET_PROTOCOL', 1002, 'WebSocket protocol error');
-export type WebSocketProtocolError = InstanceType<typeof WebSocketProtocolError>;
+export class WebSocketProtocolError extends WebSocketError<'SKEIN_ERR_WEBSOCKET_PROTOCOL'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_WEBSOCKET_PROTOCOL';
+  /** The WebSocket close code sent to the peer. */
+  static readonly closeCode = 1002;
+  /** The WebSocket close code sent to the peer. */
+  readonly closeCode = 1002;
+  constructor(message: string = 'WebSocket protocol error', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_WEBSOCKET_PROTOCOL', message, options);
+  }
+}
 
 /** WebSocket: a text message (or a close reason) is not valid UTF-8; closed with 1007. */
-export const WebSocketInvalidPayloadError = defineWebSocketError(
-  'WebSocketInvalidPayloadError',
-  'SKEIN_ERR_WEBSOCKET_INVALID_PAYLOAD',
-  1007,
-  'WebSocket text is not valid UTF-8',
-);
-export type WebSocketInvalidPayloadError = InstanceType<typeof WebSocketInvalidPayloadError>;
+export class WebSocketInvalidPayloadError extends WebSocketError<'SKEIN_ERR_WEBSOCKET_INVALID_PAYLOAD'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_WEBSOCKET_INVALID_PAYLOAD';
+  /** The WebSocket close code sent to the peer. */
+  static readonly closeCode = 1007;
+  /** The WebSocket close code sent to the peer. */
+  readonly closeCode = 1007;
+  constructor(message: string = 'WebSocket text is not valid UTF-8', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_WEBSOCKET_INVALID_PAYLOAD', message, options);
+  }
+}
 
 /** WebSocket: a message (reassembled, or decompressed) exceeds `maxMessageBytes`; closed with 1009. */
-export const WebSocketMessageTooBigError = defineWebSocketError(
-  'WebSocketMessageTooBigError',
-  'SKEIN_ERR_WEBSOCKET_MESSAGE_TOO_BIG',
-  1009,
-  'WebSocket message exceeds maxMessageBytes',
-);
-export type WebSocketMessageTooBigError = InstanceType<typeof WebSocketMessageTooBigError>;
+export class WebSocketMessageTooBigError extends WebSocketError<'SKEIN_ERR_WEBSOCKET_MESSAGE_TOO_BIG'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_WEBSOCKET_MESSAGE_TOO_BIG';
+  /** The WebSocket close code sent to the peer. */
+  static readonly closeCode = 1009;
+  /** The WebSocket close code sent to the peer. */
+  readonly closeCode = 1009;
+  constructor(message: string = 'WebSocket message exceeds maxMessageBytes', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_WEBSOCKET_MESSAGE_TOO_BIG', message, options);
+  }
+}
 
 /** WebSocket: the peer did not answer a ping (nor send anything) within `pingTimeout`; the connection was dropped (1006). */
-export const WebSocketPingTimeoutError = defineWebSocketError(
-  'WebSocketPingTimeoutError',
-  'SKEIN_ERR_WEBSOCKET_PING_TIMEOUT',
-  1006,
-  'WebSocket peer did not answer a ping in time',
-);
-export type WebSocketPingTimeoutError = InstanceType<typeof WebSocketPingTimeoutError>;
+export class WebSocketPingTimeoutError extends WebSocketError<'SKEIN_ERR_WEBSOCKET_PING_TIMEOUT'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_WEBSOCKET_PING_TIMEOUT';
+  /** The WebSocket close code sent to the peer. */
+  static readonly closeCode = 1006;
+  /** The WebSocket close code sent to the peer. */
+  readonly closeCode = 1006;
+  constructor(message: string = 'WebSocket peer did not answer a ping in time', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_WEBSOCKET_PING_TIMEOUT', message, options);
+  }
+}
 
 /** WebSocket: the peer did not complete the closing handshake within `closeTimeout`; the connection was dropped (1006). */
-export const WebSocketCloseTimeoutError = defineWebSocketError(
-  'WebSocketCloseTimeoutError',
-  'SKEIN_ERR_WEBSOCKET_CLOSE_TIMEOUT',
-  1006,
-  'WebSocket closing handshake timed out',
-);
-export type WebSocketCloseTimeoutError = InstanceType<typeof WebSocketCloseTimeoutError>;
+export class WebSocketCloseTimeoutError extends WebSocketError<'SKEIN_ERR_WEBSOCKET_CLOSE_TIMEOUT'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_WEBSOCKET_CLOSE_TIMEOUT';
+  /** The WebSocket close code sent to the peer. */
+  static readonly closeCode = 1006;
+  /** The WebSocket close code sent to the peer. */
+  readonly closeCode = 1006;
+  constructor(message: string = 'WebSocket closing handshake timed out', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_WEBSOCKET_CLOSE_TIMEOUT', message, options);
+  }
+}
 
 /** WebSocket: an upgrade request skein refuses (bad `Sec-WebSocket-Key` or version, not a GET…); answered 400 (426 for a plain HTTP request). */
-export const WebSocketHandshakeError = defineError('WebSocketHandshakeError', 'SKEIN_ERR_WEBSOCKET_HANDSHAKE', 'bad WebSocket upgrade request');
-export type WebSocketHandshakeError = InstanceType<typeof WebSocketHandshakeError>;
+export class WebSocketHandshakeError extends SkeinError<'SKEIN_ERR_WEBSOCKET_HANDSHAKE'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_WEBSOCKET_HANDSHAKE';
+  constructor(message: string = 'bad WebSocket upgrade request', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_WEBSOCKET_HANDSHAKE', message, options);
+  }
+}
 
 /** WebSocket: `close()` was given a code an endpoint may not send, or a reason over 123 bytes. */
-export const WebSocketInvalidCloseError = defineError(
-  'WebSocketInvalidCloseError',
-  'SKEIN_ERR_WEBSOCKET_INVALID_CLOSE',
-  'invalid WebSocket close code or reason',
-);
-export type WebSocketInvalidCloseError = InstanceType<typeof WebSocketInvalidCloseError>;
+export class WebSocketInvalidCloseError extends SkeinError<'SKEIN_ERR_WEBSOCKET_INVALID_CLOSE'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_WEBSOCKET_INVALID_CLOSE';
+  constructor(message: string = 'invalid WebSocket close code or reason', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_WEBSOCKET_INVALID_CLOSE', message, options);
+  }
+}
 
 /** What ended a WebSocket connection, as `connectionLost` receives it. */
 export interface WebSocketCloseInfo {
