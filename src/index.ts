@@ -2,8 +2,8 @@
  * skein: Twisted's protocol model for Node.js, on every core.
  * The public API; named exports only. Test helpers live in `skein/testing`.
  */
-export { Protocol } from './shared/protocol/protocol.js';
-export { Factory, type ProtocolClass } from './shared/protocol/factory.js';
+export { Protocol, type AnyProtocol } from './shared/protocol/protocol.js';
+export { Factory, type ProtocolClass, type ProtocolFactory } from './shared/protocol/factory.js';
 export type { Transport, Producer } from './shared/protocol/transport.js';
 export type { Address } from './shared/protocol/address.js';
 export { formatAddress } from './shared/protocol/address.js';

@@ -22,11 +22,11 @@
  */
 import { connectTCP, Factory, LineReceiver, ReconnectingClientFactory, type Address } from 'skein';
 
-export class ChatProtocol extends LineReceiver {
+export class ChatProtocol extends LineReceiver<ChatFactory> {
   name: string | undefined;
 
   private get room(): ChatFactory {
-    return this.factory as ChatFactory;
+    return this.factory;
   }
 
   override connectionMade(): void {
@@ -81,14 +81,13 @@ export class ChatFactory extends Factory<ChatProtocol> {
 }
 
 /** This worker's connection to the hub: lines from it are messages from other workers. */
-export class HubLink extends LineReceiver {
+export class HubLink extends LineReceiver<HubClientFactory> {
   override lineReceived(line: Buffer): void {
-    (this.factory as HubClientFactory).room.deliver(line.toString());
+    this.factory.room.deliver(line.toString());
   }
 
   override connectionLost(): void {
-    const factory = this.factory as HubClientFactory;
-    if (factory.link === this) factory.link = undefined;
+    if (this.factory.link === this) this.factory.link = undefined;
   }
 }
 

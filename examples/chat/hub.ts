@@ -6,9 +6,9 @@
  */
 import { Factory, LineReceiver } from 'skein';
 
-export class Relay extends LineReceiver {
+export class Relay extends LineReceiver<RelayFactory> {
   private get links(): Set<Relay> {
-    return (this.factory as RelayFactory).links;
+    return this.factory.links;
   }
 
   override connectionMade(): void {

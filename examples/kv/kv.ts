@@ -20,6 +20,9 @@ export class KVFactory extends Factory<KV> {
 }
 
 export class KV extends TimeoutMixin(LineReceiver) {
+  // The factory's type: `this.factory.store` needs no cast. (Without a mixin, `extends LineReceiver<KVFactory>` says the same.)
+  declare factory: KVFactory;
+
   override connectionMade(): void {
     this.setTimeout(60);
   }
@@ -27,7 +30,7 @@ export class KV extends TimeoutMixin(LineReceiver) {
   override lineReceived(line: Buffer): void {
     this.resetTimeout();
     const [command = '', key, ...rest] = line.toString().split(' ');
-    const store = (this.factory as KVFactory).store;
+    const store = this.factory.store;
     switch (command.toUpperCase()) {
       case 'SET':
         if (key === undefined || rest.length === 0) return this.sendLine('ERR usage: SET key value');

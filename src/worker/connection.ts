@@ -4,7 +4,7 @@ import type { Logger } from '../shared/log.js';
 import { errorCode, IdleTimeoutError } from '../shared/protocol/errors.js';
 import { MessageMeter } from '../shared/protocol/message-meter.js';
 import { formatAddress, type Address } from '../shared/protocol/address.js';
-import type { Protocol } from '../shared/protocol/protocol.js';
+import type { AnyProtocol } from '../shared/protocol/protocol.js';
 import type { ProtocolDriver } from '../shared/protocol/driver.js';
 import type { SocketTransport, WaterMarks } from '../shared/net/socket-transport.js';
 import { attachProtocol } from '../shared/net/attach.js';
@@ -28,7 +28,7 @@ export class Connection {
   constructor(
     private readonly socket: Socket,
     peer: Address,
-    readonly protocol: Protocol,
+    readonly protocol: AnyProtocol,
     private readonly stats: ProtocolStats,
     marks: WaterMarks,
     log: Logger,

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { Address } from '../protocol/address.js';
 import { ProtocolDriver, type DriverEvents } from '../protocol/driver.js';
 import type { MessageMeter } from '../protocol/message-meter.js';
-import type { Protocol } from '../protocol/protocol.js';
+import type { AnyProtocol } from '../protocol/protocol.js';
 import { SocketTransport, type WaterMarks } from './socket-transport.js';
 
 /** Where a connection counts its bytes (a server's per-service stats; a private pair on the client). */
@@ -41,7 +41,7 @@ export interface Attached {
  * The caller calls `driver.connect()` when the protocol should hear
  * `connectionMade`.
  */
-export function attachProtocol(socket: Socket, protocol: Protocol, options: AttachOptions): Attached {
+export function attachProtocol(socket: Socket, protocol: AnyProtocol, options: AttachOptions): Attached {
   const counters = options.counters ?? { bytesSent: 0, bytesReceived: 0 };
   const meter = options.meter;
   const transport = new SocketTransport(socket, options.marks, counters, () => driver.writeLost(), options.peer, meter);

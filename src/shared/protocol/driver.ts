@@ -1,5 +1,5 @@
 import { ConnectionLost, ProtocolCallbackError } from './errors.js';
-import type { Protocol } from './protocol.js';
+import type { AnyProtocol } from './protocol.js';
 import { LINK, METER, RELEASE } from './link.js';
 import type { MessageMeter } from './message-meter.js';
 import type { Transport } from './transport.js';
@@ -31,7 +31,7 @@ export class ProtocolDriver {
   private closedWith: Error | undefined;
 
   constructor(
-    readonly protocol: Protocol,
+    readonly protocol: AnyProtocol,
     private readonly transport: Transport,
     private readonly events: DriverEvents,
     /** Counts frames and times them to their replies (absent when metrics are off). */

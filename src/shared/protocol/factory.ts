@@ -5,8 +5,20 @@ import type { ReactorServices } from './services.js';
 /** Marks skein factories so they are recognised by shape even across two copies of skein. */
 export const FACTORY_BRAND = Symbol.for('skein.factory');
 
+/** What a protocol uses of its factory (the bound on `Protocol`'s factory type). */
+export interface ProtocolFactory {
+  /** Service options (config file, `--option`, `serve()`). */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** The processors module `offload` runs tasks from. */
+  readonly processors?: string | URL;
+  /** The `protocol` label of the metrics. */
+  readonly protocolName: string;
+  /** The reactor running the factory (clock, offload pool). */
+  readonly reactor: ReactorServices | undefined;
+}
+
 /** A constructor of protocols that takes no arguments. */
-export type ProtocolClass<P extends Protocol = Protocol> = new () => P;
+export type ProtocolClass<P extends Protocol<ProtocolFactory> = Protocol> = new () => P;
 
 /**
  * Builds one protocol per connection. Twisted's `Factory`.
@@ -14,7 +26,7 @@ export type ProtocolClass<P extends Protocol = Protocol> = new () => P;
  * Subclass it to keep state shared by all connections of a service, or use
  * {@link Factory.forProtocol}. One instance runs in each worker process.
  */
-export class Factory<P extends Protocol = Protocol> {
+export class Factory<P extends Protocol<ProtocolFactory> = Protocol<ProtocolFactory>> implements ProtocolFactory {
   /** Marks a skein factory (recognised across two copies of skein). */
   readonly [FACTORY_BRAND] = true;
 

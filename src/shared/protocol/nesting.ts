@@ -7,7 +7,7 @@
  */
 import { LINK, METER, RELEASE } from './link.js';
 import type { MessageMeter } from './message-meter.js';
-import { reportFailure, type Protocol } from './protocol.js';
+import { reportFailure, type AnyProtocol } from './protocol.js';
 
 export { reportFailure };
 
@@ -15,17 +15,17 @@ export { reportFailure };
  * Sends `inner`'s failures and `closeWithError` to `outer`'s driver; with
  * `meter`, its frames are counted and timed by `outer`'s meter too.
  */
-export function nestProtocol(outer: Protocol, inner: Protocol, { meter = false }: { meter?: boolean } = {}): void {
+export function nestProtocol(outer: AnyProtocol, inner: AnyProtocol, { meter = false }: { meter?: boolean } = {}): void {
   inner[LINK] = { fail: (error) => reportFailure(outer, error), protocolError: (error) => outer.closeWithError(error) };
   if (meter) inner[METER] = outer[METER];
 }
 
 /** The meter timing `protocol`'s frames, when metrics are on. */
-export function meterOf(protocol: Protocol): MessageMeter | undefined {
+export function meterOf(protocol: AnyProtocol): MessageMeter | undefined {
   return protocol[METER];
 }
 
 /** Ends a nested protocol after its `connectionLost`: drops its queued replies, cancels its tasks and timers. */
-export function releaseProtocol(protocol: Protocol): void {
+export function releaseProtocol(protocol: AnyProtocol): void {
   protocol[RELEASE]();
 }

@@ -1,7 +1,7 @@
 import type { DelayedCall } from './clock.js';
 import { realClock } from './clock.js';
 import { ConnectionLost, NoProcessorError } from './errors.js';
-import type { Factory } from './factory.js';
+import type { Factory, ProtocolFactory } from './factory.js';
 import type { MessageMeter } from './message-meter.js';
 import { LINK, METER, RELEASE, type ProtocolLink } from './link.js';
 import { ReplyQueue, type ReplyValue } from './reply-queue.js';
@@ -11,6 +11,9 @@ import type { Transport } from './transport.js';
 /** Marks skein protocol classes so they are recognised by shape even across two copies of skein. */
 export const PROTOCOL_BRAND = Symbol.for('skein.protocol');
 
+/** A protocol whatever its factory's type: what the reactor and the wrappers handle. */
+export type AnyProtocol = Protocol<ProtocolFactory>;
+
 /**
  * One connection's behaviour. Twisted's `Protocol`.
  *
@@ -18,14 +21,18 @@ export const PROTOCOL_BRAND = Symbol.for('skein.protocol');
  * then `connectionLost` exactly once (also on reset, abort and shutdown).
  * A callback that throws or rejects aborts this connection only; the error is
  * logged and counted in `skein_protocol_errors_total`.
+ *
+ * `F` is the type of its factory, so a protocol reaches its own factory's
+ * fields without a cast: `class KV extends LineReceiver<KVFactory>` sees
+ * `this.factory.store`. One factory runs per worker process.
  */
-export class Protocol {
+export class Protocol<F extends ProtocolFactory = Factory> {
   static readonly [PROTOCOL_BRAND] = true;
 
   /** Where to write. Set before `connectionMade`. */
   transport!: Transport;
-  /** The factory that built this protocol. */
-  factory!: Factory;
+  /** The factory that built this protocol (one per worker process: what it holds is shared by this worker's connections). */
+  factory!: F;
   /** True between `connectionMade` and `connectionLost`. */
   connected = false;
 
@@ -219,7 +226,7 @@ export function isProtocolClass(value: unknown): value is new () => Protocol {
  * Reports a failure outside a callback (a reply that failed) for `protocol`:
  * to its driver, which logs, counts and aborts; without one, aborts.
  */
-export function reportFailure(protocol: Protocol, error: unknown): void {
+export function reportFailure(protocol: AnyProtocol, error: unknown): void {
   const link = protocol[LINK];
   if (link) link.fail(error);
   else if (protocol.connected) protocol.transport.abortConnection();

@@ -1,5 +1,6 @@
 import { Protocol } from '../protocol.js';
 import { ReceiveBuffer } from './receive-buffer.js';
+import type { Factory, ProtocolFactory } from '../factory.js';
 
 /**
  * What every framing receiver shares: received bytes go into one growing
@@ -7,7 +8,7 @@ import { ReceiveBuffer } from './receive-buffer.js';
  * callback that feeds the receiver again (`setLineMode(extra)`, a loopback
  * peer) only appends: the outer parse loop picks the bytes up in order.
  */
-export abstract class BufferedReceiver extends Protocol {
+export abstract class BufferedReceiver<F extends ProtocolFactory = Factory> extends Protocol<F> {
   /** Bytes received and not yet delivered as frames. */
   protected readonly received = new ReceiveBuffer();
   #receiving = false;

@@ -1,5 +1,6 @@
 import { LengthLimitExceededError, StringTooLongError } from '../errors.js';
 import { BufferedReceiver } from './buffered-receiver.js';
+import type { Factory, ProtocolFactory } from '../factory.js';
 
 /**
  * A protocol of length-prefixed strings: each frame is an unsigned big-endian
@@ -12,7 +13,7 @@ import { BufferedReceiver } from './buffered-receiver.js';
  * `LengthLimitExceededError` (`SKEIN_ERR_LENGTH_LIMIT_EXCEEDED`), before any
  * of its body is buffered.
  */
-export abstract class IntNStringReceiver extends BufferedReceiver {
+export abstract class IntNStringReceiver<F extends ProtocolFactory = Factory> extends BufferedReceiver<F> {
   /** Bytes of the length prefix (1, 2 or 4). */
   abstract readonly prefixLength: 1 | 2 | 4;
   /** Largest frame body accepted, in bytes (Twisted's `MAX_LENGTH`). */
@@ -70,16 +71,16 @@ export abstract class IntNStringReceiver extends BufferedReceiver {
 }
 
 /** Strings with a 1-byte length prefix (up to 255 bytes). Twisted's `Int8StringReceiver`. */
-export class Int8StringReceiver extends IntNStringReceiver {
+export class Int8StringReceiver<F extends ProtocolFactory = Factory> extends IntNStringReceiver<F> {
   readonly prefixLength = 1;
 }
 
 /** Strings with a 2-byte big-endian length prefix (up to 65535 bytes). Twisted's `Int16StringReceiver`. */
-export class Int16StringReceiver extends IntNStringReceiver {
+export class Int16StringReceiver<F extends ProtocolFactory = Factory> extends IntNStringReceiver<F> {
   readonly prefixLength = 2;
 }
 
 /** Strings with a 4-byte big-endian length prefix. Twisted's `Int32StringReceiver`. */
-export class Int32StringReceiver extends IntNStringReceiver {
+export class Int32StringReceiver<F extends ProtocolFactory = Factory> extends IntNStringReceiver<F> {
   readonly prefixLength = 4;
 }

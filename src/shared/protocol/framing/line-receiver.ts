@@ -1,6 +1,7 @@
 import { LineTooLongError } from '../errors.js';
 import { BufferedReceiver } from './buffered-receiver.js';
 import type { ReceiveBuffer } from './receive-buffer.js';
+import type { Factory, ProtocolFactory } from '../factory.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -24,7 +25,7 @@ const LF = 0x0a;
  * }
  * ```
  */
-export class LineReceiver extends BufferedReceiver {
+export class LineReceiver<F extends ProtocolFactory = Factory> extends BufferedReceiver<F> {
   /** What ends a line, in both directions. */
   delimiter: Buffer | string = '\r\n';
   /** Longest line accepted, in bytes without the delimiter (Twisted's `MAX_LENGTH`). */

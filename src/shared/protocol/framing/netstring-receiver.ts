@@ -1,5 +1,6 @@
 import { LengthLimitExceededError, NetstringParseError } from '../errors.js';
 import { BufferedReceiver } from './buffered-receiver.js';
+import type { Factory, ProtocolFactory } from '../factory.js';
 
 const COLON = 0x3a;
 const COMMA = 0x2c;
@@ -17,7 +18,7 @@ const NINE = 0x39;
  * `LengthLimitExceededError` (`SKEIN_ERR_LENGTH_LIMIT_EXCEEDED`), like every
  * other framing limit. Both are counted in `skein_protocol_errors_total`.
  */
-export class NetstringReceiver extends BufferedReceiver {
+export class NetstringReceiver<F extends ProtocolFactory = Factory> extends BufferedReceiver<F> {
   /** Largest netstring body accepted, in bytes (Twisted's `MAX_LENGTH`). */
   maxLength = 99999;
 

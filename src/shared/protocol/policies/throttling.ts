@@ -1,7 +1,7 @@
 import type { DelayedCall } from '../clock.js';
 import { RELEASE } from '../link.js';
 import type { Factory } from '../factory.js';
-import type { Protocol } from '../protocol.js';
+import type { AnyProtocol } from '../protocol.js';
 import { ProtocolWrapper, WrappingFactory } from './wrapping.js';
 
 /** Byte-rate limits of a {@link ThrottlingFactory}, over all its connections together. */
@@ -17,7 +17,7 @@ const THROTTLE = 'throttle';
 /** The wrapper a {@link ThrottlingFactory} puts around each protocol: counts bytes both ways. */
 export class ThrottlingProtocol extends ProtocolWrapper {
   constructor(
-    wrapped: Protocol,
+    wrapped: AnyProtocol,
     private readonly throttle: ThrottlingFactory,
   ) {
     super(wrapped);
@@ -84,7 +84,7 @@ export class ThrottlingFactory extends WrappingFactory {
     }
   }
 
-  override wrapProtocol(inner: Protocol): ProtocolWrapper {
+  override wrapProtocol(inner: AnyProtocol): ProtocolWrapper {
     return new ThrottlingProtocol(inner, this);
   }
 

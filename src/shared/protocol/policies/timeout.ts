@@ -1,11 +1,11 @@
 import type { DelayedCall } from '../clock.js';
 import { RELEASE } from '../link.js';
 import { IdleTimeoutError } from '../errors.js';
-import type { Protocol } from '../protocol.js';
+import type { AnyProtocol } from '../protocol.js';
 
 /** Any protocol class (a mixin's base must take `any[]`: TypeScript's rule for mixin constructors). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type ProtocolConstructor<P extends Protocol = Protocol> = new (...args: any[]) => P;
+export type ProtocolConstructor<P extends AnyProtocol = AnyProtocol> = new (...args: any[]) => P;
 
 /** What {@link TimeoutMixin} adds to a protocol. */
 export interface TimeoutProtocol {
@@ -37,7 +37,7 @@ export interface TimeoutProtocol {
  * }
  * ```
  */
-export function TimeoutMixin<TBase extends ProtocolConstructor>(Base: TBase): TBase & ProtocolConstructor<Protocol & TimeoutProtocol> {
+export function TimeoutMixin<TBase extends ProtocolConstructor>(Base: TBase): TBase & ProtocolConstructor<AnyProtocol & TimeoutProtocol> {
   return class extends Base implements TimeoutProtocol {
     /** The timeout in seconds, or undefined when off. Change it with `setTimeout`. */
     timeOut: number | undefined = undefined;

@@ -2,7 +2,7 @@ import type { Address } from '../address.js';
 import { RELEASE } from '../link.js';
 import { nestProtocol } from '../nesting.js';
 import { Factory } from '../factory.js';
-import { Protocol } from '../protocol.js';
+import { Protocol, type AnyProtocol } from '../protocol.js';
 import type { PausableReading } from '../services.js';
 import type { Producer, Transport } from '../transport.js';
 
@@ -103,7 +103,7 @@ export class ProtocolWrapper extends Protocol {
   /** The wrapped protocol's transport (set in `makeConnection`). */
   wrappedTransport!: WrappingTransport;
 
-  constructor(readonly wrappedProtocol: Protocol) {
+  constructor(readonly wrappedProtocol: AnyProtocol) {
     super();
   }
 
@@ -172,7 +172,7 @@ export class WrappingFactory extends Factory<ProtocolWrapper> {
   }
 
   /** Builds the wrapper of one protocol; override to use a ProtocolWrapper subclass. */
-  wrapProtocol(inner: Protocol): ProtocolWrapper {
+  wrapProtocol(inner: AnyProtocol): ProtocolWrapper {
     return new ProtocolWrapper(inner);
   }
 
