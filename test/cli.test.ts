@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { runToExit } from './helpers/server.js';
+import { eventually, runToExit, startServer } from './helpers/server.js';
 
 describe('skein command line', () => {
   it.each([
@@ -60,6 +60,18 @@ describe('skein command line', () => {
     expect(bad[0]!.msg).toBe('server cannot start');
     expect(bad[0]!.err!.message).toBe('config missing: DATABASE_URL');
     expect(bad[0]!.err!.stack).toMatch(/startFactory/);
+  });
+
+  it('warns once when a .ts protocol defines a method that looks like a misspelled hook', async () => {
+    const server = await startServer(['./test/fixtures/misspelled-hook.ts', '--port', '0', '--workers', '1', '--metrics-port', '0']);
+    try {
+      await eventually(() => server.output().includes('SKEIN_MISSPELLED_HOOK'));
+      const warnings = server.output().split('\n').filter((l) => l.includes('SKEIN_MISSPELLED_HOOK'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('Typo.dataRecieved looks like a misspelling of the hook dataReceived');
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
   });
 
   it('prints usage with --help', async () => {

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { importModule, moduleUrl, ownModule } from '../shared/config/loader.js';
+import { importModule, isTypeScript, moduleUrl, ownModule } from '../shared/config/loader.js';
 import { ModuleLoadError } from '../shared/protocol/errors.js';
 import { Factory, isFactory } from '../shared/protocol/factory.js';
 import { isProtocolClass } from '../shared/protocol/protocol.js';
+import { warnMisspelledHooks } from '../shared/protocol/hook-check.js';
 
 const BUILTIN_NAME = /^[a-z][a-z0-9-]*$/;
 
@@ -56,6 +57,12 @@ export async function loadFactory(spec: string, service: string, options: Readon
     throw new ModuleLoadError(
       `protocol module '${spec}' must default-export a Factory or a Protocol class (got ${exported === undefined ? 'no default export' : typeof exported})`,
     );
+  }
+  // In development (a .ts module, run from source) a method named like a misspelled hook is
+  // probably one: say so once (noImplicitOverride catches it at compile time).
+  if (isTypeScript(url.pathname)) {
+    warnMisspelledHooks(factory.constructor as new () => unknown);
+    if (factory.protocol) warnMisspelledHooks(factory.protocol);
   }
   // Two services may serve the same module with different options: after the first, each gets
   // its own shallow copy of the exported factory as exported (same class and fields), so options
