@@ -23,8 +23,11 @@ import type { ProtocolStats } from './stats.js';
  * and the pool's come from `resolvePoolSettings` (one thread per core, queue threads², `pause`).
  */
 export interface ReactorOptions extends Partial<Omit<ReactorSettings, 'pool'>> {
+  /** The offload pool's sizing and policy (defaults: one thread per core, a queue of threads², `pause`). */
   readonly pool?: Partial<PoolSettings>;
+  /** Where the reactor logs (default: a pino logger on stdout). */
   readonly log?: Logger;
+  /** The clock timers run on (default: the real one; tests pass a fake). */
   readonly clock?: Clock;
 }
 
@@ -40,8 +43,11 @@ const CLOSE_GRACE_MS = 1000;
  * (open-connections.ts), one connection (connection.ts).
  */
 export class Reactor implements ReactorServices {
+  /** The clock timers run on. */
   readonly clock: Clock;
+  /** Where the reactor logs. */
   readonly log: Logger;
+  /** @internal The worker's plain counters, copied into prom-client when a scrape collects. */
   readonly metrics: WorkerMetrics;
   private readonly listeners: Listeners;
   private readonly open: OpenConnections;

@@ -13,7 +13,9 @@ export interface SentBytesCounter {
 
 /** Water marks of one transport's unsent output, in bytes. */
 export interface WaterMarks {
+  /** Unsent bytes above which reading pauses (and a streaming producer is paused). */
   readonly high: number;
+  /** Unsent bytes at or below which both resume. */
   readonly low: number;
 }
 

@@ -472,6 +472,7 @@ export interface WebSocketCloseInfo {
   closeReason?: string;
   /** True when both Close frames were exchanged. */
   wasClean?: boolean;
+  /** The underlying error, if any (a protocol error skein closed with, a timeout, the transport's). */
   cause?: unknown;
 }
 
@@ -482,6 +483,7 @@ export interface WebSocketCloseInfo {
  * timeout, the transport's `ConnectionLost` or `ShutdownError`).
  */
 export class WebSocketClosed extends SkeinError {
+  /** This error's code. */
   static readonly code = 'SKEIN_ERR_WEBSOCKET_CLOSED';
   /** See {@link WebSocketCloseInfo.closeCode}. */
   readonly closeCode: number;
@@ -499,7 +501,7 @@ export class WebSocketClosed extends SkeinError {
   }
 }
 
-/** Every error class, by name: used to rebuild errors that crossed a thread or process. */
+/** @internal Every error class, by name: used to rebuild errors that crossed a thread or process. */
 export const errorClasses = {
   ConnectionDone,
   ConnectionLost,
@@ -551,9 +553,13 @@ export const errorClasses = {
 
 /** The wire form of an error that crosses a thread or process boundary. */
 export interface SerializedError {
+  /** The error's class name (`LineTooLongError`, `TypeError`, …). */
   name: string;
+  /** Its `code`, when it had one. */
   code?: string;
+  /** Its message. */
   message: string;
+  /** Its stack, where it was raised. */
   stack?: string;
 }
 

@@ -27,6 +27,7 @@ export type AnyProtocol = Protocol<ProtocolFactory>;
  * `this.factory.store`. One factory runs per worker process.
  */
 export class Protocol<F extends ProtocolFactory = Factory> {
+  /** Marks skein protocol classes (recognised across two copies of skein). */
   static readonly [PROTOCOL_BRAND] = true;
 
   /** Where to write. Set before `connectionMade`. */

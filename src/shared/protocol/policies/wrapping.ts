@@ -15,6 +15,7 @@ export class WrappingTransport implements Transport, PausableReading {
   producer: Producer | undefined;
 
   constructor(
+    /** The transport being wrapped. */
     readonly inner: Transport,
     /** Called with the size of each write, before it is forwarded. */
     private readonly onWrite: (bytes: number) => void = () => {},
@@ -103,7 +104,10 @@ export class ProtocolWrapper extends Protocol {
   /** The wrapped protocol's transport (set in `makeConnection`). */
   wrappedTransport!: WrappingTransport;
 
-  constructor(readonly wrappedProtocol: AnyProtocol) {
+  constructor(
+    /** The protocol being wrapped. */
+    readonly wrappedProtocol: AnyProtocol,
+  ) {
     super();
   }
 
@@ -157,7 +161,10 @@ export class ProtocolWrapper extends Protocol {
  * wrapped factory, which gets the same reactor, options and metric name.
  */
 export class WrappingFactory extends Factory<ProtocolWrapper> {
-  constructor(readonly wrappedFactory: Factory) {
+  constructor(
+    /** The factory whose protocols are wrapped. */
+    readonly wrappedFactory: Factory,
+  ) {
     super();
     this.processors = wrappedFactory.processors;
   }
