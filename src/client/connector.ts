@@ -2,7 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { addressFrom, type Address } from '../shared/protocol/address.js';
 import { realClock, type Clock, type DelayedCall } from '../shared/protocol/clock.js';
 import { ConnectError, ConnectTimeoutError, InvalidOptionError, NoProcessorError } from '../shared/protocol/errors.js';
-import type { Factory } from '../shared/protocol/factory.js';
+import { START, STOP, type Factory } from '../shared/protocol/factory.js';
 import type { Protocol } from '../shared/protocol/protocol.js';
 import type { ReactorServices } from '../shared/protocol/services.js';
 import type { SocketTransport, WaterMarks } from '../shared/net/socket-transport.js';
@@ -201,14 +201,14 @@ export class TcpConnector<P extends Protocol = Protocol> implements Connector {
     }
     if (this.factoryStarted) {
       this.factoryStarted = false;
-      void Promise.resolve(this.factory.doStop()).catch(() => {});
+      void Promise.resolve(this.factory[STOP]()).catch(() => {});
     }
   }
 
   private startFactory(): void | Promise<void> {
     if (this.factoryStarted) return;
     this.factoryStarted = true;
-    return this.factory.doStart(clientServices(this.clock));
+    return this.factory[START](clientServices(this.clock));
   }
 
   private cancelRetry(): void {

@@ -2,7 +2,7 @@ import type { Server, Socket } from 'node:net';
 import type { Address } from '../shared/protocol/address.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/net/endpoint.js';
 import { listen } from '../shared/net/listen.js';
-import type { Factory } from '../shared/protocol/factory.js';
+import { START, STOP, type Factory } from '../shared/protocol/factory.js';
 import type { ReactorServices } from '../shared/protocol/services.js';
 import type { BoundEndpoint } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
@@ -61,7 +61,7 @@ export class Listeners {
     try {
       opened = await listen(endpoint, onSocket);
     } catch (error) {
-      await factory.doStop();
+      await factory[STOP]();
       throw error;
     }
     const { server, bound } = opened;
@@ -97,7 +97,7 @@ export class Listeners {
   async stopFactories(): Promise<void> {
     for (const l of this.listeners) {
       try {
-        await l.factory.doStop();
+        await l.factory[STOP]();
       } catch (error) {
         this.host.log.error({ err: error, protocol: l.service }, 'stopFactory failed');
       }
@@ -109,7 +109,7 @@ export class Listeners {
     const parsed = typeof endpoint === 'string' ? parseEndpoint(endpoint) : endpoint;
     const text = typeof endpoint === 'string' ? endpoint : formatEndpoint(endpoint);
     if (factory.protocolName === 'unknown') factory.protocolName = service;
-    await factory.doStart(host.services);
+    await factory[START](host.services);
     const stats = host.stats(service);
     if (factory.processors !== undefined) host.usesPool(service);
     const preamble = new Preamble(parsed, text, host.log, stats);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { realClock } from '../../src/shared/protocol/clock.js';
-import { Factory } from '../../src/shared/protocol/factory.js';
+import { Factory, START } from '../../src/shared/protocol/factory.js';
 import { Protocol } from '../../src/shared/protocol/protocol.js';
 import type { OffloadRequest, ReactorServices } from '../../src/shared/protocol/services.js';
 import { StringTransport } from '../../src/shared/protocol/testing/string-transport.js';
@@ -32,7 +32,7 @@ describe('Protocol.reply with offloaded tasks', () => {
         };
         const factory = Factory.forProtocol(Pipelined);
         factory.processors = 'file:///fake-processors.js';
-        await factory.doStart(reactor);
+        await factory[START](reactor);
         const protocol = factory.buildProtocol({ type: 'TCP', host: '127.0.0.1', port: 1 })!;
         const transport = new StringTransport();
         protocol.makeConnection(transport);

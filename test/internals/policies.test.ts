@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Factory } from '../../src/shared/protocol/factory.js';
+import { Factory, START, STOP } from '../../src/shared/protocol/factory.js';
 import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js';
 import { ThrottlingFactory } from '../../src/shared/protocol/policies/throttling.js';
 import { TimeoutMixin } from '../../src/shared/protocol/policies/timeout.js';
@@ -77,7 +77,7 @@ describe('ThrottlingFactory', () => {
   it('pauses reading on every connection for long enough to bring the read rate back to the limit', async () => {
     const reactor = new MemoryReactor();
     const throttle = new ThrottlingFactory(Factory.forProtocol(Sink), { readLimit: 1000 });
-    await throttle.doStart(reactor);
+    await throttle[START](reactor);
     const a = connectProtocol(throttle.buildProtocol({ type: 'TCP', host: '1.2.3.4', port: 1 })!, { factory: throttle, reactor });
     const b = connectProtocol(throttle.buildProtocol({ type: 'TCP', host: '1.2.3.5', port: 2 })!, { factory: throttle, reactor });
     a.receive(Buffer.alloc(2000));
@@ -90,7 +90,7 @@ describe('ThrottlingFactory', () => {
     reactor.clock.advance(0.2);
     expect(a.transport.producerState).toBe('producing');
     expect(b.transport.producerState).toBe('producing');
-    await throttle.doStop();
+    await throttle[STOP]();
     expect(reactor.clock.getDelayedCalls()).toHaveLength(0);
   });
 
@@ -111,13 +111,13 @@ describe('ThrottlingFactory', () => {
     }
     const reactor = new MemoryReactor();
     const throttle = new ThrottlingFactory(Factory.forProtocol(Streamer), { writeLimit: 1000 });
-    await throttle.doStart(reactor);
+    await throttle[START](reactor);
     connectProtocol(throttle.buildProtocol({ type: 'TCP', host: '1.2.3.4', port: 1 })!, { factory: throttle, reactor });
     reactor.clock.advance(1);
     expect(events).toEqual(['pause']);
     reactor.clock.advance(4);
     expect(events).toEqual(['pause', 'resume']);
-    await throttle.doStop();
+    await throttle[STOP]();
   });
 
   it('forwards every event to the wrapped protocol and counts its protocol errors', async () => {
@@ -129,7 +129,7 @@ describe('ThrottlingFactory', () => {
       }
     });
     const throttle = new ThrottlingFactory(inner, { readLimit: 1e9 });
-    await throttle.doStart(reactor);
+    await throttle[START](reactor);
     expect(inner.reactor).toBe(reactor);
     const h = connectProtocol(throttle.buildProtocol({ type: 'TCP', host: '1.2.3.4', port: 1 })!, { factory: throttle, reactor });
     h.receive('hi\r\n');
@@ -137,6 +137,6 @@ describe('ThrottlingFactory', () => {
     h.receive('too long\r\n');
     expect(h.errorCodes).toEqual(['SKEIN_ERR_LINE_TOO_LONG']);
     expect(h.lostReason?.name).toBe('LineTooLongError');
-    await throttle.doStop();
+    await throttle[STOP]();
   });
 });

@@ -2,6 +2,11 @@ import type { Address } from './address.js';
 import type { Protocol } from './protocol.js';
 import type { ReactorServices } from './services.js';
 
+/** @internal Reference-counted start and stop of a factory, called by reactors and connectors (keyed by symbols: not in a user's completion). */
+export const START = Symbol.for('skein.factory.start');
+/** @internal See {@link START}. */
+export const STOP = Symbol.for('skein.factory.stop');
+
 /** Marks skein factories so they are recognised by shape even across two copies of skein. */
 export const FACTORY_BRAND = Symbol.for('skein.factory');
 
@@ -77,13 +82,13 @@ export class Factory<P extends Protocol<ProtocolFactory> = Protocol<ProtocolFact
   stopFactory(): void | Promise<void> {}
 
   /** @internal Reference-counted start, called by the reactor for each listener. */
-  async doStart(reactor: ReactorServices): Promise<void> {
+  async [START](reactor: ReactorServices): Promise<void> {
     this.reactor = reactor;
     if (this.numPorts++ === 0) await this.startFactory();
   }
 
   /** @internal Reference-counted stop, called by the reactor for each listener. */
-  async doStop(): Promise<void> {
+  async [STOP](): Promise<void> {
     if (this.numPorts === 0) return;
     if (--this.numPorts === 0) await this.stopFactory();
   }
@@ -93,5 +98,5 @@ export class Factory<P extends Protocol<ProtocolFactory> = Protocol<ProtocolFact
 export function isFactory(value: unknown): value is Factory {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<PropertyKey, unknown>;
-  return v[FACTORY_BRAND] === true || (typeof v.buildProtocol === 'function' && typeof v.doStart === 'function');
+  return v[FACTORY_BRAND] === true || (typeof v.buildProtocol === 'function' && typeof v[START] === 'function');
 }

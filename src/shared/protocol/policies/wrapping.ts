@@ -1,7 +1,7 @@
 import type { Address } from '../address.js';
 import { RELEASE } from '../link.js';
 import { nestProtocol } from '../nesting.js';
-import { Factory } from '../factory.js';
+import { Factory, START, STOP } from '../factory.js';
 import { Protocol, type AnyProtocol } from '../protocol.js';
 import type { PausableReading } from '../services.js';
 import type { Producer, Transport } from '../transport.js';
@@ -187,11 +187,11 @@ export class WrappingFactory extends Factory<ProtocolWrapper> {
     const wrapped = this.wrappedFactory;
     wrapped.options = { ...wrapped.options, ...this.options };
     if (wrapped.protocolName === 'unknown') wrapped.protocolName = this.protocolName;
-    if (this.reactor) await wrapped.doStart(this.reactor);
+    if (this.reactor) await wrapped[START](this.reactor);
   }
 
   override async stopFactory(): Promise<void> {
-    await this.wrappedFactory.doStop();
+    await this.wrappedFactory[STOP]();
   }
 }
 
