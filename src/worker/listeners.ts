@@ -125,8 +125,9 @@ export class Listeners {
       // during one, and the connection is then served and drained like the others.
       host.preambleStarted(raw);
       preamble.run(raw, (socket, peer) => {
-        host.preambleEnded(raw);
+        // Counted as open before it leaves the preamble, so a drain waiting for everything to end never sees a gap.
         host.accept(socket, factory, stats, peer);
+        host.preambleEnded(raw);
       });
     };
   }
