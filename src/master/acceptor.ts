@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Counter, Registry } from 'prom-client';
 import { clientKey, pickClientHash, pickLeastConnections } from './balance.js';
-import type { BalancePolicy } from '../shared/config/options.js';
+import type { PrimaryAcceptPolicy } from '../shared/config/options.js';
 import { formatEndpoint, parseEndpoint } from '../shared/net/endpoint.js';
 import { ListenError } from '../shared/protocol/errors.js';
 import type { BoundEndpoint } from '../shared/ipc.js';
@@ -29,7 +29,7 @@ export interface AcceptorListener {
 }
 
 export interface AcceptorOptions {
-  readonly policy: Exclude<BalancePolicy, 'round-robin'>;
+  readonly policy: PrimaryAcceptPolicy;
   /** Whole-server connection limit. */
   readonly maxConnections?: number | undefined;
   /** Per client address, whole server (the socket's address: a PROXY endpoint's is the proxy's). */

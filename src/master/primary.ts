@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { CrashLoopError, deserializeError } from '../shared/protocol/errors.js';
 import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type MetricsKind, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
-import type { ServerOptions } from '../shared/config/options.js';
+import { primaryAccepts, type ServerOptions } from '../shared/config/options.js';
 import { Acceptor, type AcceptTarget } from './acceptor.js';
 import { MetricsAggregator, type ScrapeTarget } from './metrics-aggregator.js';
 import { RestartPolicy } from './restart-policy.js';
@@ -68,7 +68,7 @@ export class Primary extends EventEmitter {
     super();
     this.metrics = new MetricsAggregator({ timeoutMs: config.options.metricsTimeout * 1000, workerWaitMs: config.options.metricsWorkerWait * 1000 });
     const { balance, maxConnections, maxConnectionsPerIp } = config.options;
-    if (balance !== 'round-robin') {
+    if (primaryAccepts(balance)) {
       this.acceptor = new Acceptor({ policy: balance, maxConnections, maxConnectionsPerIp }, () => this.acceptTargets(), config.log);
       this.metrics.extraRegistries.push(this.acceptor.registry);
     }
@@ -105,7 +105,10 @@ export class Primary extends EventEmitter {
       this.endpoints = await this.acceptor.listen(listeners);
     }
     if (this.stopping) return; // told to stop while it was starting
-    cluster.schedulingPolicy = cluster.SCHED_RR;
+    // node reads the policy once per process, at the first setupPrimary: `shared-socket` lets every
+    // worker accept from the listening socket itself (SCHED_NONE); otherwise the primary hands
+    // connections out in turn (SCHED_RR; under the primary-accepting policies workers listen on nothing).
+    cluster.schedulingPolicy = this.config.options.balance === 'shared-socket' ? cluster.SCHED_NONE : cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
     for (let i = 0; i < this.config.options.workers; i++) this.addSlot();
     this.memory?.start(

@@ -4,6 +4,7 @@
  * only over typed IPC messages.
  */
 import type { Socket } from 'node:net';
+import { primaryAccepts } from '../shared/config/options.js';
 import { serializeError } from '../shared/protocol/errors.js';
 import type { Factory } from '../shared/protocol/factory.js';
 import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
@@ -85,8 +86,8 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
 
   const { options } = config;
   // Under least-connections and client-hash the primary accepts, and enforces the whole-server
-  // and per-IP limits itself; under round-robin each worker takes its share.
-  const adopting = options.balance !== 'round-robin';
+  // and per-IP limits itself; under round-robin and shared-socket each worker takes its share.
+  const adopting = primaryAccepts(options.balance);
   const perWorkerFromTotal =
     options.maxConnections !== undefined && !adopting ? Math.ceil(options.maxConnections / options.workers) : undefined;
   const perWorker = options.maxConnectionsPerWorker;

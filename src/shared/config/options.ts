@@ -3,8 +3,20 @@ import { parseEndpoint } from '../net/endpoint.js';
 import { InvalidOptionError } from '../protocol/errors.js';
 
 /** The connection-distribution policies (`--balance`). */
-export const BALANCE_POLICIES = ['round-robin', 'least-connections', 'client-hash'] as const;
+export const BALANCE_POLICIES = ['round-robin', 'shared-socket', 'least-connections', 'client-hash'] as const;
 export type BalancePolicy = (typeof BALANCE_POLICIES)[number];
+/** The policies under which the primary accepts every connection and passes it to a worker it picks. */
+export type PrimaryAcceptPolicy = Exclude<BalancePolicy, 'round-robin' | 'shared-socket'>;
+
+/**
+ * True when the primary accepts (`least-connections`, `client-hash`); false when the
+ * workers' own listeners take connections: handed out by node:cluster's primary in
+ * turn (`round-robin`, SCHED_RR) or accepted by each worker from the shared socket
+ * (`shared-socket`, SCHED_NONE).
+ */
+export function primaryAccepts(balance: BalancePolicy): balance is PrimaryAcceptPolicy {
+  return balance === 'least-connections' || balance === 'client-hash';
+}
 
 /**
  * Server options: one table, one typed defaults object, merged once and frozen.
@@ -88,7 +100,7 @@ export const OPTION_SPECS = {
   lowWaterMark: { flag: 'low-water-mark', env: 'SKEIN_LOW_WATER_MARK', kind: 'bytes', doc: 'unsent bytes below which reading resumes' },
   metricsToken: { flag: 'metrics-token', env: 'SKEIN_METRICS_TOKEN', kind: 'string', doc: 'bearer token required by /metrics (prefer the env variable)' },
   poolOverload: { flag: 'pool-overload', env: 'SKEIN_POOL_OVERLOAD', kind: 'string', choices: ['pause', 'reject'], doc: 'full pool queue: pause reading, or reject the task' },
-  balance: { flag: 'balance', env: 'SKEIN_BALANCE', kind: 'string', choices: BALANCE_POLICIES, doc: 'round-robin (node:cluster), least-connections or client-hash' },
+  balance: { flag: 'balance', env: 'SKEIN_BALANCE', kind: 'string', choices: BALANCE_POLICIES, doc: 'round-robin (node:cluster), shared-socket (workers accept), least-connections or client-hash' },
   shutdownDelay: { flag: 'shutdown-delay', env: 'SKEIN_SHUTDOWN_DELAY', kind: 'seconds', doc: 'on SIGTERM, seconds /readyz is 503 while still serving, before draining' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -253,7 +265,7 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     throw new InvalidOptionError(`metrics-worker-wait (${metricsWorkerWait} s) must not exceed metrics-timeout (${metricsTimeout} s)`);
   }
   const balance = (out.balance as BalancePolicy | undefined) ?? DEFAULTS.balance;
-  if (balance !== 'round-robin') checkBalanceCombinations(balance, services, out.maxConnectionsPerIp !== undefined);
+  if (primaryAccepts(balance)) checkBalanceCombinations(balance, services, out.maxConnectionsPerIp !== undefined);
   const names = new Set<string>();
   for (const s of services) {
     if (names.has(s.name)) throw new InvalidOptionError(`two services are named '${s.name}': give one a distinct name`);
