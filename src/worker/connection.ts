@@ -57,6 +57,9 @@ export class Connection {
         );
       },
     });
+    // As node:http and Netty do: a reply never waits for the ACK of the previous one (Nagle with
+    // delayed ACKs stalls pipelined replies); a protocol may turn it off with transport.setTcpNoDelay(false).
+    socket.setNoDelay(true);
     stats.connectionsActive++;
     stats.connectionsTotal++;
     socket.on('data', (chunk: Buffer) => {
