@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { importModule, ownModule } from '../shared/config/loader.js';
 import { ModuleLoadError } from '../shared/protocol/errors.js';
 import { Factory, isFactory } from '../shared/protocol/factory.js';
 import { isProtocolClass } from '../shared/protocol/protocol.js';
@@ -13,8 +14,7 @@ const claimed = new WeakMap<Factory, Record<string, unknown>>();
 /** The module URL of a built-in protocol, or undefined if `name` is not one. */
 export function builtinProtocolUrl(name: string): URL | undefined {
   if (!BUILTIN_NAME.test(name)) return undefined;
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const url = new URL(`../protocols/${name}${ext}`, import.meta.url);
+  const url = ownModule(`../protocols/${name}`, import.meta.url);
   return existsSync(fileURLToPath(url)) ? url : undefined;
 }
 
@@ -41,14 +41,19 @@ export async function loadFactory(spec: string, service: string, options: Readon
   const url = protocolModuleUrl(spec);
   let module: Record<string, unknown>;
   try {
-    module = (await import(url.href)) as Record<string, unknown>;
+    module = await importModule(url.href);
   } catch (error) {
     throw new ModuleLoadError(`cannot load protocol module '${spec}': ${(error as Error).message}`, { cause: error });
   }
   const exported = module.default;
   let factory: Factory;
   if (isFactory(exported)) factory = exported;
-  else if (isProtocolClass(exported)) factory = Factory.forProtocol(exported);
+  else if (isProtocolClass(exported)) {
+    // A protocol class may name the factory it is served with (a WebSocketProtocol: a WebSocket endpoint).
+    const build = (exported as { buildFactory?: () => unknown }).buildFactory;
+    const own = typeof build === 'function' ? build.call(exported) : undefined;
+    factory = isFactory(own) ? own : Factory.forProtocol(exported);
+  }
   else {
     throw new ModuleLoadError(
       `protocol module '${spec}' must default-export a Factory or a Protocol class (got ${exported === undefined ? 'no default export' : typeof exported})`,
