@@ -138,14 +138,21 @@ export class Reactor implements ReactorServices {
     const stats = this.metrics.service(service);
     if (factory.processors !== undefined) this.pool.register(service);
     const preamble = new Preamble(parsed, text, this.log, stats);
+    const acceptNow = (socket: Socket, peer: Address) => this.accept(socket, factory, stats, peer);
     const onSocket = (raw: Socket) => {
-      // A socket error before the protocol exists must never reach the process.
-      raw.on('error', () => {});
       if (this.draining) {
+        raw.on('error', () => {});
         stats.reject('shutting_down');
         raw.destroy();
         return;
       }
+      // Plain TCP: the protocol is attached before this returns (accept guards the socket's errors).
+      if (preamble.immediate) {
+        preamble.run(raw, acceptNow);
+        return;
+      }
+      // A socket error before the protocol exists must never reach the process.
+      raw.on('error', () => {});
       // Accepted before any drain began: its preamble (PROXY header, TLS handshake) may finish
       // during one, and the connection is then served and drained like the others.
       this.inPreamble.add(raw);
