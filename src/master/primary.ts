@@ -9,6 +9,7 @@ import { MetricsAggregator, type ScrapeTarget } from './metrics-aggregator.js';
 import { RestartPolicy } from './restart-policy.js';
 import { MemoryWatch } from './memory-watch.js';
 import { PortPins } from './port-pins.js';
+import { checkTlsEndpoints } from '../shared/net/tls-options.js';
 import { WorkerHandle } from './worker-handle.js';
 
 /** How the primary forks its workers. */
@@ -98,6 +99,8 @@ export class Primary extends EventEmitter {
 
   /** Forks every worker. Listen for `ready` and `fatal`. */
   async start(): Promise<void> {
+    // A key/certificate pair that does not load or match refuses to start, before any worker serves it.
+    for (const service of this.config.options.services) checkTlsEndpoints(service.listen);
     await this.ports.pin(this.config.options.services);
     if (this.acceptor) {
       // The primary listens; workers adopt the sockets it passes them, listener by listener index.
@@ -191,7 +194,9 @@ export class Primary extends EventEmitter {
    * Rolling reload (SIGHUP): for each slot in turn, forks a fresh worker (which
    * imports the protocol module anew), waits until it listens, then drains the
    * old one. A replacement that fails to start stops the reload and the old
-   * workers keep serving. A reload asked for during one runs after it.
+   * workers keep serving. A reload asked for during one runs after it. A
+   * `tls:` key/certificate pair that does not load or match refuses the
+   * reload (logged), and the old workers keep serving.
    */
   reload(): Promise<void> {
     if (this.reloading) {
@@ -201,6 +206,13 @@ export class Primary extends EventEmitter {
     this.reloading = (async () => {
       do {
         this.reloadAgain = false;
+        try {
+          // Renewed certificates are read anew by the new workers: check them first, so a bad pair keeps the old workers.
+          for (const service of this.config.options.services) checkTlsEndpoints(service.listen);
+        } catch (error) {
+          this.log.error({ err: error, pids: this.workerPids() }, `reload refused: ${(error as Error).message}; the old workers keep serving`);
+          continue;
+        }
         this.log.info({ workers: this.slots.length }, 'reloading workers one at a time');
         let replaced = 0;
         let failed = false;
