@@ -56,6 +56,8 @@ export class Primary extends EventEmitter {
   private readonly ports = new PortPins();
   private endpoints: BoundEndpoint[] = [];
   private everReady = false;
+  /** Still forking the first workers: not ready even if every slot so far is. */
+  private forking = true;
   private stopping = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
@@ -110,7 +112,15 @@ export class Primary extends EventEmitter {
     if (this.stopping) return; // told to stop while it was starting
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
-    for (let i = 0; i < this.config.options.workers; i++) this.addSlot();
+    // One fork per turn of the event loop, not a synchronous loop: a SIGTERM or SIGINT
+    // during start-up is handled at once, and stops the forking.
+    for (let i = 0; i < this.config.options.workers; i++) {
+      if (this.stopping) return;
+      this.addSlot();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    this.forking = false;
+    this.checkReady();
     this.memory?.start(
       () => this.slots.flatMap((s) => (s.current?.ready && !s.replacing ? [{ slot: s.index, worker: s.current }] : [])),
       (index, worker) => {
@@ -241,9 +251,13 @@ export class Primary extends EventEmitter {
     return this.reloading;
   }
 
-  /** Adds a worker (SIGTTIN). */
+  /** Adds a worker (SIGTTIN), up to `--max-workers`. */
   addWorker(): void {
     if (this.stopping) return;
+    if (this.slots.length >= this.config.options.maxWorkers) {
+      this.log.warn({ workers: this.slots.length, maxWorkers: this.config.options.maxWorkers }, `not adding a worker: already at --max-workers (${this.config.options.maxWorkers})`);
+      return;
+    }
     const slot = this.addSlot();
     this.log.info({ worker: slot.index, workers: this.slots.length }, `adding worker ${slot.index}`);
   }
@@ -339,10 +353,7 @@ export class Primary extends EventEmitter {
         if (this.endpoints.length === 0) this.endpoints = [...message.endpoints];
         this.updateAlive();
         this.acceptor?.flush();
-        if (!this.everReady && this.slots.every((s) => s.current?.ready)) {
-          this.everReady = true;
-          this.emit('ready', this.endpoints);
-        }
+        this.checkReady();
         return;
       case 'skein:fatal':
         handle.lastError = message.error;
@@ -366,6 +377,14 @@ export class Primary extends EventEmitter {
         handle.send({ type: 'skein:exit' });
         return;
     }
+  }
+
+  /** Emits `ready` once, when every slot's worker listens after the first forks. */
+  private checkReady(): void {
+    if (this.everReady || this.forking || this.stopping) return;
+    if (!this.slots.every((s) => s.current?.ready)) return;
+    this.everReady = true;
+    this.emit('ready', this.endpoints);
   }
 
   private updateAlive(): void {

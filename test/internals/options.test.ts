@@ -54,3 +54,24 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions(layers as never)).toThrow(message);
   });
 });
+
+describe('--workers bound (issue 15, case 6)', () => {
+  it('defaults --max-workers to 4 × cores and refuses more workers', () => {
+    expect(resolveOptions({}).maxWorkers).toBe(4 * availableParallelism());
+    expect(() => resolveOptions({ flags: { workers: String(4 * availableParallelism() + 1) } })).toThrow(InvalidOptionError);
+    expect(resolveOptions({ flags: { workers: String(4 * availableParallelism()) } }).workers).toBe(4 * availableParallelism());
+  });
+
+  it('takes an explicit --max-workers, and names the source of the bad value', () => {
+    const many = 4 * availableParallelism() + 3;
+    expect(resolveOptions({ flags: { workers: String(many), maxWorkers: String(many) } }).workers).toBe(many);
+    expect(() => resolveOptions({ env: { SKEIN_WORKERS: '9' }, config: { maxWorkers: 8 } })).toThrow(
+      /SKEIN_WORKERS must be at most 8 \(config key 'maxWorkers'; raise --max-workers to allow more\) \(got 9\)/,
+    );
+  });
+
+  it('refuses counts that are not safe integers', () => {
+    expect(() => resolveOptions({ flags: { workers: '99999999999999999999' } })).toThrow(/--workers must be a positive integer/);
+    expect(() => resolveOptions({ flags: { maxWorkers: '1e300' } })).toThrow(/--max-workers must be a positive integer/);
+  });
+});

@@ -26,6 +26,7 @@ export interface ServiceConfig {
 /** Every server option, resolved. */
 export interface ServerOptions {
   readonly workers: number; // processes
+  readonly maxWorkers: number; // the most --workers and SIGTTIN may reach (default 4 × cores)
   readonly poolThreads: number; // piscina threads per worker
   readonly poolMaxQueue: number; // queued tasks per worker before backpressure
   readonly poolIdleTimeout: number; // seconds before an idle pool thread exits
@@ -63,6 +64,7 @@ interface OptionSpec {
 /** The option table: flag, environment variable and config key of every scalar option. */
 export const OPTION_SPECS = {
   workers: { flag: 'workers', env: 'SKEIN_WORKERS', kind: 'count', doc: 'worker processes' },
+  maxWorkers: { flag: 'max-workers', env: 'SKEIN_MAX_WORKERS', kind: 'count', doc: 'most workers --workers and SIGTTIN may ask for (default 4 × cores)' },
   poolThreads: { flag: 'pool-threads', env: 'SKEIN_POOL_THREADS', kind: 'count', doc: 'piscina threads per worker' },
   poolMaxQueue: { flag: 'pool-max-queue', env: 'SKEIN_POOL_MAX_QUEUE', kind: 'count', doc: 'queued tasks per worker before backpressure' },
   poolIdleTimeout: { flag: 'pool-idle-timeout', env: 'SKEIN_POOL_IDLE_TIMEOUT', kind: 'seconds', doc: 'seconds before an idle pool thread exits' },
@@ -91,6 +93,7 @@ export type ScalarOptionName = keyof typeof OPTION_SPECS;
 export const DEFAULTS = Object.freeze({
   metricsPort: 9100,
   metricsHost: '127.0.0.1',
+  workersPerCore: 4, // the default --max-workers is this × cores
   metricsTimeout: 5, // seconds: below Prometheus' default 10 s scrape timeout
   shutdownTimeout: 10, // seconds
   poolIdleTimeout: 30, // seconds
@@ -138,7 +141,7 @@ export function parseOptionValue(name: ScalarOptionName, raw: unknown, source: O
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
   switch (spec.kind) {
     case 'count':
-      if (!Number.isInteger(n) || n < 1) throw new InvalidOptionError(`${where} must be a positive integer (got ${shown})`);
+      if (!Number.isSafeInteger(n) || n < 1) throw new InvalidOptionError(`${where} must be a positive integer (got ${shown})`);
       return n;
     case 'natural':
     case 'bytes':
@@ -212,17 +215,26 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
       throw new InvalidOptionError(`config key '${key}' is not an option (known: ${[...Object.keys(OPTION_SPECS), 'services'].join(', ')})`);
     }
   }
+  const sources: Partial<Record<ScalarOptionName, OptionSource>> = {};
   for (const name of Object.keys(OPTION_SPECS) as ScalarOptionName[]) {
     const spec = OPTION_SPECS[name];
     const flag = layers.flags?.[name];
     const env = layers.env?.[spec.env];
     const api = layers.api?.[name];
-    if (flag !== undefined) out[name] = parseOptionValue(name, flag, 'flag');
-    else if (api !== undefined) out[name] = parseOptionValue(name, api, 'api');
-    else if (env !== undefined && env !== '') out[name] = parseOptionValue(name, env, 'env');
-    else if (config[name] !== undefined) out[name] = parseOptionValue(name, config[name], 'config');
+    if (flag !== undefined) out[name] = parseOptionValue(name, flag, (sources[name] = 'flag'));
+    else if (api !== undefined) out[name] = parseOptionValue(name, api, (sources[name] = 'api'));
+    else if (env !== undefined && env !== '') out[name] = parseOptionValue(name, env, (sources[name] = 'env'));
+    else if (config[name] !== undefined) out[name] = parseOptionValue(name, config[name], (sources[name] = 'config'));
   }
   const workers = (out.workers as number | undefined) ?? availableParallelism();
+  const maxWorkers = (out.maxWorkers as number | undefined) ?? DEFAULTS.workersPerCore * availableParallelism();
+  if (workers > maxWorkers) {
+    // Each worker is a process with its own heap: a typo must not fork thousands of them.
+    const given = out.maxWorkers === undefined ? `${DEFAULTS.workersPerCore} × ${availableParallelism()} cores` : describe('maxWorkers', sources.maxWorkers!);
+    throw new InvalidOptionError(
+      `${describe('workers', sources.workers!)} must be at most ${maxWorkers} (${given}; raise --max-workers to allow more) (got ${workers})`,
+    );
+  }
   const poolThreads = (out.poolThreads as number | undefined) ?? Math.max(1, Math.floor(availableParallelism() / workers));
   const highWaterMark = (out.highWaterMark as number | undefined) ?? DEFAULTS.highWaterMark;
   const lowWaterMark = (out.lowWaterMark as number | undefined) ?? Math.min(DEFAULTS.lowWaterMark, Math.floor(highWaterMark / 4));
@@ -248,6 +260,7 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
   }
   return Object.freeze({
     workers,
+    maxWorkers,
     poolThreads,
     poolMaxQueue: (out.poolMaxQueue as number | undefined) ?? poolThreads * poolThreads,
     poolIdleTimeout: (out.poolIdleTimeout as number | undefined) ?? DEFAULTS.poolIdleTimeout,
