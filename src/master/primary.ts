@@ -66,6 +66,8 @@ export class Primary extends EventEmitter {
   private readonly memory: MemoryWatch | undefined;
   /** Accepts in the primary for least-connections and client-hash; absent under round-robin. */
   private readonly acceptor: Acceptor | undefined;
+  /** Checks the workers' heartbeats. */
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly config: PrimaryConfig) {
     super();
@@ -89,9 +91,17 @@ export class Primary extends EventEmitter {
     return this.endpoints;
   }
 
-  /** True while at least one worker listens and the server is not draining. */
+  /**
+   * True while at least one worker listens and the server is not draining.
+   * Under round-robin (node:cluster hands connections to every worker) a
+   * worker whose event loop is stuck makes the server not ready: a share of
+   * new connections would wait for it.
+   */
   get isReady(): boolean {
-    return !this.stopping && [...this.workers.values()].some((w) => w.ready);
+    if (this.stopping) return false;
+    const workers = [...this.workers.values()];
+    if (this.config.options.balance === 'round-robin' && workers.some((w) => w.ready && w.stalled)) return false;
+    return workers.some((w) => w.serving);
   }
 
   /** Number of slots (the worker count SIGTTIN/SIGTTOU change). */
@@ -110,6 +120,9 @@ export class Primary extends EventEmitter {
       this.endpoints = await this.acceptor.listen(listeners);
     }
     if (this.stopping) return; // told to stop while it was starting
+    const { heartbeatTimeout } = this.config.options;
+    this.watchdog = setInterval(() => this.checkHeartbeats(), Math.min(1000, (heartbeatTimeout * 1000) / 4));
+    this.watchdog.unref();
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
     // One fork per turn of the event loop, not a synchronous loop: a SIGTERM or SIGINT
@@ -145,7 +158,7 @@ export class Primary extends EventEmitter {
   private acceptTargets(): AcceptTarget[] {
     return this.slots.flatMap((s) => {
       const w = s.current;
-      if (!w?.ready) return [];
+      if (!w?.serving) return [];
       return [{ slot: s.index, id: w.id, send: (id: number, listener: number, socket) => w.sendSocket({ type: 'skein:conn:adopt', id, listener }, socket) }];
     });
   }
@@ -162,6 +175,8 @@ export class Primary extends EventEmitter {
    */
   async shutdown(): Promise<void> {
     this.stopping = true;
+    // A stuck worker is still killed by its drain deadline.
+    if (this.watchdog) clearInterval(this.watchdog);
     this.memory?.stop();
     for (const slot of this.slots) if (slot.respawn) clearTimeout(slot.respawn);
     const delay = this.config.options.shutdownDelay;
@@ -194,6 +209,7 @@ export class Primary extends EventEmitter {
   /** Kills every worker at once. */
   kill(): void {
     this.stopping = true;
+    if (this.watchdog) clearInterval(this.watchdog);
     void this.acceptor?.close();
     this.memory?.stop();
     for (const slot of this.slots) if (slot.respawn) clearTimeout(slot.respawn);
@@ -346,7 +362,12 @@ export class Primary extends EventEmitter {
   }
 
   private onMessage(slot: Slot, handle: WorkerHandle, message: WorkerMessage): void {
+    // Any message shows the worker's event loop turning.
+    handle.lastBeat = performance.now();
+    if (handle.stalled) this.recovered(handle);
     switch (message.type) {
+      case 'skein:heartbeat':
+        return;
       case 'skein:ready':
         handle.markReady();
         this.memory?.started(slot.index, handle);
@@ -388,7 +409,39 @@ export class Primary extends EventEmitter {
   }
 
   private updateAlive(): void {
-    this.metrics.workersAlive.set([...this.workers.values()].filter((w) => w.ready).length);
+    this.metrics.workersAlive.set([...this.workers.values()].filter((w) => w.serving).length);
+  }
+
+  /**
+   * A worker silent for `--heartbeat-timeout` is stuck (stopped, or a protocol
+   * in a loop): not ready, counted, no new connections from the acceptor.
+   * Silent for `--heartbeat-kill-timeout`, it is killed, and replaced as any dead worker.
+   */
+  private checkHeartbeats(): void {
+    const now = performance.now();
+    const { heartbeatTimeout, heartbeatKillTimeout } = this.config.options;
+    for (const handle of this.workers.values()) {
+      if (!handle.started || handle.retiring || handle.isDead) continue;
+      const silentS = (now - handle.lastBeat) / 1000;
+      if (!handle.stalled && silentS > heartbeatTimeout) {
+        handle.stalled = true;
+        this.metrics.workersUnresponsive.inc();
+        this.log.warn({ worker: handle.slot, pid: handle.pid, silentSeconds: Math.round(silentS) }, `worker ${handle.slot} (pid ${handle.pid}) missed its heartbeat for ${Math.round(silentS)}s: not ready`);
+        this.updateAlive();
+      }
+      if (silentS > heartbeatKillTimeout) {
+        this.log.error({ worker: handle.slot, pid: handle.pid, silentSeconds: Math.round(silentS) }, `worker ${handle.slot} (pid ${handle.pid}) unresponsive for ${Math.round(silentS)}s: killing it`);
+        handle.lastBeat = now; // once
+        handle.kill();
+      }
+    }
+  }
+
+  private recovered(handle: WorkerHandle): void {
+    handle.stalled = false;
+    this.log.info({ worker: handle.slot, pid: handle.pid }, `worker ${handle.slot} (pid ${handle.pid}) answers again: ready`);
+    this.updateAlive();
+    this.acceptor?.flush();
   }
 
   private onExit(slot: Slot, handle: WorkerHandle, code: number | null, signal: string | null): void {

@@ -14,6 +14,7 @@ export const METRICS = {
   offloadUtilization: 'skein_offload_utilization',
   workersAlive: 'skein_workers_alive',
   workerRestarts: 'skein_worker_restarts_total',
+  workersUnresponsive: 'skein_workers_unresponsive_total',
   scrapeWorkerFailures: 'skein_metrics_scrape_worker_failures_total',
   eventLoopLag: 'skein_event_loop_lag_seconds',
   /** Per worker (labelled `worker`, never summed): how connections spread over workers. */

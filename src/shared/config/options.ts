@@ -48,6 +48,8 @@ export interface ServerOptions {
   readonly poolOverload: 'pause' | 'reject'; // what a full pool queue does to a new task
   readonly shutdownDelay: number | undefined; // seconds not ready but still serving, before a shutdown drains
   readonly balance: BalancePolicy; // how connections are spread over workers
+  readonly heartbeatTimeout: number; // seconds without a worker heartbeat before it is not ready
+  readonly heartbeatKillTimeout: number; // seconds without a heartbeat before the worker is killed and replaced
 }
 
 type Kind = 'count' | 'natural' | 'seconds' | 'port' | 'string' | 'bytes';
@@ -84,6 +86,8 @@ export const OPTION_SPECS = {
   metricsToken: { flag: 'metrics-token', env: 'SKEIN_METRICS_TOKEN', kind: 'string', doc: 'bearer token required by /metrics (prefer the env variable)' },
   poolOverload: { flag: 'pool-overload', env: 'SKEIN_POOL_OVERLOAD', kind: 'string', choices: ['pause', 'reject'], doc: 'full pool queue: pause reading, or reject the task' },
   balance: { flag: 'balance', env: 'SKEIN_BALANCE', kind: 'string', choices: BALANCE_POLICIES, doc: 'round-robin (node:cluster), least-connections or client-hash' },
+  heartbeatTimeout: { flag: 'heartbeat-timeout', env: 'SKEIN_HEARTBEAT_TIMEOUT', kind: 'seconds', doc: 'seconds a worker\'s event loop may miss its heartbeat before the worker is not ready' },
+  heartbeatKillTimeout: { flag: 'heartbeat-kill-timeout', env: 'SKEIN_HEARTBEAT_KILL_TIMEOUT', kind: 'seconds', doc: 'seconds without a heartbeat before the worker is killed and replaced' },
   shutdownDelay: { flag: 'shutdown-delay', env: 'SKEIN_SHUTDOWN_DELAY', kind: 'seconds', doc: 'on SIGTERM, seconds /readyz is 503 while still serving, before draining' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -99,6 +103,8 @@ export const DEFAULTS = Object.freeze({
   poolIdleTimeout: 30, // seconds
   crashLoopDeaths: 5,
   crashLoopWindow: 10, // seconds
+  heartbeatTimeout: 5, // seconds: a worker whose event loop is stuck this long takes no new connections
+  heartbeatKillTimeout: 30, // seconds: … and is replaced after this long
   highWaterMark: 64 * 1024, // bytes
   lowWaterMark: 16 * 1024, // bytes
   protocol: 'processed',
@@ -241,6 +247,11 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
   if (lowWaterMark > highWaterMark) {
     throw new InvalidOptionError(`low-water-mark (${lowWaterMark}) must not exceed high-water-mark (${highWaterMark})`);
   }
+  const heartbeatTimeout = (out.heartbeatTimeout as number | undefined) ?? DEFAULTS.heartbeatTimeout;
+  const heartbeatKillTimeout = (out.heartbeatKillTimeout as number | undefined) ?? Math.max(DEFAULTS.heartbeatKillTimeout, 2 * heartbeatTimeout);
+  if (heartbeatKillTimeout <= heartbeatTimeout) {
+    throw new InvalidOptionError(`heartbeat-kill-timeout (${heartbeatKillTimeout}) must exceed heartbeat-timeout (${heartbeatTimeout})`);
+  }
   let services = layers.services;
   if (!services || services.length === 0) {
     const raw = config.services;
@@ -282,6 +293,8 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     poolOverload: (out.poolOverload as 'pause' | 'reject' | undefined) ?? DEFAULTS.poolOverload,
     shutdownDelay: out.shutdownDelay as number | undefined,
     balance,
+    heartbeatTimeout,
+    heartbeatKillTimeout,
   });
 }
 
