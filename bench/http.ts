@@ -1,284 +1,303 @@
 /**
- * `npm run bench:http`: skein's `http` protocol against node:http, same run,
- * same machine, same worker count, alternating rounds.
+ * `npm run bench:http`: skein's `http` protocol against node:http (node:cluster)
+ * and nginx, the same worker count each, judged with wrk (one thread per core),
+ * in alternating rounds.
  *
- * Starts `skein serve http` (the built CLI, N workers) and node:http under
- * node:cluster with N workers (bench/baselines/node-http-cluster.ts), then for
- * each pipeline depth runs autocannon (as a library, in worker threads) and,
- * when installed, wrk against each server in turn (A B, then B A, …). Prints
- * the median req/s, p50/p99 latency, the ratio skein/node:http, and the load
- * generator's own CPU and the servers' CPU; writes bench/results/http-<date>.json.
+ * 1. keep-alive GET, 100 connections, at pipeline depth 1 and 10: skein, node:http,
+ *    nginx;
+ * 2. `Connection: close` (a new connection per request), 50 connections: skein with
+ *    each balance policy that suits it (round-robin; shared-socket when the CLI has
+ *    it), node:http under node:cluster round-robin and SCHED_NONE, nginx;
+ * 3. autocannon (the JavaScript tool) beside wrk: one run per server at depth 1,
+ *    its own CPU shown.
+ * Each round loads every server of a case once, in an order that rotates per round;
+ * the ratios are medians of the per-round ratios. Server CPU per request comes from
+ * /proc over the wrk run. Writes bench/results/http-<date>.json.
  *
- *   npm run bench:http -- --workers 2 --rounds 3 --duration 5
+ *   npm run bench:http [-- --workers 2 --rounds 5 --seconds 3 --quick]
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { startNginx, startNodeHttp } from './lib/http-servers.js';
+import { INSTALL_HINT, missingHttpTools, runWrk } from './lib/native.js';
+import { cpuSeconds, ROOT, startSkein, type BenchServer } from './lib/proc.js';
+import { median, round } from './lib/stats.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const BASELINE = fileURLToPath(new URL('./baselines/node-http-cluster.ts', import.meta.url));
+export interface HttpOptions {
+  readonly workers: number;
+  readonly rounds: number;
+  /** Seconds of each wrk run. */
+  readonly seconds: number;
+  readonly keepAliveConnections: number;
+  readonly closeConnections: number;
+  readonly depths: readonly number[];
+  /** Run autocannon beside wrk (one run per server at depth 1). */
+  readonly autocannon: boolean;
+  readonly log: (line: string) => void;
+}
 
-const { values } = parseArgs({
-  options: {
-    workers: { type: 'string', default: String(availableParallelism()) },
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '100' },
-    pipelining: { type: 'string', default: '1,10' },
-    'autocannon-workers': { type: 'string', default: String(Math.min(2, availableParallelism())) },
-    tools: { type: 'string', default: 'autocannon,wrk' },
-  },
-});
-const WORKERS = Number(values.workers);
-const ROUNDS = Number(values.rounds);
-const DURATION = Number(values.duration);
-const CONNECTIONS = Number(values.connections);
-const DEPTHS = values.pipelining!.split(',').map(Number);
-const AC_WORKERS = Number(values['autocannon-workers']);
-const TICK = 100; // USER_HZ of /proc/PID/stat times (Linux default)
+export interface HttpSide {
+  readonly server: string;
+  /** Median req/s over the rounds, and each round's. */
+  readonly rps: number;
+  readonly rounds: number[];
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Median server CPU (all its processes) per request, µs. */
+  readonly cpuPerRequestUs: number;
+  /** Median server CPU, cores. */
+  readonly serverCores: number;
+  /** Median CPU of the load generator, cores. */
+  readonly generatorCores: number;
+  readonly errors: number;
+  readonly non2xx: number;
+  /** Connections each worker served (max/min), where the server can tell (skein with metrics). */
+  readonly spread?: number;
+}
 
-interface Server {
-  readonly name: 'skein' | 'node:http';
-  readonly port: number;
-  readonly pids: number[];
-  readonly child: ChildProcess;
+export interface HttpCase {
+  readonly name: string;
+  readonly tool: string;
+  readonly connections: number;
+  readonly pipeline: number;
+  readonly close: boolean;
+  readonly sides: HttpSide[];
+  /** skein variant ÷ baseline, median of the per-round ratios, with their min and max. */
+  readonly ratios: Array<{ readonly skein: string; readonly baseline: string; readonly median: number; readonly min: number; readonly max: number }>;
+}
+
+export interface HttpReport {
+  readonly machine: { readonly cores: number; readonly cpu: string; readonly node: string; readonly loadAverage: number[] };
+  readonly options: Omit<HttpOptions, 'log'>;
+  readonly cases: HttpCase[];
+  readonly skipped: string[];
 }
 
 interface Sample {
-  tool: string;
-  pipelining: number;
-  server: string;
-  round: number;
   rps: number;
-  p50: number; // ms
-  p99: number; // ms
+  p50: number;
+  p99: number;
+  cpuPerRequestUs: number;
+  serverCores: number;
+  generatorCores: number;
   errors: number;
   non2xx: number;
-  /** CPU of the load generator, in cores (1.0 = one core busy). */
-  loadCpu: number;
-  /** CPU of the server's processes, in cores. */
-  serverCpu: number;
 }
 
-/** Starts a process and resolves with the first stdout line that `match` accepts. */
-async function startProcess(args: string[], match: (line: string) => unknown): Promise<{ child: ChildProcess; line: unknown }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SKEIN_LOG_LEVEL: 'info' } });
-  let buffered = '';
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code} before it was ready`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const text = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        const found = match(text);
-        if (found) resolve({ child, line: found });
-      }
-    });
-  });
-}
-
-async function startSkein(): Promise<Server> {
-  const { child, line } = await startProcess([CLI, 'serve', 'http', '--port', '0', '--workers', String(WORKERS), '--metrics-port', '0'], (text) => {
-    try {
-      const log = JSON.parse(text) as { msg?: string; endpoints?: Array<{ port: number }>; pids?: number[] };
-      return log.msg?.startsWith('skein ready') ? log : undefined;
-    } catch {
-      return undefined;
-    }
-  });
-  const ready = line as { endpoints: Array<{ port: number }>; pids: number[] };
-  return { name: 'skein', port: ready.endpoints[0]!.port, pids: [child.pid!, ...ready.pids], child };
-}
-
-async function startNode(): Promise<Server> {
-  const { child, line } = await startProcess(['--import', 'tsx', BASELINE, '--port', '0', '--workers', String(WORKERS)], (text) => {
-    try {
-      return JSON.parse(text) as { port: number; pids: number[] };
-    } catch {
-      return undefined;
-    }
-  });
-  const ready = line as { port: number; pids: number[] };
-  return { name: 'node:http', port: ready.port, pids: ready.pids, child };
-}
-
-/** utime + stime of `pids`, in seconds. */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // process gone
-    }
-  }
-  return ticks / TICK;
-}
-
-async function runAutocannon(server: Server, pipelining: number, round: number): Promise<Sample> {
-  const cpuBefore = process.cpuUsage();
-  const serverBefore = cpuSeconds(server.pids);
-  const started = performance.now();
-  const result = await autocannon({
-    url: `http://127.0.0.1:${server.port}/`,
-    connections: CONNECTIONS,
-    pipelining,
-    duration: DURATION,
-    ...(AC_WORKERS > 1 ? { workers: AC_WORKERS } : {}),
-  });
-  const wall = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
+async function wrkSample(server: BenchServer, connections: number, seconds: number, pipeline: number, close: boolean): Promise<Sample> {
+  const cpu = () => server.allPids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+  let before = Number.NaN;
+  const r = await runWrk(
+    { port: server.port, connections, seconds, pipeline, ...(close ? { headers: ['Connection: close'] } : {}) },
+    { onStarted: () => (before = cpu()) },
+  );
+  const used = cpu() - before;
+  const requests = r.rps * seconds;
   return {
-    tool: `autocannon${AC_WORKERS > 1 ? ` (${AC_WORKERS} threads)` : ''}`,
-    pipelining,
-    server: server.name,
-    round,
+    rps: r.rps,
+    p50: r.p50,
+    p99: r.p99,
+    cpuPerRequestUs: requests > 0 ? (used * 1e6) / requests : Number.NaN,
+    serverCores: used / r.wallSeconds,
+    generatorCores: r.cpuCores,
+    errors: r.errors,
+    non2xx: r.non2xx,
+  };
+}
+
+async function autocannonSample(server: BenchServer, connections: number, seconds: number): Promise<Sample> {
+  const cpu = () => server.allPids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+  const before = cpu();
+  const own = process.cpuUsage();
+  const started = performance.now();
+  const workers = Math.min(2, availableParallelism());
+  const result = await autocannon({ url: `http://127.0.0.1:${server.port}/`, connections, duration: seconds, ...(workers > 1 ? { workers } : {}) });
+  const wall = (performance.now() - started) / 1000;
+  const used = cpu() - before;
+  const mine = process.cpuUsage(own);
+  return {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
+    cpuPerRequestUs: result.requests.total > 0 ? (used * 1e6) / result.requests.total : Number.NaN,
+    serverCores: used / wall,
+    generatorCores: (mine.user + mine.system) / 1e6 / wall,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
-    loadCpu: (cpu.user + cpu.system) / 1e6 / wall,
-    serverCpu: (cpuSeconds(server.pids) - serverBefore) / wall,
   };
 }
 
-const PIPELINE_LUA = fileURLToPath(new URL('./wrk-pipeline.lua', import.meta.url));
-
-function hasWrk(): boolean {
-  return spawnSync('wrk', ['--version']).error === undefined;
+/** Loads each server once per round (rotating order) and summarises the case. */
+async function runCase(
+  name: string,
+  tool: string,
+  servers: BenchServer[],
+  rounds: number,
+  connections: number,
+  pipeline: number,
+  close: boolean,
+  sample: (server: BenchServer) => Promise<Sample>,
+  log: (line: string) => void,
+): Promise<HttpCase> {
+  const samples = servers.map(() => [] as Sample[]);
+  for (let r = 0; r < rounds; r++) {
+    const order = servers.map((_, i) => (i + r) % servers.length);
+    for (const i of order) {
+      const s = await sample(servers[i]!);
+      samples[i]!.push(s);
+      log(
+        `  ${name} round ${r + 1} ${servers[i]!.name.padEnd(26)} ${Math.round(s.rps).toString().padStart(7)} req/s  ${s.cpuPerRequestUs.toFixed(1)} µs CPU/req  p50 ${s.p50.toFixed(2)} ms  p99 ${s.p99.toFixed(2)} ms  load-gen ${s.generatorCores.toFixed(2)} cores${s.errors || s.non2xx ? `  errors ${s.errors} non2xx ${s.non2xx}` : ''}`,
+      );
+    }
+  }
+  const sides: HttpSide[] = servers.map((server, i) => {
+    const ss = samples[i]!;
+    return {
+      server: server.name,
+      rps: round(median(ss.map((s) => s.rps)), 0),
+      rounds: ss.map((s) => round(s.rps, 0)),
+      p50Ms: round(median(ss.map((s) => s.p50)), 2),
+      p99Ms: round(median(ss.map((s) => s.p99)), 2),
+      cpuPerRequestUs: round(median(ss.map((s) => s.cpuPerRequestUs)), 2),
+      serverCores: round(median(ss.map((s) => s.serverCores)), 2),
+      generatorCores: round(median(ss.map((s) => s.generatorCores)), 2),
+      errors: ss.reduce((a, s) => a + s.errors, 0),
+      non2xx: ss.reduce((a, s) => a + s.non2xx, 0),
+    };
+  });
+  const ratios: HttpCase['ratios'] = [];
+  servers.forEach((a, i) => {
+    if (!a.name.startsWith('skein')) return;
+    servers.forEach((b, j) => {
+      if (b.name.startsWith('skein')) return;
+      const per = samples[i]!.map((s, k) => s.rps / samples[j]![k]!.rps);
+      ratios.push({ skein: a.name, baseline: b.name, median: round(median(per), 3), min: round(Math.min(...per), 3), max: round(Math.max(...per), 3) });
+    });
+  });
+  return { name, tool, connections, pipeline, close, sides, ratios };
 }
 
-/** Runs wrk under a shell that reports its children's CPU (cutime + cstime) once wrk has exited. */
-async function runWrk(server: Server, pipelining: number, round: number): Promise<Sample> {
-  const threads = Math.min(2, availableParallelism());
-  const script = pipelining > 1 ? `-s ${PIPELINE_LUA}` : '';
-  const cmd = `PIPELINE=${pipelining} wrk -t${threads} -c${CONNECTIONS} -d${DURATION}s --latency ${script} http://127.0.0.1:${server.port}/; echo; echo CHILD_CPU $(cut -d' ' -f16,17 /proc/$$/stat)`;
-  const serverBefore = cpuSeconds(server.pids);
-  const started = performance.now();
-  const child = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  await once(child, 'exit');
-  const wall = (performance.now() - started) / 1000;
-  const serverCpu = (cpuSeconds(server.pids) - serverBefore) / wall;
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const childCpu = /CHILD_CPU (\d+) (\d+)/.exec(out);
-  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+/** Starts a server, or notes why it could not (a policy this build lacks). */
+async function tryStart(start: () => Promise<BenchServer>, label: string, skipped: string[], log: (line: string) => void): Promise<BenchServer | undefined> {
+  try {
+    return await start();
+  } catch (error) {
+    const why = `${label}: not measured (${(error as Error).message.split('\n')[0]})`;
+    skipped.push(why);
+    log(`  ${why}`);
+    return undefined;
+  }
+}
+
+/** Runs every HTTP case; the servers of a case run side by side. */
+export async function runHttp(options: HttpOptions): Promise<HttpReport> {
+  const missing = missingHttpTools();
+  if (missing.length > 0) throw new Error(`the HTTP bench needs ${missing.join(' and ')}: ${INSTALL_HINT}`);
+  const { workers, rounds, seconds, log } = options;
+  const cases: HttpCase[] = [];
+  const skipped: string[] = [];
+  const stopAll = async (servers: Array<BenchServer | undefined>) => {
+    for (const s of servers) await s?.stop();
+  };
+
+  log(`keep-alive GET: skein http, node:http, nginx (${workers} workers each), wrk -t${availableParallelism()} -c${options.keepAliveConnections}`);
+  let servers = [await startSkein('http', workers), await startNodeHttp(workers), await startNginx(workers)];
+  try {
+    // One short unmeasured run each: JIT and connection pools warm.
+    for (const s of servers) await runWrk({ port: s.port, connections: options.keepAliveConnections, seconds: 1 });
+    for (const depth of options.depths) {
+      cases.push(
+        await runCase(`keep-alive depth ${depth}`, 'wrk', servers, rounds, options.keepAliveConnections, depth, false, (s) => wrkSample(s, options.keepAliveConnections, seconds, depth, false), log),
+      );
+    }
+    if (options.autocannon) {
+      cases.push(
+        await runCase('keep-alive depth 1 (autocannon)', 'autocannon', servers, 1, options.keepAliveConnections, 1, false, (s) => autocannonSample(s, options.keepAliveConnections, seconds), log),
+      );
+    }
+  } finally {
+    await stopAll(servers);
+  }
+
+  log(`Connection: close: wrk -t${availableParallelism()} -c${options.closeConnections} -H 'Connection: close'`);
+  const started = [
+    await tryStart(() => startSkein('http', workers), 'skein round-robin', skipped, log),
+    await tryStart(() => startSkein('http', workers, ['--balance', 'shared-socket']), 'skein shared-socket', skipped, log),
+    await tryStart(() => startNodeHttp(workers), 'node:http round-robin', skipped, log),
+    await tryStart(() => startNodeHttp(workers, 'none'), 'node:http SCHED_NONE', skipped, log),
+    await tryStart(() => startNginx(workers), 'nginx', skipped, log),
+  ];
+  servers = started.filter((s): s is BenchServer => s !== undefined);
+  const named = (s: BenchServer, i: number): BenchServer => (i === 0 ? { ...s, name: `${s.name} round-robin` } : i === 1 ? { ...s, name: `${s.name} shared-socket` } : s);
+  const labelled = started.map((s, i) => (s ? named(s, i) : undefined)).filter((s): s is BenchServer => s !== undefined);
+  try {
+    for (const s of labelled) await runWrk({ port: s.port, connections: options.closeConnections, seconds: 1, headers: ['Connection: close'] });
+    cases.push(
+      await runCase('Connection: close', 'wrk', labelled, rounds, options.closeConnections, 1, true, (s) => wrkSample(s, options.closeConnections, seconds, 1, true), log),
+    );
+  } finally {
+    await stopAll(servers);
+  }
   return {
-    tool: 'wrk',
-    pipelining,
-    server: server.name,
-    round,
-    rps,
-    p50: wrkLatency(out, '50%'),
-    p99: wrkLatency(out, '99%'),
-    errors: errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
-    loadCpu: childCpu ? (Number(childCpu[1]) + Number(childCpu[2])) / TICK / wall : NaN,
-    serverCpu,
+    machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverage: loadavg().map((l) => round(l, 2)) },
+    options: { workers, rounds, seconds, keepAliveConnections: options.keepAliveConnections, closeConnections: options.closeConnections, depths: options.depths, autocannon: options.autocannon },
+    cases,
+    skipped,
   };
 }
 
-/** A latency percentile from wrk's `--latency` table, in ms. */
-function wrkLatency(out: string, label: string): number {
-  const m = new RegExp(`\\s${label.replace('%', '%')}\\s+([\\d.]+)(us|ms|s)`).exec(out);
-  if (!m) return NaN;
-  const v = Number(m[1]);
-  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function fmt(n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+/** Markdown tables of a report: one per case, then the ratios. */
+export function httpMarkdown(report: HttpReport): string[] {
+  const out: string[] = [];
+  for (const c of report.cases) {
+    out.push(
+      `### ${c.name} (${c.tool}, ${c.connections} connections${c.pipeline > 1 ? `, ${c.pipeline} requests per write` : ''})`,
+      '',
+      '| server | req/s (median) | rounds | server CPU µs/req | server cores | p50 / p99 ms | load-gen cores | errors |',
+      '|---|---|---|---|---|---|---|---|',
+      ...c.sides.map(
+        (s) =>
+          `| ${s.server} | ${s.rps.toLocaleString('en-US')} | ${s.rounds.join(', ')} | ${s.cpuPerRequestUs} | ${s.serverCores} | ${s.p50Ms} / ${s.p99Ms} | ${s.generatorCores} | ${s.errors + s.non2xx} |`,
+      ),
+      '',
+      ...c.ratios.map((r) => `- ${r.skein} ÷ ${r.baseline}: **${r.median.toFixed(2)}** (rounds ${r.min.toFixed(2)}–${r.max.toFixed(2)})`),
+      '',
+    );
+  }
+  if (report.skipped.length > 0) out.push(...report.skipped.map((s) => `- ${s}`), '');
+  return out;
 }
 
 async function main(): Promise<void> {
-  const tools = values.tools!.split(',').filter((t) => t !== 'wrk' || hasWrk());
-  if (values.tools!.includes('wrk') && !tools.includes('wrk')) console.log('wrk not installed (apt-get install -y wrk): autocannon only');
-  const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, workers: WORKERS };
-  console.log(`machine: ${machine.cores} cores (${machine.cpu}), node ${machine.node}; ${WORKERS} server workers each; ${CONNECTIONS} connections, ${DURATION} s x ${ROUNDS} rounds`);
-  const skein = await startSkein();
-  const node = await startNode();
-  const samples: Sample[] = [];
-  try {
-    for (const tool of tools) {
-      for (const depth of DEPTHS) {
-        for (let round = 0; round < ROUNDS; round++) {
-          // Alternate who goes first, so drift on a shared machine hits both.
-          const order = round % 2 === 0 ? [skein, node] : [node, skein];
-          for (const server of order) {
-            const sample = tool === 'wrk' ? await runWrk(server, depth, round) : await runAutocannon(server, depth, round);
-            samples.push(sample);
-            console.log(
-              `  ${sample.tool} -p ${depth} round ${round + 1} ${server.name.padEnd(9)} ${fmt(sample.rps).padStart(8)} req/s  p50 ${fmt(sample.p50, 2)} ms  p99 ${fmt(sample.p99, 2)} ms  load CPU ${fmt(sample.loadCpu, 2)}  server CPU ${fmt(sample.serverCpu, 2)}${sample.errors || sample.non2xx ? `  errors ${sample.errors} non2xx ${sample.non2xx}` : ''}`,
-            );
-          }
-        }
-      }
-    }
-  } finally {
-    skein.child.kill('SIGTERM');
-    node.child.kill('SIGTERM');
-  }
-  const rows: Array<Record<string, string | number>> = [];
-  const groups = new Map<string, Sample[]>();
-  for (const s of samples) {
-    const key = `${s.tool}|${s.pipelining}|${s.server}`;
-    groups.set(key, [...(groups.get(key) ?? []), s]);
-  }
-  for (const tool of new Set(samples.map((s) => s.tool))) {
-    for (const depth of DEPTHS) {
-      const pick = (server: string) => groups.get(`${tool}|${depth}|${server}`) ?? [];
-      const sk = pick('skein');
-      const nd = pick('node:http');
-      if (sk.length === 0 || nd.length === 0) continue;
-      const stat = (ss: Sample[], f: (s: Sample) => number) => median(ss.map(f));
-      const skRps = stat(sk, (s) => s.rps);
-      const ndRps = stat(nd, (s) => s.rps);
-      // Each round ran skein and node:http back to back: the median of those paired ratios resists drift.
-      const paired = median(sk.map((s) => s.rps / (nd.find((n) => n.round === s.round)?.rps ?? NaN)).filter(Number.isFinite));
-      for (const [server, ss] of [['skein', sk], ['node:http', nd]] as const) {
-        rows.push({
-          tool,
-          pipelining: depth,
-          server,
-          'req/s (median)': Math.round(stat(ss, (s) => s.rps)),
-          'p50 ms': Number(stat(ss, (s) => s.p50).toFixed(2)),
-          'p99 ms': Number(stat(ss, (s) => s.p99).toFixed(2)),
-          'load-gen CPU': Number(stat(ss, (s) => s.loadCpu).toFixed(2)),
-          'server CPU': Number(stat(ss, (s) => s.serverCpu).toFixed(2)),
-          'req per server CPU-s': Math.round(stat(ss, (s) => s.rps / s.serverCpu)),
-          'skein/node': server === 'skein' ? Number((skRps / ndRps).toFixed(2)) : '',
-          'paired ratio': server === 'skein' ? Number(paired.toFixed(2)) : '',
-        });
-      }
-    }
-  }
-  console.log('\nmedians (CPU in cores: 1.00 = one core busy)');
-  console.table(rows);
-  console.log('\nmarkdown:\n');
-  const headers = Object.keys(rows[0] ?? {});
-  console.log(`| ${headers.join(' | ')} |\n|${headers.map(() => '---').join('|')}|`);
-  for (const r of rows) console.log(`| ${headers.map((h) => r[h]).join(' | ')} |`);
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  const file = new URL(`./results/http-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
-  writeFileSync(file, `${JSON.stringify({ machine, options: { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, depths: DEPTHS, autocannonWorkers: AC_WORKERS }, summary: rows, samples }, null, 2)}\n`);
-  console.log(`\nwrote ${fileURLToPath(file)}`);
+  const { values } = parseArgs({
+    options: {
+      workers: { type: 'string', default: String(availableParallelism()) },
+      rounds: { type: 'string' },
+      seconds: { type: 'string' },
+      quick: { type: 'boolean' },
+      'no-autocannon': { type: 'boolean' },
+    },
+  });
+  const quick = values.quick === true || process.env.QUICK === '1';
+  const report = await runHttp({
+    workers: Number(values.workers),
+    rounds: Number(values.rounds ?? (quick ? 1 : 5)),
+    seconds: Number(values.seconds ?? (quick ? 1 : 3)),
+    keepAliveConnections: 100,
+    closeConnections: 50,
+    depths: [1, 10],
+    autocannon: values['no-autocannon'] !== true,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`${httpMarkdown(report).join('\n')}\n`);
+  const dir = join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `http-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`wrote ${file}\n`);
 }
 
-await main();
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -2,6 +2,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CapacityResult } from './capacity.js';
+import { httpMarkdown, type HttpCase, type HttpReport } from './http.js';
+import { STOPPED_SCRAPE_TARGET_MS, type ScrapeResult } from './scrape.js';
 import type { SoakResult } from './soak.js';
 import { median } from './lib/stats.js';
 import { barChart, throughputChart, type BarGroup, type Series } from './lib/svg-chart.js';
@@ -22,6 +24,8 @@ export interface BenchReport {
   settings: Record<string, unknown>;
   workers: number[];
   throughput: CellResult[];
+  http?: HttpReport;
+  scrape?: ScrapeResult;
   hooks: HookResult[];
   capacity?: { skein: CapacityResult; baseline: CapacityResult };
   soak?: SoakResult;
@@ -37,15 +41,100 @@ const pass = (ok: boolean) => (ok ? '**met**' : '**missed**');
 
 function throughputTable(cells: CellResult[]): string[] {
   const lines = [
-    '| protocol | workers | conns | depth | skein req/s | baseline req/s | throughput skein / base | server CPU µs/req skein / base | CPU/req skein / base | p50 / p99 ms skein | p50 / p99 ms base | load-gen CPU |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| protocol | workers | conns | depth | neighbour | skein req/s | baseline req/s | throughput skein / base | server CPU µs/req skein / base | CPU/req skein / base | p50 / p99 ms skein | p50 / p99 ms base | load-gen CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of cells) {
     lines.push(
-      `| ${c.protocol} | ${c.workers} | ${c.connections} | ${c.pipeline} | ${int.format(c.skein.throughput)} | ${int.format(c.baseline.throughput)} | ${c.ratio.toFixed(3)} | ${c.skein.cpuPerRequestUs} / ${c.baseline.cpuPerRequestUs} | ${c.cpuRatio.toFixed(3)} | ${c.skein.p50Ms} / ${c.skein.p99Ms} | ${c.baseline.p50Ms} / ${c.baseline.p99Ms} | ${c.skein.generatorCpu}% |`,
+      `| ${c.protocol} | ${c.workers} | ${c.connections} | ${c.pipeline} | ${c.busyNeighbour ? 'busy' : 'quiet'} | ${int.format(c.skein.throughput)} | ${int.format(c.baseline.throughput)} | ${c.ratio.toFixed(3)} (${range(c.ratioRange)}) | ${c.skein.cpuPerRequestUs} / ${c.baseline.cpuPerRequestUs} | ${c.cpuRatio.toFixed(3)} (${range(c.cpuRatioRange)}) | ${c.skein.p50Ms} / ${c.skein.p99Ms} | ${c.baseline.p50Ms} / ${c.baseline.p99Ms} | ${c.skein.generatorCpu}% |`,
     );
   }
   return lines;
+}
+
+function range(r: readonly [number, number] | undefined): string {
+  return r ? `${r[0].toFixed(2)}–${r[1].toFixed(2)}` : '';
+}
+
+interface Headline {
+  readonly measure: string;
+  readonly ratio: number | undefined;
+  readonly spread: string;
+  readonly detail: string;
+  /** The goal of issue 17, as a predicate and in words. */
+  readonly ok: (ratio: number) => boolean;
+  readonly goal: string;
+}
+
+function httpRatio(r: BenchReport, caseName: string, skein: string, baseline: string): HttpCase['ratios'][number] | undefined {
+  const c = r.http?.cases.find((x) => x.name === caseName);
+  return c?.ratios.find((x) => x.skein.includes(skein) && x.baseline.includes(baseline));
+}
+
+/** The figures the performance goals are judged by, each a ratio from alternating rounds of the same run. */
+function headlines(r: BenchReport): Headline[] {
+  const rows: Headline[] = [];
+  const n = Math.max(...r.workers);
+  for (const [connections, pipeline, busy, goalThroughput, goalCpu] of [
+    [50, 1, false, 0.97, 1.03],
+    [50, 1, true, 0.97, 1.03],
+    [16, 16, false, 0.98, 1.02],
+    [16, 16, true, 0.98, 1.02],
+  ] as const) {
+    const c = r.throughput.find((x) => x.protocol === 'lines' && x.workers === n && x.connections === connections && x.pipeline === pipeline && !!x.busyNeighbour === busy);
+    if (!c) continue;
+    const label = `\`lines\` ×${n}, ${connections} conns, depth ${pipeline}${busy ? ', busy neighbour' : ''}`;
+    rows.push({
+      measure: `${label}: throughput ÷ node:cluster (node:net)`,
+      ratio: c.ratio,
+      spread: range(c.ratioRange),
+      detail: `${int.format(c.skein.throughput)} vs ${int.format(c.baseline.throughput)} replies/s`,
+      ok: (x) => x >= goalThroughput,
+      goal: `≥ ${goalThroughput}`,
+    });
+    rows.push({
+      measure: `${label}: server CPU per reply ÷ node:cluster`,
+      ratio: c.cpuRatio,
+      spread: range(c.cpuRatioRange),
+      detail: `${c.skein.cpuPerRequestUs} vs ${c.baseline.cpuPerRequestUs} µs`,
+      ok: (x) => x <= goalCpu,
+      goal: `≤ ${goalCpu}`,
+    });
+  }
+  const http = (measure: string, caseName: string, skein: string, baseline: string, goal: string, ok: (x: number) => boolean) => {
+    const ratio = httpRatio(r, caseName, skein, baseline);
+    const c = r.http?.cases.find((x) => x.name === caseName);
+    if (!ratio || !c) return;
+    const side = (name: string) => c.sides.find((x) => x.server === name);
+    const a = side(ratio.skein);
+    const b = side(ratio.baseline);
+    rows.push({
+      measure,
+      ratio: ratio.median,
+      spread: `${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}`,
+      detail: a && b ? `${int.format(a.rps)} vs ${int.format(b.rps)} req/s; ${a.cpuPerRequestUs} vs ${b.cpuPerRequestUs} µs CPU/req` : '',
+      ok,
+      goal,
+    });
+  };
+  http('`http` keep-alive GET, wrk, depth 1: ÷ node:http', 'keep-alive depth 1', 'skein', 'node:http', '≥ 1.5', (x) => x >= 1.5);
+  http('`http` keep-alive GET, wrk, depth 1: ÷ nginx', 'keep-alive depth 1', 'skein', 'nginx', '≥ 0.8', (x) => x >= 0.8);
+  http('`http` keep-alive GET, wrk, depth 10: ÷ node:http', 'keep-alive depth 10', 'skein', 'node:http', '> 1 (keep the lead)', (x) => x > 1);
+  http('`http` keep-alive GET, wrk, depth 10: ÷ nginx', 'keep-alive depth 10', 'skein', 'nginx', '(shown)', () => true);
+  http('`Connection: close`, skein shared-socket ÷ node:http round-robin', 'Connection: close', 'shared-socket', 'node:http ×' + n, '≥ 1.8', (x) => x >= 1.8);
+  http('`Connection: close`, skein shared-socket ÷ nginx', 'Connection: close', 'shared-socket', 'nginx', '≥ 0.5', (x) => x >= 0.5);
+  http('`Connection: close`, skein round-robin ÷ node:http round-robin', 'Connection: close', 'round-robin', 'node:http ×' + n, '≥ 0.95', (x) => x >= 0.95);
+  if (r.scrape) {
+    rows.push({
+      measure: 'scrape of /metrics with one worker stopped (SIGSTOP), ms',
+      ratio: r.scrape.stoppedMedianMs,
+      spread: `${Math.min(...r.scrape.stoppedMs)}–${r.scrape.stoppedMaxMs}`,
+      detail: `all workers live: ${r.scrape.liveMedianMs} ms; stopped worker marked stale: ${r.scrape.markedStale ? 'yes' : 'no'}`,
+      ok: (x) => x < STOPPED_SCRAPE_TARGET_MS && r.scrape!.markedStale,
+      goal: `< ${STOPPED_SCRAPE_TARGET_MS} ms`,
+    });
+  }
+  return rows;
 }
 
 /** The Markdown summary written beside the JSON. */
@@ -55,21 +144,35 @@ export function renderMarkdown(r: BenchReport): string {
     `# skein benchmarks, ${r.date.slice(0, 10)}`,
     '',
     `Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}; load average ${m.loadAverageAtStart.join(' ')} at the start${m.loadAverageAtEnd ? `, ${m.loadAverageAtEnd.join(' ')} at the end` : ''}.`,
-    `The load generator (\`skein load\`, worker threads) runs on the same host. Command: \`${r.command}\`.`,
+    `Load generators, native, on the same host: \`bench/native/line-load.c\` (one thread, epoll, compiled with \`cc -O2\`) for the TCP protocols, wrk (one thread per core) for HTTP, autocannon beside it. Command: \`${r.command}\`.`,
     `Settings: ${JSON.stringify(r.settings)}.`,
     '',
   ];
+  const heads = headlines(r);
+  if (heads.length > 0) {
+    out.push(
+      '## Ratios (skein ÷ baseline, median of the per-round ratios; alternating rounds in this run)',
+      '',
+      '| measure | ratio | rounds\' range | figures (medians) | goal | met |',
+      '|---|---|---|---|---|---|',
+      ...heads.map((h) => `| ${h.measure} | **${h.ratio === undefined ? '-' : h.ratio.toFixed(h.ratio > 10 ? 1 : 3)}** | ${h.spread} | ${h.detail} | ${h.goal} | ${h.ratio === undefined ? '-' : h.ok(h.ratio) ? 'yes' : 'no'} |`),
+      '',
+      'Baselines: `lines` hand-written on node:net under node:cluster with the same worker count (bench/baselines/net-server.ts); node:http under node:cluster (bench/baselines/node-http-cluster.ts, round-robin or SCHED_NONE); nginx with the same worker count (bench/baselines/nginx.conf), all answering the same bytes.',
+      'A busy neighbour is a CPU-bound `node -e \'for(;;){}\'` running through both sides of the round.',
+      '',
+    );
+  }
   const targets: string[] = [];
   if (r.throughput.length > 0) {
     out.push(
-      '## Throughput: skein against hand-written node:net',
+      '## TCP protocols: skein against hand-written node:net (line-load)',
       '',
       'Baseline for 1 worker: the protocol hand-written on node:net in one process; for N workers: the same under node:cluster with N workers.',
       'Each row: medians of the rounds; the two ratios are medians of per-round ratios (skein and baseline back to back, alternating which goes first).',
       '`server CPU µs/req` is the CPU time (user + system, all of the server\'s processes, from /proc) per reply over the steady state (read when the',
       'generator reports its window open and closed, so connecting and closing are left out): unlike throughput it hardly moves when other work on',
       'the host steals the cores, so it is the overhead figure to trust on a shared machine. Latency is a closed loop (coordinated omission applies).',
-      '`load-gen CPU` is the load generator\'s own CPU during the skein runs (percent of one core).',
+      '`load-gen CPU` is the load generator\'s own CPU during the skein runs (percent of one core). Ratios are followed by the range of the per-round ratios.',
       '',
       ...throughputTable(r.throughput),
       '',
@@ -85,9 +188,21 @@ export function renderMarkdown(r: BenchReport): string {
       `- Framework overhead ≤ 5% against node:net with the same framing and process count: ${pass(medianCpu <= 1 / OVERHEAD_TARGET)} by server CPU per reply (median over the ${r.throughput.length} cells ${medianCpu.toFixed(3)}× the baseline's; ${over.length} cells above 1.05, highest ${worst.cpuRatio.toFixed(3)} at ${worst.protocol} ×${worst.workers}, ${worst.connections} connections, depth ${worst.pipeline}). Throughput ratio, median over cells: ${medianThroughput.toFixed(3)} (noisy on a shared host).`,
     );
   }
+  if (r.http) {
+    out.push('## HTTP: skein against node:http and nginx (wrk)', '', ...httpMarkdown(r.http));
+    if (httpChartOf(r)) out.push('![skein http vs node:http and nginx](http.svg)', '');
+  }
+  if (r.scrape) {
+    const sc = r.scrape;
+    out.push(
+      '## Scrape with a stopped worker',
+      '',
+      `\`lines\` ×${sc.workers}, metrics on; ${sc.rounds} scrapes each. All workers live: ${sc.liveMs.join(', ')} ms. Worker 0 stopped (SIGSTOP): ${sc.stoppedMs.join(', ')} ms; marked \`skein_worker_stale{worker="0"} 1\` in every one: ${sc.markedStale ? 'yes' : 'no'}.`,
+      '',
+    );
+  }
   for (const hook of r.hooks) {
     out.push(`## bench/${hook.name}.ts`, '', `Exit code ${hook.exitCode}. Last lines of its output:`, '', '```', hook.outputTail, '```', '');
-    if (hook.name === 'http' && httpChartOf(r)) out.push('![skein http vs node:http](http.svg)', '');
   }
   if (r.capacity) {
     const { skein, baseline } = r.capacity;
@@ -148,39 +263,29 @@ export function chartOf(report: BenchReport): string | undefined {
   );
 }
 
-/** One row of bench/http.ts's summary (the fields the chart needs). */
-interface HttpRow {
-  readonly tool: string;
-  readonly pipelining: number;
-  readonly server: string;
-  readonly 'req/s (median)': number;
-  readonly 'skein/node': number | '';
-}
-
-/** skein's `http` against node:http, both under N workers: req/s per load generator and pipeline depth. */
+/** skein's `http` against node:http and nginx, N workers each: req/s per case (wrk). */
 export function httpChartOf(report: BenchReport): string | undefined {
-  const summary = (report.hooks.find((h) => h.name === 'http')?.json as { summary?: HttpRow[]; options?: { connections?: number } } | undefined)?.summary;
-  if (!summary || summary.length === 0) return undefined;
-  const groups: BarGroup[] = [];
-  for (const row of summary) {
-    if (row.server !== 'skein') continue;
-    const node = summary.find((r) => r.server === 'node:http' && r.tool === row.tool && r.pipelining === row.pipelining);
-    if (!node) continue;
-    groups.push({
-      label: `${row.tool.replace(' (', '\n(')}\ndepth ${row.pipelining}`,
-      note: row['skein/node'] === '' ? undefined : `${row['skein/node']}×`,
-      values: [row['req/s (median)'], node['req/s (median)']],
-    });
-  }
-  if (groups.length === 0) return undefined;
+  const cases = report.http?.cases.filter((c) => c.tool === 'wrk' && !c.close) ?? [];
+  if (cases.length === 0) return undefined;
+  const pick = (c: HttpCase, prefix: string) => c.sides.find((s) => s.server.startsWith(prefix))?.rps ?? 0;
+  const groups: BarGroup[] = cases.map((c) => {
+    const node = httpRatio(report, c.name, 'skein', 'node:http');
+    const nginx = httpRatio(report, c.name, 'skein', 'nginx');
+    return {
+      label: `wrk\n${c.name}`,
+      note: [node ? `${node.median.toFixed(2)}× node` : '', nginx ? `${nginx.median.toFixed(2)}× nginx` : ''].filter(Boolean).join(', ') || undefined,
+      values: [pick(c, 'skein'), pick(c, 'node:http'), pick(c, 'nginx')],
+    };
+  });
   const m = report.machine;
   const workers = report.workers[report.workers.length - 1] ?? 1;
   return barChart(
-    `http: skein vs node:http, ${workers} workers each`,
+    `http: skein vs node:http and nginx, ${workers} workers each`,
     `${m.cores} cores (${m.cpu}), Node ${m.node}, load generator on the same host; ${report.date.slice(0, 10)}`,
     [
       { label: 'skein http', color: '#1f6feb' },
       { label: 'node:http (node:cluster)', color: '#8c959f' },
+      { label: 'nginx', color: '#2da44e' },
     ],
     groups,
     'requests per second (median of rounds)',

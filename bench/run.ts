@@ -1,17 +1,23 @@
 /**
- * `npm run bench`: the whole benchmark suite in one run.
+ * `npm run bench`: the whole benchmark suite in one run (about 15 minutes on 2 cores;
+ * `QUICK=1 npm run bench` or `-- --quick` for a smoke run of a minute or two).
  *
- *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--sweep 1,4,16,64,256] [--connections N]
- *                 [--pipeline N] [--capacity N] [--soak-messages N] [--soak-warmup N] [--soak-connections N]
- *                 [--skip throughput,capacity,soak,http,offload] [--no-build]
+ *   npm run bench [-- --quick] [--rounds N] [--seconds S] [--sweep 1,50] [--connections N]
+ *                 [--pipeline N] [--busy 50x1,16x16] [--capacity N] [--soak-messages N] [--soak-warmup N]
+ *                 [--soak-connections N] [--skip throughput,http,scrape,offload,capacity,soak] [--no-build]
  *
- * 1. throughput: `processed` (and `lines` when built) on skein with 1 and N
- *    workers against the same protocol hand-written on node:net (single
- *    process / node:cluster ×N), alternating, several rounds (bench/throughput.ts);
- * 2. bench/http.ts and bench/offload.ts, when those files exist;
- * 3. connection capacity and RSS per idle connection (bench/capacity.ts);
- * 4. a soak with the worker's RSS sampled (bench/soak.ts).
- * Writes bench/results/<date>.json, bench/results/<date>.md and bench/results/throughput.svg.
+ * Load generators are native: bench/native/line-load.c (compiled here with cc -O2) for
+ * the TCP protocols, wrk (one thread per core) for HTTP; `apt-get install -y wrk nginx`.
+ * 1. throughput: `processed` and `lines` on skein with 1 and N workers against the same
+ *    protocol hand-written on node:net (single process / node:cluster ×N), alternating,
+ *    several rounds; `lines` ×N also beside a CPU-bound neighbour (bench/throughput.ts);
+ * 2. HTTP: skein against node:http (node:cluster) and nginx, keep-alive and
+ *    `Connection: close` (bench/http.ts);
+ * 3. a scrape of /metrics while a worker is stopped (bench/scrape.ts);
+ * 4. bench/offload.ts;
+ * 5. connection capacity and RSS per idle connection (bench/capacity.ts);
+ * 6. a soak with the worker's RSS sampled (bench/soak.ts).
+ * Writes bench/results/<date>.json, bench/results/<date>.md and the charts.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -19,9 +25,12 @@ import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCapacity } from './capacity.js';
+import { runHttp } from './http.js';
+import { buildLineLoad, INSTALL_HINT, missingHttpTools } from './lib/native.js';
 import { ROOT } from './lib/proc.js';
 import { MiB, round } from './lib/stats.js';
 import { renderMarkdown, writeCharts, type BenchReport, type HookResult } from './report.js';
+import { runScrape } from './scrape.js';
 import { runSoak } from './soak.js';
 import { runThroughput } from './throughput.js';
 
@@ -33,6 +42,7 @@ const { values } = parseArgs({
     sweep: { type: 'string' },
     connections: { type: 'string' },
     pipeline: { type: 'string' },
+    busy: { type: 'string' },
     capacity: { type: 'string' },
     'soak-messages': { type: 'string' },
     'soak-connections': { type: 'string' },
@@ -41,16 +51,21 @@ const { values } = parseArgs({
     'no-build': { type: 'boolean' },
   },
 });
-const quick = values.quick ?? false;
+const quick = values.quick === true || process.env.QUICK === '1';
 const num = (raw: string | undefined, normal: number, fast: number) => (raw !== undefined ? Number(raw) : quick ? fast : normal);
 const settings = {
   rounds: num(values.rounds, 5, 1),
   seconds: num(values.seconds, 2, 1),
-  sweep: (values.sweep ?? (quick ? '1,16,64' : '1,4,16,64,256')).split(',').map(Number),
+  sweep: (values.sweep ?? '1,50').split(',').map(Number),
   connections: num(values.connections, 16, 16),
   pipeline: num(values.pipeline, 16, 16),
+  /** Cells (connections x depth) of `lines` ×N also measured beside a busy neighbour. */
+  busy: (values.busy ?? '50x1,16x16').split(',').filter(Boolean).map((cell) => cell.split('x').map(Number) as [number, number]),
+  httpRounds: num(values.rounds, 5, 1),
+  httpSeconds: num(values.seconds, 3, 1),
   capacity: num(values.capacity, 10_000, 2_000),
   soakMessages: num(values['soak-messages'], 5_000_000, 200_000),
+  scrapeRounds: num(undefined, 5, 2),
   soakConnections: num(values['soak-connections'], 32, 16),
   soakWarmup: num(values['soak-warmup'], 1_000_000, 50_000),
 };
@@ -84,7 +99,7 @@ async function runHook(name: string): Promise<HookResult | undefined> {
   const started = Date.now();
   log(`\n== bench/${name}.ts`);
   // Options reach the hook through the environment only: its own flags are its business.
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...(quick ? ['--quick'] : [])], {
     cwd: ROOT,
     env: { ...process.env, SKEIN_BENCH_JSON: out, ...(quick ? { SKEIN_BENCH_QUICK: '1' } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -124,6 +139,11 @@ function machine() {
 
 async function main(): Promise<void> {
   ensureFileLimit(settings.capacity + 2000);
+  buildLineLoad();
+  if (!skip.has('http') && missingHttpTools().length > 0) {
+    log(`wrk and nginx are needed for the HTTP part (${missingHttpTools().join(', ')} missing): ${INSTALL_HINT}; or --skip http`);
+    process.exit(2);
+  }
   if (!values['no-build']) {
     log('building (npm run build)…');
     const built = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
@@ -140,7 +160,7 @@ async function main(): Promise<void> {
     hooks: [],
   };
   if (!skip.has('throughput')) {
-    const protocols = ['processed', ...(existsSync(join(ROOT, 'dist', 'protocols', 'lines.js')) ? ['lines'] : [])];
+    const protocols = ['processed', 'lines'];
     log(`\n== throughput: ${protocols.join(', ')}; workers ${report.workers.join(' and ')}`);
     report.throughput = await runThroughput({
       protocols,
@@ -148,14 +168,31 @@ async function main(): Promise<void> {
       sweep: settings.sweep,
       connections: settings.connections,
       deepPipeline: settings.pipeline,
+      busyCells: settings.busy,
       rounds: settings.rounds,
       seconds: settings.seconds,
       log,
     });
   }
-  for (const name of ['http', 'offload']) {
-    if (skip.has(name)) continue;
-    const hook = await runHook(name);
+  if (!skip.has('http')) {
+    log('\n== http: skein against node:http and nginx (wrk)');
+    report.http = await runHttp({
+      workers: availableParallelism(),
+      rounds: settings.httpRounds,
+      seconds: settings.httpSeconds,
+      keepAliveConnections: 100,
+      closeConnections: 50,
+      depths: [1, 10],
+      autocannon: true,
+      log,
+    });
+  }
+  if (!skip.has('scrape')) {
+    log('\n== scrape: /metrics while one worker is stopped (SIGSTOP)');
+    report.scrape = await runScrape(settings.scrapeRounds, log);
+  }
+  if (!skip.has('offload')) {
+    const hook = await runHook('offload');
     if (hook) report.hooks.push(hook);
   }
   if (!skip.has('capacity')) {
@@ -171,11 +208,12 @@ async function main(): Promise<void> {
 
   const dir = join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const stamp = started.toISOString().slice(0, 10);
+  // A smoke run never replaces the day's real figures.
+  const stamp = `${started.toISOString().slice(0, 10)}${quick ? '-quick' : ''}`;
   writeFileSync(join(dir, `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const markdown = renderMarkdown(report);
   writeFileSync(join(dir, `${stamp}.md`), markdown);
-  const charts = writeCharts(report, dir);
+  const charts = quick ? [] : writeCharts(report, dir);
   process.stdout.write(`${markdown}\nwrote bench/results/${stamp}.json, bench/results/${stamp}.md${charts.map((c) => `, bench/results/${c}`).join('')}\n`);
 }
 

@@ -4,7 +4,11 @@
  * route (status, headers, body). Prints one JSON line `{ port, pids }` when
  * every worker listens.
  *
- *   node --import tsx bench/baselines/node-http-cluster.ts --port 0 --workers 2
+ *   node --import tsx bench/baselines/node-http-cluster.ts --port 0 --workers 2 [--sched rr|none]
+ *
+ * `--sched none` is node:cluster's SCHED_NONE: every worker accepts from the
+ * shared listening socket itself (the kernel picks one), instead of the primary
+ * accepting and handing each connection over IPC (SCHED_RR, node's default on Linux).
  */
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
@@ -13,7 +17,12 @@ import { parseArgs } from 'node:util';
 const BODY = 'Hello from skein\n';
 
 if (cluster.isPrimary) {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, workers: { type: 'string', default: '2' } } });
+  const { values } = parseArgs({
+    options: { port: { type: 'string', default: '0' }, workers: { type: 'string', default: '2' }, sched: { type: 'string', default: 'rr' } },
+  });
+  if (values.sched !== 'rr' && values.sched !== 'none') throw new TypeError(`--sched must be rr or none, got ${values.sched}`);
+  // Read once, before the first fork.
+  cluster.schedulingPolicy = values.sched === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR;
   const workers = Number(values.workers);
   let port = Number(values.port);
   if (port === 0) {

@@ -60,7 +60,8 @@ export async function startBaseline(protocol: string, workers: number, greeting?
   return server(workers > 0 ? `node:cluster ${protocol} ×${workers}` : `node:net ${protocol} ×1`, child, ready.port, ready.pids);
 }
 
-function server(name: string, child: ChildProcess, port: number, workerPids: number[]): BenchServer {
+/** Wraps a started server process; `stop()` ends it (SIGTERM, then SIGKILL) and any worker left by pid. */
+export function server(name: string, child: ChildProcess, port: number, workerPids: number[]): BenchServer {
   return {
     name,
     port,
@@ -85,7 +86,8 @@ function server(name: string, child: ChildProcess, port: number, workerPids: num
   };
 }
 
-async function readyLine<T>(child: ChildProcess, parse: (line: string) => T | undefined, timeoutMs = 30_000): Promise<T> {
+/** Resolves with the first stdout line `parse` accepts (rejects when the process exits first or after `timeoutMs`). */
+export async function readyLine<T>(child: ChildProcess, parse: (line: string) => T | undefined, timeoutMs = 30_000): Promise<T> {
   let output = '';
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server not ready within ${timeoutMs} ms:\n${output}`)), timeoutMs);

@@ -18,9 +18,18 @@ export interface ScrapeTarget {
 export interface AggregatorOptions {
   /** Scrape deadline: a scrape answers within this, whatever the workers do. */
   readonly timeoutMs: number;
+  /**
+   * How long a scrape waits for the workers (at most the deadline less the time kept
+   * for rendering): a worker that has not answered by then is answered for from its
+   * last report and marked stale. Default {@link DEFAULT_WORKER_WAIT_MS}.
+   */
+  readonly workerWaitMs?: number;
   /** How often the background refresh asks workers for their counters (0: never). */
   readonly refreshMs?: number;
 }
+
+/** How long a scrape waits for a worker by default, ms: a stuck worker costs a scrape no more than this. */
+export const DEFAULT_WORKER_WAIT_MS = 100;
 
 /** The background refresh's period by default: a SIGKILLed worker loses at most this much of its increments. */
 export const DEFAULT_REFRESH_MS = 1000;
@@ -49,10 +58,13 @@ interface WorkerState {
 /**
  * Aggregates the workers' registries into one exposition.
  *
- * A scrape asks every live worker and answers by its deadline with what came
- * back: a worker that is late, frozen or dead contributes the last counter and
- * histogram values it reported (so sums never fall) and no gauges, and
- * `skein_metrics_scrape_worker_failures_total{worker}` counts the miss. Values
+ * A scrape asks every live worker and waits a short while for them
+ * ({@link AggregatorOptions.workerWaitMs}, never past the deadline): a worker
+ * that has not answered by then, being frozen, busy or dead, contributes the
+ * last counter and histogram values it reported (so sums never fall) and no
+ * gauges, `skein_worker_stale{worker}` is 1 for it in that scrape (0 for the
+ * workers that answered), and `skein_metrics_scrape_worker_failures_total{worker}`
+ * counts the miss. Values
  * of workers that are gone are kept and added, so counters stay monotonic
  * across restarts. A background refresh keeps "last" at most
  * {@link DEFAULT_REFRESH_MS} old, and a worker that retires on purpose sends a
@@ -140,7 +152,7 @@ export class MetricsAggregator {
     // Time kept free after the wait to aggregate and render (and for a late timer on a busy loop).
     const timeoutMs = this.options.timeoutMs;
     const reserve = Math.min(timeoutMs / 2, Math.max(150, timeoutMs * 0.1, 3 * this.renderCostMs));
-    const waitMs = Math.max(0, timeoutMs - reserve);
+    const waitMs = Math.max(0, Math.min(timeoutMs - reserve, this.options.workerWaitMs ?? DEFAULT_WORKER_WAIT_MS));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
     const answers = await Promise.all(targets.map((t) => Promise.race([this.ask(t, 'full'), deadline])));
@@ -149,9 +161,12 @@ export class MetricsAggregator {
     const renderStart = performance.now();
     const sets: MetricJson[][] = [];
     const asked = new Set<number>();
+    const stale: MetricJson = { name: METRICS.workerStale, help: STALE_HELP, type: 'gauge', values: [], aggregator: 'sum' };
+    sets.push([stale]);
     targets.forEach((target, i) => {
       asked.add(target.id);
       const answer = answers[i];
+      stale.values.push({ value: answer ? 0 : 1, labels: { worker: String(target.slot) } });
       if (answer) {
         sets.push(labelWorker(answer, target.slot));
         return;
@@ -228,6 +243,8 @@ export class MetricsAggregator {
     return answer;
   }
 }
+
+const STALE_HELP = 'Whether this scrape answered for the worker from its last report (1) because it did not answer within --metrics-worker-wait, or with a fresh one (0).';
 
 function lastOf(state: WorkerState): MetricJson[] {
   return Array.from(state.last.values(), (entry) => entry.metric);

@@ -71,7 +71,7 @@ export class Primary extends EventEmitter {
 
   constructor(private readonly config: PrimaryConfig) {
     super();
-    this.metrics = new MetricsAggregator({ timeoutMs: config.options.metricsTimeout * 1000 });
+    this.metrics = new MetricsAggregator({ timeoutMs: config.options.metricsTimeout * 1000, workerWaitMs: config.options.metricsWorkerWait * 1000 });
     const { balance, maxConnections, maxConnectionsPerIp } = config.options;
     if (balance !== 'round-robin') {
       this.acceptor = new Acceptor({ policy: balance, maxConnections, maxConnectionsPerIp }, () => this.acceptTargets(), config.log);

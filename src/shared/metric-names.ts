@@ -16,6 +16,8 @@ export const METRICS = {
   workerRestarts: 'skein_worker_restarts_total',
   workersUnresponsive: 'skein_workers_unresponsive_total',
   scrapeWorkerFailures: 'skein_metrics_scrape_worker_failures_total',
+  /** Per worker: 1 when the scrape used the worker's last report because it did not answer within `--metrics-worker-wait`. */
+  workerStale: 'skein_worker_stale',
   eventLoopLag: 'skein_event_loop_lag_seconds',
   /** Per worker (labelled `worker`, never summed): how connections spread over workers. */
   workerConnectionsActive: 'skein_worker_connections_active',
@@ -33,6 +35,7 @@ export function isPerWorkerMetric(name: string): boolean {
     // A fraction of one worker's pool time: summing it over workers means nothing.
     name === METRICS.offloadUtilization ||
     name === METRICS.workerConnectionsActive ||
+    name === METRICS.workerStale ||
     name === METRICS.workerConnectionsTotal
   );
 }

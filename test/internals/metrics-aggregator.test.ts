@@ -88,6 +88,8 @@ describe('MetricsAggregator', () => {
     // A silent worker's gauges are dropped: its connections may be gone.
     expect(m.get('skein_connections_active{protocol="p"}')).toBe(0);
     expect(m.get('skein_metrics_scrape_worker_failures_total{worker="1"}')).toBe(1);
+    expect(m.get('skein_worker_stale{worker="1"}')).toBe(1);
+    expect(m.get('skein_worker_stale{worker="0"}')).toBe(0);
     // The frozen worker is not sent a second request while the first is unanswered.
     await scrape(aggregator, [a, b], [a]);
     expect(b.requests).toHaveLength(1);
@@ -96,6 +98,25 @@ describe('MetricsAggregator', () => {
     const after = await scrape(aggregator, [a, b]);
     expect(after.get('skein_messages_total{protocol="p"}')).toBe(17);
     expect(after.get('skein_metrics_scrape_worker_failures_total{worker="1"}')).toBe(2);
+    expect(after.get('skein_worker_stale{worker="1"}')).toBe(0);
+  });
+
+  it('answers after the worker wait, not the deadline, when a worker is silent', async () => {
+    const aggregator = new MetricsAggregator({ timeoutMs: 5000, workerWaitMs: 100 });
+    const [a, b] = [new FakeWorker(0, 1), new FakeWorker(1, 2)];
+    a.messages = 3;
+    let body: string | undefined;
+    void aggregator.scrape([a, b]).then((text) => (body = text));
+    await vi.advanceTimersByTimeAsync(0);
+    a.answer(aggregator);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(body).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(body).toBeDefined();
+    const m = parseExposition(body!);
+    expect(m.get('skein_messages_total{protocol="p"}')).toBe(3);
+    expect(m.get('skein_worker_stale{worker="1"}')).toBe(1);
   });
 
   it('answers by the deadline with 64 workers of which half never answer', async () => {

@@ -47,6 +47,8 @@ describe('resolveOptions', () => {
     [{ config: { services: [{ listen: ['tcp:x'] }] } }, /services\[0\].listen: invalid endpoint 'tcp:x'/],
     [{ config: { services: [{}, {}] } }, /two services are named 'processed'/],
     [{ flags: { highWaterMark: '10', lowWaterMark: '20' } }, /low-water-mark \(20\) must not exceed/],
+    [{ flags: { metricsTimeout: '1', metricsWorkerWait: '2' } }, /metrics-worker-wait \(2 s\) must not exceed metrics-timeout \(1 s\)/],
+    [{ env: { SKEIN_METRICS_WORKER_WAIT: '0' } }, /SKEIN_METRICS_WORKER_WAIT must be a positive number of seconds/],
     [{ flags: { poolOverload: 'drop' } }, /--pool-overload must be one of pause, reject \(got 'drop'\)/],
     [{ env: { SKEIN_POOL_OVERLOAD: 'x' } }, /SKEIN_POOL_OVERLOAD must be one of pause, reject/],
   ])('rejects %j naming the option', (layers, message) => {

@@ -33,6 +33,7 @@ export interface ServerOptions {
   readonly metricsPort: number; // 0 turns the endpoint off
   readonly metricsHost: string;
   readonly metricsTimeout: number; // seconds, scrape deadline
+  readonly metricsWorkerWait: number; // seconds a scrape waits for each worker before answering from its last report
   readonly shutdownTimeout: number; // seconds, drain budget
   readonly idleTimeout: number | undefined; // seconds
   readonly maxConnections: number | undefined; // whole server
@@ -73,6 +74,12 @@ export const OPTION_SPECS = {
   metricsPort: { flag: 'metrics-port', env: 'SKEIN_METRICS_PORT', kind: 'port', doc: 'metrics/health HTTP port (0: off)' },
   metricsHost: { flag: 'metrics-host', env: 'SKEIN_METRICS_HOST', kind: 'string', doc: 'metrics/health HTTP address' },
   metricsTimeout: { flag: 'metrics-timeout', env: 'SKEIN_METRICS_TIMEOUT', kind: 'seconds', doc: 'scrape deadline' },
+  metricsWorkerWait: {
+    flag: 'metrics-worker-wait',
+    env: 'SKEIN_METRICS_WORKER_WAIT',
+    kind: 'seconds',
+    doc: 'how long a scrape waits for a worker before using its last report (it is then marked stale)',
+  },
   shutdownTimeout: { flag: 'shutdown-timeout', env: 'SKEIN_SHUTDOWN_TIMEOUT', kind: 'seconds', doc: 'drain budget' },
   idleTimeout: { flag: 'idle-timeout', env: 'SKEIN_IDLE_TIMEOUT', kind: 'seconds', doc: 'close connections idle that long' },
   maxConnections: { flag: 'max-connections', env: 'SKEIN_MAX_CONNECTIONS', kind: 'count', doc: 'connections, whole server' },
@@ -99,6 +106,7 @@ export const DEFAULTS = Object.freeze({
   metricsHost: '127.0.0.1',
   workersPerCore: 4, // the default --max-workers is this × cores
   metricsTimeout: 5, // seconds: below Prometheus' default 10 s scrape timeout
+  metricsWorkerWait: 0.1, // seconds: a stuck worker costs a scrape no more than this
   shutdownTimeout: 10, // seconds
   poolIdleTimeout: 30, // seconds
   crashLoopDeaths: 5,
@@ -262,6 +270,11 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
       services = [normalizeService({}, 'service')];
     }
   }
+  const metricsTimeout = (out.metricsTimeout as number | undefined) ?? DEFAULTS.metricsTimeout;
+  const metricsWorkerWait = (out.metricsWorkerWait as number | undefined) ?? Math.min(DEFAULTS.metricsWorkerWait, metricsTimeout);
+  if (metricsWorkerWait > metricsTimeout) {
+    throw new InvalidOptionError(`metrics-worker-wait (${metricsWorkerWait} s) must not exceed metrics-timeout (${metricsTimeout} s)`);
+  }
   const balance = (out.balance as BalancePolicy | undefined) ?? DEFAULTS.balance;
   if (balance !== 'round-robin') checkBalanceCombinations(balance, services, out.maxConnectionsPerIp !== undefined);
   const names = new Set<string>();
@@ -277,7 +290,8 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     poolIdleTimeout: (out.poolIdleTimeout as number | undefined) ?? DEFAULTS.poolIdleTimeout,
     metricsPort: (out.metricsPort as number | undefined) ?? DEFAULTS.metricsPort,
     metricsHost: (out.metricsHost as string | undefined) ?? DEFAULTS.metricsHost,
-    metricsTimeout: (out.metricsTimeout as number | undefined) ?? DEFAULTS.metricsTimeout,
+    metricsTimeout,
+    metricsWorkerWait,
     shutdownTimeout: (out.shutdownTimeout as number | undefined) ?? DEFAULTS.shutdownTimeout,
     idleTimeout: out.idleTimeout as number | undefined,
     maxConnections: out.maxConnections as number | undefined,
