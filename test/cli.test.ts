@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CLI, ROOT, runToExit } from './helpers/server.js';
+import { CLI, eventually, ROOT, runToExit } from './helpers/server.js';
 
 const SLOW_START = fileURLToPath(new URL('./fixtures/slow-start.ts', import.meta.url));
 
@@ -66,7 +66,9 @@ describe('skein command line', () => {
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    await new Promise((r) => setTimeout(r, 1000)); // forked, each worker is loading for 4 s
+    // The primary is up (its handlers installed) and forking; each worker loads for 4 s.
+    await eventually(() => output.includes('starting 2 workers'));
+    await new Promise((r) => setTimeout(r, 200));
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     const [code] = (await once(child, 'exit')) as [number | null];

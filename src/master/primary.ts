@@ -125,6 +125,7 @@ export class Primary extends EventEmitter {
     this.watchdog.unref();
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
+    this.log.info({ workers: this.config.options.workers }, `starting ${this.config.options.workers} workers`);
     // One fork per turn of the event loop, not a synchronous loop: a SIGTERM or SIGINT
     // during start-up is handled at once, and stops the forking.
     for (let i = 0; i < this.config.options.workers; i++) {
