@@ -64,6 +64,8 @@ export class Reactor implements ReactorServices {
   private readonly pool: OffloadPool;
   private idleSweep: DelayedCall | undefined;
   private draining = false;
+  /** Past the drain deadline: what is left is closed, and new sockets are refused. */
+  private closingAll = false;
   private stopped: Promise<void> | undefined;
   /** When a drain gives up waiting for connections (epoch ms). */
   private drainDeadline: number | undefined;
@@ -168,13 +170,15 @@ export class Reactor implements ReactorServices {
     const onSocket = (raw: Socket) => {
       // A socket error before the protocol exists must never reach the process.
       raw.on('error', () => {});
-      if (this.draining) {
+      if (this.closingAll) {
         stats.reject('shutting_down');
         raw.destroy();
         return;
       }
-      // Accepted before any drain began: its preamble (PROXY header, TLS handshake) may finish
-      // during one, and the connection is then served and drained like the others.
+      // A connection that reaches us while we drain (handed over just before the listener
+      // closed, its request perhaps already sent) is served and drained like the others:
+      // its protocol hears `drain()` as soon as it exists. So is one whose preamble
+      // (PROXY header, TLS handshake) finishes during a drain.
       this.inPreamble.add(raw);
       raw.once('close', () => this.inPreamble.delete(raw));
       preamble.run(raw, (socket, peer) => {
@@ -226,6 +230,7 @@ export class Reactor implements ReactorServices {
         }
       }
       await this.connectionsEnded();
+      this.closingAll = true;
       for (const connection of this.connections) connection.transport.shutdown();
       for (const raw of this.inPreamble) raw.destroy();
       // Sockets report 'close' (and protocols hear connectionLost) on a later turn.

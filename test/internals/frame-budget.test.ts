@@ -57,7 +57,7 @@ async function serve(protocol: Protocol): Promise<{ transport: SocketTransport; 
 describe('framing receivers keep to the per-connection budget', () => {
   it('deliver at most FRAMES_PER_TURN frames per dispatch, the rest on later turns, all in order', async () => {
     const lines: string[] = [];
-    let served!: { dispatches: number[] };
+    let served!: { peer: Socket; dispatches: number[] };
     class Lines extends LineReceiver {
       override lineReceived(line: Buffer): void {
         lines.push(line.toString());
@@ -66,8 +66,7 @@ describe('framing receivers keep to the per-connection budget', () => {
     }
     served = await serve(new Lines());
     const n = 5 * FRAMES_PER_TURN + 7;
-    served.peer as Socket;
-    (served as { peer: Socket }).peer.write(Array.from({ length: n }, (_, i) => `${i}\r\n`).join(''));
+    served.peer.write(Array.from({ length: n }, (_, i) => `${i}\r\n`).join(''));
     await eventually(() => lines.length === n);
     expect(lines).toEqual(Array.from({ length: n }, (_, i) => String(i)));
     expect(Math.max(...served.dispatches)).toBeLessThanOrEqual(FRAMES_PER_TURN);

@@ -7,6 +7,7 @@
  * a request the parser refuses never reaches the handler.
  */
 import type { Address } from '../../shared/protocol/address.js';
+import type { DelayedCall } from '../../shared/protocol/clock.js';
 import { Protocol } from '../../shared/protocol/protocol.js';
 import { ReplyQueue } from '../../shared/protocol/reply-queue.js';
 import type { SkeinError } from '../../shared/protocol/errors.js';
@@ -62,6 +63,13 @@ interface Pending extends ResponseContext {
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /**
+ * Seconds a draining connection with nothing to answer stays open for a request
+ * already on its way (a keep-alive client sends its next request as soon as it
+ * has the last response); that request is answered with `Connection: close`.
+ */
+export const DRAIN_IDLE_GRACE = 1;
+
+/**
  * The `http` protocol. It keeps its own ReplyQueue (the one behind
  * `Protocol.reply`) because each response carries what must happen once it is
  * written: close the connection, or let a streamed body start.
@@ -77,6 +85,8 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
   private closing = false;
   private pipelinePaused = false;
   private draining = false;
+  /** Closes a draining connection that stayed idle through the grace. */
+  private drainGrace: DelayedCall | undefined;
   /** The peer half-closed its side. */
   private peerDone = false;
   /** Replies pushed to, and released from, the queue. */
@@ -116,6 +126,7 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
   }
 
   override connectionLost(_reason: Error): void {
+    this.drainGrace?.cancel();
     this.service.sweep.delete(this);
     this.parser.finish();
     this.responses.close();
@@ -131,12 +142,22 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
     if (this.responses.pending === 0 && !this.pipelinePaused) this.closeNow();
   }
 
-  /** Shutdown or reload: close after the response in flight (with `Connection: close`), or now if idle. */
+  /**
+   * Shutdown or reload: every request already received is answered; a request
+   * read from now on is answered with `Connection: close` and the connection
+   * closes after it. A connection with nothing to answer waits
+   * {@link DRAIN_IDLE_GRACE} for a request already on its way, then closes.
+   */
   override drain(): void {
     this.draining = true;
-    if (this.responses.pending === 0 && this.parser.phase === ParserPhase.Idle) {
-      this.closeNow();
-    }
+    if (this.responses.pending === 0 && this.parser.phase === ParserPhase.Idle) this.closeWhenStillIdle();
+  }
+
+  /** Draining and idle: close unless a request arrives within the grace (it is then answered and closes the connection). */
+  private closeWhenStillIdle(): void {
+    this.drainGrace ??= this.callLater(DRAIN_IDLE_GRACE, () => {
+      if (this.responses.pending === 0 && this.parser.phase === ParserPhase.Idle) this.closeNow();
+    });
   }
 
   // ParserEvents
@@ -332,7 +353,8 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
       this.parser.resume();
     }
     if (this.responses.pending > 0 || this.pipelinePaused) return;
-    if (this.peerDone || (this.draining && this.parser.phase === ParserPhase.Idle)) this.closeNow();
+    if (this.peerDone) this.closeNow();
+    else if (this.draining && this.parser.phase === ParserPhase.Idle) this.closeWhenStillIdle();
   }
 
   /** A reply promise rejected (serialization is guarded, so this is a bug): cut the connection. */
