@@ -23,7 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import { Piscina } from 'piscina';
-import { OffloadPool, POOL_DEFAULTS } from '../src/worker/pool/offload-pool.js';
+import { OffloadPool } from '../src/worker/pool/offload-pool.js';
+import { resolvePoolSettings } from '../src/shared/config/option-table.js';
 import { noop } from './fixtures/noop-processors.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -64,7 +65,7 @@ async function measure(run: Runner, inFlight: number, ms: number): Promise<numbe
 async function dispatchBench() {
   const threads = availableParallelism();
   const processors = fileURLToPath(new URL('./fixtures/noop-processors.ts', import.meta.url));
-  const skein = new OffloadPool({ ...POOL_DEFAULTS, threads, maxQueue: 64 });
+  const skein = new OffloadPool(resolvePoolSettings({ threads, maxQueue: 64 }));
   const piscina = new Piscina({
     filename: new URL('./fixtures/noop-piscina.mjs', import.meta.url).href,
     minThreads: threads,

@@ -6,11 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { readConfigFile } from './shared/config/config-file.js';
-import { SkeinError } from './shared/protocol/errors.js';
+import { InvalidOptionError } from './shared/protocol/errors.js';
 import { normalizeService, OPTION_SPECS, resolveOptions, type ScalarOptionName, type ServerOptions } from './shared/config/options.js';
-import { tsxExecArgv } from './shared/config/loader.js';
-import { startServer } from './master/server.js';
-import { fileURLToPath } from 'node:url';
+import { startServing } from './serve.js';
 import { loadMain } from './client/load/cli.js';
 
 const USAGE = `usage: skein serve [PROTOCOL] [--listen ENDPOINT]... [--port N] [--workers N] [--pool-threads N]
@@ -51,7 +49,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   try {
     parsed = parseArgs({ args, options: flagOptions, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new SkeinError('SKEIN_ERR_INVALID_OPTION', (error as Error).message.split('\n')[0]!.replace(/^Unknown option/, 'unknown option'));
+    throw new InvalidOptionError((error as Error).message.split('\n')[0]!.replace(/^Unknown option/, 'unknown option'));
   }
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (values.help) {
@@ -59,7 +57,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     process.exit(0);
   }
   if (parsed.positionals.length > 1) {
-    throw new SkeinError('SKEIN_ERR_INVALID_OPTION', `expected at most one PROTOCOL, got: ${parsed.positionals.join(' ')}`);
+    throw new InvalidOptionError(`expected at most one PROTOCOL, got: ${parsed.positionals.join(' ')}`);
   }
   const flags: Partial<Record<ScalarOptionName, string>> = {};
   for (const [name, spec] of Object.entries(OPTION_SPECS) as Array<[ScalarOptionName, { flag: string }]>) {
@@ -69,7 +67,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   const listen = [...((values.listen as string[] | undefined) ?? [])];
   if (typeof values.port === 'string') {
     if (!/^\d+$/.test(values.port) || Number(values.port) > 65535) {
-      throw new SkeinError('SKEIN_ERR_INVALID_OPTION', `--port must be a port number 0-65535 (got '${values.port}')`);
+      throw new InvalidOptionError(`--port must be a port number 0-65535 (got '${values.port}')`);
     }
     listen.push(`tcp:${values.port}`);
   }
@@ -77,7 +75,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   if (values.offload) protocolOptions.offload = true;
   for (const kv of (values.option as string[] | undefined) ?? []) {
     const eq = kv.indexOf('=');
-    if (eq <= 0) throw new SkeinError('SKEIN_ERR_INVALID_OPTION', `--option must be KEY=VALUE (got '${kv}')`);
+    if (eq <= 0) throw new InvalidOptionError(`--option must be KEY=VALUE (got '${kv}')`);
     const raw = kv.slice(eq + 1);
     protocolOptions[kv.slice(0, eq)] = raw === 'true' ? true : raw === 'false' ? false : /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
   }
@@ -125,10 +123,8 @@ async function main(argv: string[]): Promise<void> {
   } catch (error) {
     fail((error as Error).message);
   }
-  const usesTs = options.services.some((s) => /\.(ts|mts|cts)$/.test(s.protocol));
-  const entry = fileURLToPath(new URL('./worker/entry.js', import.meta.url));
   try {
-    await startServer({ options, exec: entry, execArgv: usesTs ? tsxExecArgv() : [...process.execArgv], handleSignals: true });
+    await startServing(options, { handleSignals: true });
   } catch (error) {
     fail((error as Error).message, 1);
   }

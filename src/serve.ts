@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { readConfigFile } from './shared/config/config-file.js';
 import { InvalidOptionError } from './shared/protocol/errors.js';
 import { isFactory, type Factory } from './shared/protocol/factory.js';
-import { tsxExecArgv } from './shared/config/loader.js';
+import { execArgvFor, ownModule } from './shared/config/loader.js';
 import { normalizeService, OPTION_SPECS, resolveOptions, type ServerOptions, type ServiceConfig } from './shared/config/options.js';
 import { startServer, type RunningServer } from './master/server.js';
 import { isSkeinWorker, runWorker } from './worker/main.js';
@@ -29,7 +29,7 @@ export interface ServeOptions extends Partial<Record<keyof typeof OPTION_SPECS, 
   handleSignals?: boolean;
 }
 
-const WORKER_ENTRY = fileURLToPath(new URL(`./worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+const WORKER_ENTRY = fileURLToPath(ownModule('./worker/entry', import.meta.url));
 
 /**
  * Runs a server on every core from the user's own script, as `skein serve`
@@ -49,13 +49,20 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer | un
     return undefined;
   }
   const options = resolveServeOptions(opts);
-  const usesTs = options.services.some((s) => /\.(ts|mts|cts)$/.test(s.protocol)) || import.meta.url.endsWith('.ts');
-  const exec = opts.factory ? process.argv[1]! : WORKER_ENTRY;
+  return startServing(options, { ...(opts.factory ? { script: process.argv[1]! } : {}), handleSignals: opts.handleSignals ?? true });
+}
+
+/**
+ * Starts the primary for resolved options (`skein serve` and `serve()` both
+ * come here). Workers run skein's worker entry, or `script` (the user's own,
+ * for `serve({ factory })`), with tsx's loader when a module is TypeScript.
+ */
+export function startServing(options: ServerOptions, how: { readonly script?: string; readonly handleSignals: boolean }): Promise<RunningServer> {
   return startServer({
     options,
-    exec,
-    execArgv: usesTs ? tsxExecArgv() : [...process.execArgv],
-    handleSignals: opts.handleSignals ?? true,
+    exec: how.script ?? WORKER_ENTRY,
+    execArgv: execArgvFor(options.services.map((s) => s.protocol)),
+    handleSignals: how.handleSignals,
   });
 }
 

@@ -4,9 +4,9 @@ import { realClock, type Clock, type DelayedCall } from '../shared/protocol/cloc
 import { ConnectError, ConnectTimeoutError, InvalidOptionError, NoProcessorError } from '../shared/protocol/errors.js';
 import type { Factory } from '../shared/protocol/factory.js';
 import type { Protocol } from '../shared/protocol/protocol.js';
-import { ProtocolDriver } from '../shared/protocol/driver.js';
 import type { ReactorServices } from '../shared/protocol/services.js';
-import { DEFAULT_WATER_MARKS, SocketTransport, type WaterMarks } from '../shared/net/socket-transport.js';
+import type { SocketTransport, WaterMarks } from '../shared/net/socket-transport.js';
+import { attachProtocol } from '../shared/net/attach.js';
 import type { ClientFactory, Connector, ConnectorState } from './client-factory.js';
 
 /** Options of {@link connectTCP}. */
@@ -160,26 +160,20 @@ export class TcpConnector<P extends Protocol = Protocol> implements Connector {
     }
     protocol.factory ??= this.factory as unknown as Factory;
     this.state = 'connected';
-    const transport = new SocketTransport(socket, this.options.waterMarks ?? DEFAULT_WATER_MARKS, undefined, () => driver.writeLost());
-    this.transport = transport;
     // A callback failure aborts the connection; its reason reaches connectionLost and clientConnectionLost.
-    const driver = new ProtocolDriver(protocol, transport, { callbackFailed: () => {} });
-    socket.on('data', (chunk: Buffer) => {
-      transport.beginDispatch();
-      driver.data(chunk);
-      transport.endDispatch();
+    const { transport, driver } = attachProtocol(socket, protocol, {
+      ...(this.options.waterMarks ? { marks: this.options.waterMarks } : {}),
+      events: { callbackFailed: () => {} },
+      onClose: () => {
+        const reason = driver.failed ?? transport.lostReason();
+        this.socket = undefined;
+        this.transport = undefined;
+        this.state = 'disconnected';
+        this.callHook(() => this.hooks.clientConnectionLost?.call(this.factory, this, reason));
+        this.finishIfIdle(reason);
+      },
     });
-    socket.on('end', () => driver.readLost());
-    socket.once('close', () => {
-      transport.closed();
-      const reason = driver.failed ?? transport.lostReason();
-      driver.lose(reason);
-      this.socket = undefined;
-      this.transport = undefined;
-      this.state = 'disconnected';
-      this.callHook(() => this.hooks.clientConnectionLost?.call(this.factory, this, reason));
-      this.finishIfIdle(reason);
-    });
+    this.transport = transport;
     driver.connect();
     if (!driver.failed && !this.settled) {
       this.settled = true;

@@ -1,9 +1,8 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { Counter, Registry } from 'prom-client';
 import { clientKey, pickClientHash, pickLeastConnections } from './balance.js';
-import type { BalancePolicy } from '../shared/config/options.js';
-import { formatEndpoint, parseEndpoint } from '../shared/net/endpoint.js';
-import { ListenError } from '../shared/protocol/errors.js';
+import type { BalancePolicy } from '../shared/config/defaults.js';
+import { listen } from '../shared/net/listen.js';
 import type { BoundEndpoint } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
 import { METRICS } from '../shared/metric-names.js';
@@ -100,37 +99,10 @@ export class Acceptor {
   async listen(listeners: readonly AcceptorListener[]): Promise<BoundEndpoint[]> {
     const bound: BoundEndpoint[] = [];
     for (const [index, listener] of listeners.entries()) {
-      const endpoint = parseEndpoint(listener.text);
-      const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.accept(socket, index, listener));
+      const { server, bound: address } = await listen(listener.text, (socket) => this.accept(socket, index, listener), { pauseOnConnect: true });
       server.on('error', (error) => this.log.error({ err: error, endpoint: listener.text }, 'listener error'));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        const done = () => {
-          server.off('error', reject);
-          resolve();
-        };
-        if (endpoint.kind === 'unix') server.listen({ path: endpoint.path, ...(endpoint.backlog ? { backlog: endpoint.backlog } : {}) }, done);
-        else
-          server.listen(
-            {
-              port: endpoint.port,
-              ...(endpoint.host !== undefined ? { host: endpoint.host } : endpoint.kind === 'tcp6' ? { host: '::' } : {}),
-              ...(endpoint.kind === 'tcp6' ? { ipv6Only: true } : {}),
-              ...(endpoint.backlog ? { backlog: endpoint.backlog } : {}),
-            },
-            done,
-          );
-      }).catch((error: NodeJS.ErrnoException) => {
-        const why = error.code === 'EADDRINUSE' ? 'address already in use' : error.message;
-        throw new ListenError(`cannot listen on ${listener.text}: ${why}`, { cause: error });
-      });
       this.servers.push(server);
-      const address = server.address();
-      bound.push(
-        address && typeof address === 'object'
-          ? { service: listener.service, endpoint: formatEndpoint(endpoint), port: address.port, address: address.address }
-          : { service: listener.service, endpoint: listener.text, address: String(address) },
-      );
+      bound.push({ service: listener.service, ...address });
     }
     return bound;
   }

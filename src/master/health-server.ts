@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { bindServer } from '../shared/net/listen.js';
 import type { Logger } from '../shared/log.js';
 import { CONTENT_TYPES, negotiateFormat, type ExpositionFormat } from './exposition.js';
 
@@ -31,17 +31,15 @@ export class HealthServer {
     this.tokenDigest = token === undefined ? undefined : digest(token);
   }
 
-  /** Listens; resolves with the bound port. */
-  listen(port: number, host: string): Promise<number> {
+  /**
+   * Listens; resolves with the bound port.
+   * @throws ListenError when the address is in use or cannot be bound.
+   */
+  async listen(port: number, host: string): Promise<number> {
     const server = createServer((req, res) => this.handle(req, res));
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
+    const bound = await bindServer(server, { kind: 'tcp', port, host }, { purpose: `serve metrics on ${host}:${port}` });
+    return bound.port ?? port;
   }
 
   close(): Promise<void> {

@@ -1,5 +1,4 @@
-import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { listen } from '../shared/net/listen.js';
 import { formatEndpoint, parseEndpoint, withPort } from '../shared/net/endpoint.js';
 import type { ServiceConfig } from '../shared/config/options.js';
 
@@ -37,10 +36,7 @@ export class PortPins {
 
 /** A port that is free right now on `host` (all interfaces when undefined). */
 async function freePort(host: string | undefined): Promise<number> {
-  const server = createServer();
-  server.listen({ port: 0, ...(host !== undefined ? { host } : {}), exclusive: true });
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
+  const { server, bound } = await listen({ kind: 'tcp', port: 0, ...(host !== undefined ? { host } : {}) }, () => {}, { exclusive: true });
   await new Promise((resolve) => server.close(resolve));
-  return port;
+  return bound.port!;
 }

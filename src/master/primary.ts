@@ -4,6 +4,7 @@ import { CrashLoopError, deserializeError } from '../shared/protocol/errors.js';
 import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type MetricsKind, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
 import type { ServerOptions } from '../shared/config/options.js';
+import { primaryAccepts } from '../shared/config/option-table.js';
 import { Acceptor, type AcceptTarget } from './acceptor.js';
 import { MetricsAggregator, type ScrapeTarget } from './metrics-aggregator.js';
 import { RestartPolicy } from './restart-policy.js';
@@ -73,7 +74,7 @@ export class Primary extends EventEmitter {
     super();
     this.metrics = new MetricsAggregator({ timeoutMs: config.options.metricsTimeout * 1000, workerWaitMs: config.options.metricsWorkerWait * 1000 });
     const { balance, maxConnections, maxConnectionsPerIp } = config.options;
-    if (balance !== 'round-robin') {
+    if (primaryAccepts(balance)) {
       this.acceptor = new Acceptor({ policy: balance, maxConnections, maxConnectionsPerIp }, () => this.acceptTargets(), config.log);
       this.metrics.extraRegistries.push(this.acceptor.registry);
     }

@@ -53,15 +53,9 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
   );
   let metricsPort: number | undefined;
   if (options.metricsPort !== 0) {
-    try {
-      metricsPort = await health.listen(options.metricsPort, options.metricsHost);
-      // Keeps each worker's last-known counters fresh, so a worker killed between scrapes loses little.
-      primary.metrics.startRefresh(() => primary.scrapeTargets());
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const why = code === 'EADDRINUSE' ? 'address already in use' : (error as Error).message;
-      throw new Error(`cannot serve metrics on ${options.metricsHost}:${options.metricsPort}: ${why}`);
-    }
+    metricsPort = await health.listen(options.metricsPort, options.metricsHost);
+    // Keeps each worker's last-known counters fresh, so a worker killed between scrapes loses little.
+    primary.metrics.startRefresh(() => primary.scrapeTargets());
   }
 
   let resolveClosed!: () => void;

@@ -9,6 +9,7 @@
  * Errors are answered in order as `ERR <code> <message>`; the connection stays open
  * (a line over 16384 bytes closes it).
  */
+import { ownModule } from '../shared/config/loader.js';
 import { errorCode, InvalidOptionError, LineTooLongError } from '../shared/protocol/errors.js';
 import { Factory } from '../shared/protocol/factory.js';
 import { LineReceiver } from '../shared/protocol/framing/line-receiver.js';
@@ -48,12 +49,10 @@ export class HashProtocol extends LineReceiver {
   }
 }
 
-const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-
 /** The factory `skein serve hash` runs. */
 export class HashFactory extends Factory<HashProtocol> {
   override protocol = HashProtocol;
-  override processors = new URL(`./hash-processors${ext}`, import.meta.url);
+  override processors = ownModule('./hash-processors', import.meta.url);
 
   /** The service options, validated. */
   get settings(): { rounds: number; inline: boolean } {

@@ -4,6 +4,7 @@
  * pool, `GET /healthz`); `--option handler=./my-handler.ts` serves your own
  * handler instead. Limits and timeouts are service options (see `HTTP_DEFAULTS`).
  */
+import { ownModule } from '../shared/config/loader.js';
 import { HttpFactory } from './http/factory.js';
 import { demoHandler } from './http/demo.js';
 
@@ -14,7 +15,5 @@ export type { HttpBody, HttpHandlerResult, HttpResponse, HttpResponseHeaders } f
 export { HTTP_DEFAULTS, resolveHttpLimits, type HttpLimits } from './http/limits.js';
 export { HttpRequestParser } from './http/parser.js';
 
-const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-
 /** The factory `skein serve http` runs: the demo routes, processing on the pool. */
-export default new HttpFactory({ handler: demoHandler, processors: new URL(`./http/processors${ext}`, import.meta.url) });
+export default new HttpFactory({ handler: demoHandler, processors: ownModule('./http/processors', import.meta.url) });

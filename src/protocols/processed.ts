@@ -4,6 +4,7 @@
  * option `offload` (`skein serve processed --offload`) the processing step runs
  * on the worker's piscina pool, and replies still leave in order.
  */
+import { ownModule } from '../shared/config/loader.js';
 import { Factory } from '../shared/protocol/factory.js';
 import { Protocol } from '../shared/protocol/protocol.js';
 import { processData } from './processed-processors.js';
@@ -26,12 +27,10 @@ export class ProcessedProtocol extends Protocol {
   }
 }
 
-const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-
 /** The factory `skein serve processed` runs. */
 export class ProcessedFactory extends Factory<ProcessedProtocol> {
   override protocol = ProcessedProtocol;
-  override processors = new URL(`./processed-processors${ext}`, import.meta.url);
+  override processors = ownModule('./processed-processors', import.meta.url);
 }
 
 export default new ProcessedFactory();

@@ -5,8 +5,9 @@ import { errorCode, IdleTimeoutError } from '../shared/protocol/errors.js';
 import { MessageMeter } from '../shared/protocol/message-meter.js';
 import { formatAddress, type Address } from '../shared/protocol/address.js';
 import type { Protocol } from '../shared/protocol/protocol.js';
-import { ProtocolDriver } from '../shared/protocol/driver.js';
-import { SocketTransport, type WaterMarks } from '../shared/net/socket-transport.js';
+import type { ProtocolDriver } from '../shared/protocol/driver.js';
+import type { SocketTransport, WaterMarks } from '../shared/net/socket-transport.js';
+import { attachProtocol } from '../shared/net/attach.js';
 import type { ProtocolStats } from './stats.js';
 
 /**
@@ -39,41 +40,37 @@ export class Connection {
     this.lastActivity = clock.seconds();
     const meter = timeMessages ? new MessageMeter(stats) : undefined;
     protocol.messageMeter = meter;
-    this.transport = new SocketTransport(socket, marks, stats, () => this.driver.writeLost(), peer, meter);
-    this.driver = new ProtocolDriver(protocol, this.transport, {
-      callbackFailed: (error, phase) => {
-        stats.error(errorCode(error));
-        log.warn(
-          { err: error.cause ?? error, phase, peer: formatAddress(this.transport.getPeer()), protocol: stats.protocol },
-          `protocol ${phase} failed; connection aborted`,
-        );
+    const attached = attachProtocol(socket, protocol, {
+      marks,
+      counters: stats,
+      peer,
+      ...(meter ? { meter } : {}),
+      events: {
+        callbackFailed: (error, phase) => {
+          stats.error(errorCode(error));
+          log.warn(
+            { err: error.cause ?? error, phase, peer: formatAddress(this.transport.getPeer()), protocol: stats.protocol },
+            `protocol ${phase} failed; connection aborted`,
+          );
+        },
+        protocolError: (error) => {
+          stats.error(errorCode(error));
+          // A peer breaking the protocol is routine (and peer-controlled): keep it out of warn-level logs.
+          log.debug(
+            { code: errorCode(error), reason: error.message, peer: formatAddress(this.transport.getPeer()), protocol: stats.protocol },
+            'connection closed with a protocol error',
+          );
+        },
       },
-      protocolError: (error) => {
-        stats.error(errorCode(error));
-        // A peer breaking the protocol is routine (and peer-controlled): keep it out of warn-level logs.
-        log.debug(
-          { code: errorCode(error), reason: error.message, peer: formatAddress(this.transport.getPeer()), protocol: stats.protocol },
-          'connection closed with a protocol error',
-        );
+      onClose: () => {
+        stats.connectionsActive--;
+        onClose(this);
       },
     });
+    this.transport = attached.transport;
+    this.driver = attached.driver;
     stats.connectionsActive++;
     stats.connectionsTotal++;
-    socket.on('data', (chunk: Buffer) => {
-      meter?.arrived();
-      stats.bytesReceived += chunk.length;
-      const transport = this.transport;
-      transport.beginDispatch();
-      this.driver.data(chunk);
-      transport.endDispatch();
-    });
-    socket.on('end', () => this.driver.readLost());
-    socket.on('close', () => {
-      stats.connectionsActive--;
-      this.transport.closed();
-      this.driver.lose(this.transport.lostReason());
-      onClose(this);
-    });
   }
 
   /** Calls `connectionMade`, then starts reading unless the protocol paused. */

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { importModule, ownModule } from '../shared/config/loader.js';
 import { ModuleLoadError } from '../shared/protocol/errors.js';
 import { Factory, isFactory } from '../shared/protocol/factory.js';
 import { isProtocolClass } from '../shared/protocol/protocol.js';
@@ -13,8 +14,7 @@ const claimed = new WeakMap<Factory, Record<string, unknown>>();
 /** The module URL of a built-in protocol, or undefined if `name` is not one. */
 export function builtinProtocolUrl(name: string): URL | undefined {
   if (!BUILTIN_NAME.test(name)) return undefined;
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const url = new URL(`../protocols/${name}${ext}`, import.meta.url);
+  const url = ownModule(`../protocols/${name}`, import.meta.url);
   return existsSync(fileURLToPath(url)) ? url : undefined;
 }
 
@@ -41,7 +41,7 @@ export async function loadFactory(spec: string, service: string, options: Readon
   const url = protocolModuleUrl(spec);
   let module: Record<string, unknown>;
   try {
-    module = (await import(url.href)) as Record<string, unknown>;
+    module = await importModule(url.href);
   } catch (error) {
     throw new ModuleLoadError(`cannot load protocol module '${spec}': ${(error as Error).message}`, { cause: error });
   }

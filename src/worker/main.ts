@@ -10,6 +10,7 @@ import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type PrimaryMess
 import { createLogger } from '../shared/log.js';
 import { loadFactory } from './load-factory.js';
 import { Reactor } from './reactor.js';
+import { primaryAccepts, reactorSettings } from '../shared/config/option-table.js';
 
 /** True in a process forked by a skein primary. */
 export function isSkeinWorker(): boolean {
@@ -84,34 +85,8 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
   process.on('disconnect', () => process.exit(0));
 
   const { options } = config;
-  // Under least-connections and client-hash the primary accepts, and enforces the whole-server
-  // and per-IP limits itself; under round-robin each worker takes its share.
-  const adopting = options.balance !== 'round-robin';
-  const perWorkerFromTotal =
-    options.maxConnections !== undefined && !adopting ? Math.ceil(options.maxConnections / options.workers) : undefined;
-  const perWorker = options.maxConnectionsPerWorker;
-  const maxConnections =
-    perWorker !== undefined && (perWorkerFromTotal === undefined || perWorker <= perWorkerFromTotal)
-      ? { limit: perWorker, reason: 'max_connections_per_worker' }
-      : perWorkerFromTotal !== undefined
-        ? { limit: perWorkerFromTotal, reason: 'max_connections' }
-        : undefined;
-  const reactor = new Reactor({
-    log,
-    highWaterMark: options.highWaterMark,
-    lowWaterMark: options.lowWaterMark,
-    idleTimeout: options.idleTimeout,
-    maxConnections,
-    maxConnectionsPerIp: adopting ? undefined : options.maxConnectionsPerIp,
-    pool: {
-      threads: options.poolThreads,
-      maxQueue: options.poolMaxQueue,
-      idleTimeoutSeconds: options.poolIdleTimeout,
-      overload: options.poolOverload,
-    },
-    // Nobody can read timings or runtime figures without the metrics endpoint: skip gathering them.
-    metrics: options.metricsPort !== 0,
-  });
+  const adopting = primaryAccepts(options.balance);
+  const reactor = new Reactor({ log, ...reactorSettings(options) });
   started.reactor = reactor;
 
   let allowExit!: () => void;

@@ -1,38 +1,29 @@
-import { chmod } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
-import { availableParallelism } from 'node:os';
+import type { Server, Socket } from 'node:net';
 import type { Address } from '../shared/protocol/address.js';
 import { realClock, type Clock, type DelayedCall } from '../shared/protocol/clock.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/net/endpoint.js';
-import { ListenError } from '../shared/protocol/errors.js';
+import { listen, type BoundAddress } from '../shared/net/listen.js';
 import type { Factory } from '../shared/protocol/factory.js';
 import type { BoundEndpoint } from '../shared/ipc.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import type { OffloadRequest, ReactorServices } from '../shared/protocol/services.js';
 import { Connection } from './connection.js';
 import { WorkerMetrics } from './metrics.js';
-import { OffloadPool, POOL_DEFAULTS, type PoolOptions } from './pool/offload-pool.js';
+import { OffloadPool } from './pool/offload-pool.js';
+import { DEFAULTS, defaultLowWaterMark } from '../shared/config/defaults.js';
+import { resolvePoolSettings, type PoolSettings, type ReactorSettings } from '../shared/config/option-table.js';
+import type { WaterMarks } from '../shared/net/socket-transport.js';
 import { Preamble } from './preamble.js';
 import type { ProtocolStats } from './stats.js';
 
-/** Tunables of one reactor. All optional; defaults match the server's. */
-export interface ReactorOptions {
-  readonly highWaterMark?: number; // bytes
-  readonly lowWaterMark?: number; // bytes
-  readonly idleTimeout?: number | undefined; // seconds
-  /** Connections this reactor accepts at once, and the rejection reason it counts. */
-  readonly maxConnections?: { readonly limit: number; readonly reason: string } | undefined;
-  readonly maxConnectionsPerIp?: number | undefined;
-  /** Pool sizing and overload policy (default: one thread per core, queue threads², `pause`). */
-  readonly pool?: Partial<PoolOptions>;
+/**
+ * Tunables of one reactor. All optional; defaults are the server's (`DEFAULTS`),
+ * and the pool's come from `resolvePoolSettings` (one thread per core, queue threads², `pause`).
+ */
+export interface ReactorOptions extends Partial<Omit<ReactorSettings, 'pool'>> {
+  readonly pool?: Partial<PoolSettings>;
   readonly log?: Logger;
   readonly clock?: Clock;
-  /**
-   * Collect the metrics that cost something to gather: each message timed to its reply, and the
-   * runtime collectors (prom-client's defaults, event-loop lag). Default true; the worker turns it
-   * off when the metrics endpoint is off, since nobody could read them. Counters are kept either way.
-   */
-  readonly metrics?: boolean;
 }
 
 interface Listener {
@@ -62,6 +53,7 @@ export class Reactor implements ReactorServices {
   private readonly inPreamble = new Set<Socket>();
   private readonly perIp = new Map<string, number>();
   private readonly pool: OffloadPool;
+  private readonly marks: WaterMarks;
   private idleSweep: DelayedCall | undefined;
   private draining = false;
   /** Past the drain deadline: what is left is closed, and new sockets are refused. */
@@ -75,18 +67,10 @@ export class Reactor implements ReactorServices {
   constructor(private readonly options: ReactorOptions = {}) {
     this.clock = options.clock ?? realClock;
     this.log = options.log ?? createLogger({ role: 'reactor' });
-    const pool = options.pool ?? {};
-    const threads = pool.threads ?? availableParallelism();
-    this.pool = new OffloadPool(
-      {
-        threads,
-        maxQueue: pool.maxQueue ?? threads * threads,
-        idleTimeoutSeconds: pool.idleTimeoutSeconds ?? POOL_DEFAULTS.idleTimeoutSeconds,
-        overload: pool.overload ?? POOL_DEFAULTS.overload,
-        abortGraceSeconds: pool.abortGraceSeconds ?? POOL_DEFAULTS.abortGraceSeconds,
-      },
-      this.log,
-      (protocol, seconds) => this.metrics.offloadDuration.observe({ protocol }, seconds),
+    const high = options.highWaterMark ?? DEFAULTS.highWaterMark;
+    this.marks = Object.freeze({ high, low: options.lowWaterMark ?? defaultLowWaterMark(high) });
+    this.pool = new OffloadPool(resolvePoolSettings(options.pool), this.log, (protocol, seconds) =>
+      this.metrics.offloadDuration.observe({ protocol }, seconds),
     );
     this.metrics = new WorkerMetrics(this.pool, { runtime: options.metrics ?? true });
   }
@@ -106,30 +90,19 @@ export class Reactor implements ReactorServices {
    * @throws ListenError when the address is in use or cannot be bound.
    */
   async listen(endpoint: string | Endpoint, factory: Factory, service = factory.protocolName): Promise<BoundEndpoint> {
-    const { parsed, text, onSocket } = await this.prepare(endpoint, factory, service);
-    const server = createServer({ allowHalfOpen: true }, onSocket);
-    server.on('error', (error) => this.log.error({ err: error, endpoint: text }, 'listener error'));
+    const { onSocket } = await this.prepare(endpoint, factory, service);
+    let server: Server;
+    let bound: BoundAddress;
     try {
-      await listenOn(server, parsed);
+      ({ server, bound } = await listen(endpoint, onSocket));
     } catch (error) {
       await factory.doStop();
-      const code = (error as NodeJS.ErrnoException).code;
-      const why =
-        code === 'EADDRINUSE'
-          ? `address already in use`
-          : code === 'EACCES'
-            ? `permission denied`
-            : (error as Error).message;
-      throw new ListenError(`cannot listen on ${text}: ${why}`, { cause: error });
+      throw error;
     }
-    if (parsed.kind === 'unix' && parsed.mode !== undefined) await chmod(parsed.path, parsed.mode);
+    server.on('error', (error) => this.log.error({ err: error, endpoint: bound.endpoint }, 'listener error'));
     this.listeners.push({ server, factory, service, onSocket });
     this.startIdleSweep();
-    const address = server.address();
-    if (address && typeof address === 'object') {
-      return { service, endpoint: text, port: address.port, address: address.address };
-    }
-    return { service, endpoint: text, address: String(address) };
+    return { service, ...bound };
   }
 
   /**
@@ -303,13 +276,12 @@ export class Reactor implements ReactorServices {
     }
     protocol.factory ??= factory;
     if (perIp !== undefined) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    const marks = { high: this.options.highWaterMark ?? 64 * 1024, low: this.options.lowWaterMark ?? 16 * 1024 };
     const connection = new Connection(
       socket,
       peer,
       protocol,
       stats,
-      marks,
+      this.marks,
       this.log,
       this.clock,
       (c) => {
@@ -349,29 +321,4 @@ export class Reactor implements ReactorServices {
     };
     this.idleSweep = this.clock.callLater(every, sweep);
   }
-}
-
-function listenOn(server: Server, endpoint: Endpoint): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    server.once('error', onError);
-    const done = () => {
-      server.off('error', onError);
-      resolve();
-    };
-    if (endpoint.kind === 'unix') {
-      server.listen({ path: endpoint.path, ...(endpoint.backlog ? { backlog: endpoint.backlog } : {}) }, done);
-    } else {
-      const host = endpoint.host ?? (endpoint.kind === 'tcp6' ? '::' : undefined);
-      server.listen(
-        {
-          port: endpoint.port,
-          ...(host !== undefined ? { host } : {}),
-          ...(endpoint.kind === 'tcp6' ? { ipv6Only: true } : {}),
-          ...(endpoint.backlog ? { backlog: endpoint.backlog } : {}),
-        },
-        done,
-      );
-    }
-  });
 }

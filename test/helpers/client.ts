@@ -1,5 +1,5 @@
 /** A line-oriented TCP test client over real sockets. */
-import { connect, type Socket } from 'node:net';
+import { connect, type NetConnectOpts, type Socket } from 'node:net';
 import { once } from 'node:events';
 
 export interface TestClient {
@@ -14,8 +14,17 @@ export interface TestClient {
   end(): void;
 }
 
-export async function connectClient(port: number, host = '127.0.0.1', localAddress?: string): Promise<TestClient> {
-  const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) });
+export function connectClient(port: number, host = '127.0.0.1', localAddress?: string): Promise<TestClient> {
+  return connectTo({ port, host, ...(localAddress ? { localAddress } : {}) });
+}
+
+/** The same client over a unix socket. */
+export function connectUnix(path: string): Promise<TestClient> {
+  return connectTo({ path });
+}
+
+async function connectTo(options: NetConnectOpts): Promise<TestClient> {
+  const socket = connect(options);
   socket.on('error', () => {});
   await once(socket, 'connect');
   let text = '';

@@ -5,7 +5,8 @@ import { NoProcessorError, OffloadCancelledError, OffloadOverloadError } from '.
 import type { OffloadRequest, PausableReading } from '../../src/shared/protocol/services.js';
 import { FairQueue } from '../../src/worker/pool/fair-queue.js';
 import { Fifo } from '../../src/worker/pool/fifo.js';
-import { OffloadPool, POOL_DEFAULTS, POOL_QUEUE, type PoolOptions } from '../../src/worker/pool/offload-pool.js';
+import { OffloadPool, POOL_QUEUE, type PoolOptions } from '../../src/worker/pool/offload-pool.js';
+import { resolvePoolSettings } from '../../src/shared/config/option-table.js';
 import { UtilizationWindow } from '../../src/worker/pool/offload-stats.js';
 
 const PROCESSORS = fileURLToPath(new URL('../fixtures/offload-processors.ts', import.meta.url));
@@ -33,14 +34,14 @@ afterEach(async () => {
 /** One default pool (1 thread, queue 1) for the tests that do not depend on sizing: threads start once. */
 let shared: OffloadPool | undefined;
 function sharedPool(): OffloadPool {
-  return (shared ??= new OffloadPool({ ...POOL_DEFAULTS, threads: 1, maxQueue: 1 }));
+  return (shared ??= new OffloadPool(resolvePoolSettings({ threads: 1, maxQueue: 1 })));
 }
 afterAll(async () => {
   await shared?.close();
 });
 
 function makePool(options: Partial<PoolOptions>): OffloadPool {
-  pool = new OffloadPool({ ...POOL_DEFAULTS, threads: 1, maxQueue: 1, ...options });
+  pool = new OffloadPool(resolvePoolSettings({ threads: 1, maxQueue: 1, ...options }));
   return pool;
 }
 

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { decodeFromCompressedBase64, type Histogram } from 'hdr-histogram-js';
-import { tsxExecArgv } from '../../shared/config/loader.js';
+import { fromSource, ownModule, tsxExecArgv } from '../../shared/config/loader.js';
 import { LoadEngine, newHistogram, type EngineOptions, type EngineProgress } from './engine.js';
 import type { LoadOptions } from './options.js';
 
@@ -202,13 +202,11 @@ function inProcess(options: EngineOptions): EngineRun {
   };
 }
 
-const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-
 function inThread(options: EngineOptions): EngineRun {
   // From TypeScript sources (tests, tsx) the thread needs tsx's loader too.
-  const worker = new Worker(new URL(`./thread${ext}`, import.meta.url), {
+  const worker = new Worker(ownModule('./thread', import.meta.url), {
     workerData: options,
-    ...(ext === '.ts' ? { execArgv: tsxExecArgv() } : {}),
+    ...(fromSource ? { execArgv: tsxExecArgv() } : {}),
   });
   let progress: EngineProgress = { completed: 0, errors: 0 };
   let onResult: ((r: RunResult) => void) | undefined;

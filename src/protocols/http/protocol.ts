@@ -6,6 +6,7 @@
  * chunked request bodies and streamed (chunked) responses are handled here;
  * a request the parser refuses never reaches the handler.
  */
+import { asBuffer } from '../../shared/protocol/bytes.js';
 import type { Address } from '../../shared/protocol/address.js';
 import type { DelayedCall } from '../../shared/protocol/clock.js';
 import { Protocol } from '../../shared/protocol/protocol.js';
@@ -398,10 +399,6 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
 function errorResponse(error: SkeinError, ctx: ResponseContext): string | Buffer {
   const status = statusOf(error);
   return serializeResponse({ status, body: `${STATUS_REASONS[status] ?? 'Error'}: ${error.message}\n` }, ctx);
-}
-
-function asBuffer(chunk: string | Uint8Array): string | Buffer {
-  return typeof chunk === 'string' || Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 function internalError(ctx: ResponseContext): string | Buffer {

@@ -1,12 +1,41 @@
+/**
+ * Module loading, in one place: whether skein runs from its TypeScript
+ * sources or from the build, the extension its own modules have, and how a
+ * user's module (a protocol or processors module, `.js` or `.ts`) is imported
+ * in a process and in a pool thread.
+ *
+ * `.ts` modules run without a build step through tsx. A process gets tsx's
+ * loader with `--import` ({@link execArgvFor}: the primary passes it to
+ * workers through cluster's `execArgv`). On Node 20 a worker thread sees no
+ * module hooks, neither its process's nor ones in the thread's own
+ * `execArgv`, but tsx's `tsImport` works inside a thread (it registers a hook
+ * scoped to one import graph): threads load `.ts` through it
+ * ({@link importModule} with `'thread'`), and when skein itself runs from
+ * source the pool starts each thread on a small native bootstrap that loads
+ * the host the same way (worker/pool/processor-host-from-source.mjs).
+ */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
-/**
- * `--import <tsx loader>`: lets worker processes and pool threads load `.ts`
- * protocol and processor modules without a build step. On Node 20 a
- * `register()` call inside a process does not reach its worker threads, so the
- * flag is passed explicitly to each (cluster `execArgv`, piscina `execArgv`).
- */
+/** True when skein runs from its TypeScript sources (tests, tsx); false from the built `dist`. */
+export const fromSource: boolean = import.meta.url.endsWith('.ts');
+
+/** `stem` resolved against `base` with the extension skein's own modules have (`.ts` from source, `.js` built). */
+export function ownModule(stem: string, base: string | URL): URL {
+  return new URL(`${stem}${fromSource ? '.ts' : '.js'}`, base);
+}
+
+/** True for a TypeScript module path or URL. */
+export function isTypeScript(path: string): boolean {
+  return /\.(ts|mts|cts)$/.test(path);
+}
+
+/** The `execArgv` for processes that load `modules`: with tsx's loader when one is TypeScript (or skein runs from source). */
+export function execArgvFor(modules: readonly string[]): string[] {
+  return fromSource || modules.some(isTypeScript) ? tsxExecArgv() : [...process.execArgv];
+}
+
+/** This process's `execArgv` with tsx's loader (`--import <tsx>`) added, unless it is there already. */
 export function tsxExecArgv(): string[] {
   const already = process.execArgv.some((arg, i, all) => arg.includes('tsx') && (arg.startsWith('--import') || all[i - 1] === '--import'));
   if (already) return [...process.execArgv];
@@ -17,4 +46,28 @@ export function tsxExecArgv(): string[] {
 export function tsxLoaderUrl(): string {
   const require = createRequire(import.meta.url);
   return pathToFileURL(require.resolve('tsx')).href;
+}
+
+/** The process's `execArgv` without tsx's `--import` (useless in threads, and slow to start). */
+export function threadExecArgv(argv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--import' && argv[i + 1]?.includes('tsx')) i++;
+    else if (!(arg.startsWith('--import=') && arg.includes('tsx'))) out.push(arg);
+  }
+  return out;
+}
+
+/**
+ * Imports a module by URL. In a process (`'process'`) a plain import, which
+ * handles `.ts` once tsx's loader is in `execArgv`; in a pool thread
+ * (`'thread'`) `.ts` goes through tsx's scoped `tsImport`.
+ */
+export async function importModule(href: string, where: 'process' | 'thread' = 'process'): Promise<Record<string, unknown>> {
+  if (where === 'thread' && isTypeScript(new URL(href).pathname)) {
+    const { tsImport } = await import('tsx/esm/api');
+    return (await tsImport(href, import.meta.url)) as Record<string, unknown>;
+  }
+  return (await import(href)) as Record<string, unknown>;
 }

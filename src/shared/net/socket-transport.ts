@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { DEFAULTS } from '../config/defaults.js';
 import { addressFrom, type Address } from '../protocol/address.js';
 import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from '../protocol/errors.js';
 import type { MessageMeter } from '../protocol/message-meter.js';
@@ -22,8 +23,8 @@ const PROTOCOL = 'protocol';
 /** Held writes up to this many bytes leave as one gathered buffer rather than a writev of many. */
 const GATHER_LIMIT = 64 * 1024;
 const SMALL_SEQUENCE = 4096; // bytes (upper bound, strings counted at 3 bytes a char): gathered by copying
-/** Default water marks: reading pauses above 64 KiB of unsent output and resumes below 16 KiB. */
-export const DEFAULT_WATER_MARKS: WaterMarks = Object.freeze({ high: 64 * 1024, low: 16 * 1024 });
+/** Default water marks (see `DEFAULTS`). */
+export const DEFAULT_WATER_MARKS: WaterMarks = Object.freeze({ high: DEFAULTS.highWaterMark, low: DEFAULTS.lowWaterMark });
 
 /**
  * A Transport backed by a node:net socket, for both ends: the worker's

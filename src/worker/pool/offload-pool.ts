@@ -8,24 +8,10 @@ import { Fifo } from './fifo.js';
 import { OffloadCounts, UtilizationWindow } from './offload-stats.js';
 import { PoolThreads } from './pool-threads.js';
 import type { ProcessorResult } from './processor-host.js';
+import type { PoolSettings } from '../../shared/config/option-table.js';
 
-/** Sizing and policy of one worker's pool. */
-export interface PoolOptions {
-  readonly threads: number;
-  /** Tasks that may wait for a thread; beyond it the overload policy applies. */
-  readonly maxQueue: number;
-  readonly idleTimeoutSeconds: number;
-  /** `pause`: stop reading from the caller's connection until the queue has room; `reject`: fail with OffloadOverloadError. */
-  readonly overload: 'pause' | 'reject';
-  /** A cancelled task still running after this long has its thread terminated (and replaced). */
-  readonly abortGraceSeconds: number;
-}
-
-export const POOL_DEFAULTS: Readonly<Omit<PoolOptions, 'threads' | 'maxQueue'>> = Object.freeze({
-  idleTimeoutSeconds: 30,
-  overload: 'pause',
-  abortGraceSeconds: 10,
-});
+/** Sizing and policy of one worker's pool (defaults: `resolvePoolSettings`). */
+export type PoolOptions = PoolSettings;
 
 /** The waiting lane of tasks that have no connection (offloaded outside a connection). */
 const NO_CONNECTION = {};

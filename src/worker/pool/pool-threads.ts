@@ -3,7 +3,8 @@ import { Piscina } from 'piscina';
 import type { Logger } from '../../shared/log.js';
 import type { OffloadRequest } from '../../shared/protocol/services.js';
 import type { ProcessorHostData, ProcessorResult, ProcessorTask } from './processor-host.js';
-import { hostFilename, threadExecArgv } from './thread-loader.js';
+import { fromSource, ownModule, threadExecArgv } from '../../shared/config/loader.js';
+import { asBuffer } from '../../shared/protocol/bytes.js';
 
 /** What the threads are started with. */
 export interface ThreadOptions {
@@ -47,7 +48,7 @@ export class PoolThreads {
       slot,
     };
     const result = (await (transfer ? pool.run(message, { transferList: transfer.map(toTransferable) as never }) : pool.run(message))) as ProcessorResult;
-    return result.ok ? { ...result, value: toBufferIfBytes(result.value) } : result;
+    return result.ok ? { ...result, value: asBuffer(result.value) } : result;
   }
 
   /** Ends the thread with this id (piscina fails its task and starts another thread when needed). */
@@ -64,7 +65,8 @@ export class PoolThreads {
 
   private create(): Piscina {
     const pool = new Piscina({
-      filename: hostFilename(new URL(`./processor-host${extname()}`, import.meta.url)),
+      // From source a thread cannot import the .ts host natively: it starts on a bootstrap that loads it through tsx.
+      filename: fromSource ? new URL('./processor-host-from-source.mjs', import.meta.url).href : ownModule('./processor-host', import.meta.url).href,
       minThreads: 0,
       maxThreads: this.options.threads,
       idleTimeout: this.options.idleTimeoutSeconds * 1000,
@@ -87,11 +89,6 @@ export class PoolThreads {
   }
 }
 
-/** `.ts` when skein itself runs from source (tests), `.js` from dist. */
-function extname(): string {
-  return import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-}
-
 /** The module specifier threads import: a file URL for a path. */
 function toSpecifier(processors: string): string {
   return /^[a-z]+:/i.test(processors) ? processors : pathToFileURL(processors).href;
@@ -108,9 +105,4 @@ function toTransferable(item: ArrayBufferLike | ArrayBufferView): ArrayBufferLik
  */
 function compact(payload: unknown): unknown {
   return payload instanceof Uint8Array && payload.byteLength !== payload.buffer.byteLength ? new Uint8Array(payload) : payload;
-}
-
-/** A Buffer returned by a processor arrives as a plain Uint8Array: make it a Buffer again (no copy). */
-function toBufferIfBytes(value: unknown): unknown {
-  return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
 }

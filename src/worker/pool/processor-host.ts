@@ -9,6 +9,8 @@ import { threadId, workerData } from 'node:worker_threads';
 import { NoProcessorError, OffloadCancelledError, serializeError, type SerializedError } from '../../shared/protocol/errors.js';
 import type { ProcessorContext } from '../../shared/protocol/services.js';
 import { claimSlot, lowerSlot, signalFromSlot } from './abort-flag.js';
+import { importModule } from '../../shared/config/loader.js';
+import { asBuffer } from '../../shared/protocol/bytes.js';
 
 /** What the pool sends a thread. */
 export interface ProcessorTask {
@@ -35,25 +37,14 @@ type Processor = (payload: unknown, context: ProcessorContext) => unknown;
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
-/** TypeScript goes through tsx's scoped import: module hooks do not reach threads on Node 20 (see thread-loader.ts). */
-async function importTs(specifier: string): Promise<Record<string, unknown>> {
-  const { tsImport } = await import('tsx/esm/api');
-  return (await tsImport(specifier, import.meta.url)) as Record<string, unknown>;
-}
-
 function load(specifier: string): Promise<Record<string, unknown>> {
   let module = modules.get(specifier);
   if (!module) {
-    module = /\.(ts|mts|cts)$/.test(new URL(specifier).pathname) ? importTs(specifier) : (import(specifier) as Promise<Record<string, unknown>>);
+    module = importModule(specifier, 'thread');
     modules.set(specifier, module);
     module.catch(() => modules.delete(specifier));
   }
   return module;
-}
-
-/** Structured cloning turns a Buffer into a plain Uint8Array: give processors a Buffer back (no copy). */
-function asBuffer(value: unknown): unknown {
-  return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
 }
 
 export default async function runProcessor({ processors, task, payload, slot }: ProcessorTask): Promise<ProcessorResult> {

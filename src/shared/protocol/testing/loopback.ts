@@ -1,4 +1,5 @@
 import type { Address } from '../address.js';
+import { DEFAULTS, defaultLowWaterMark } from '../../config/defaults.js';
 import { ConnectionAborted, ConnectionDone, ConnectionLost, errorCode } from '../errors.js';
 import { Factory } from '../factory.js';
 import type { Protocol } from '../protocol.js';
@@ -141,8 +142,8 @@ export class LoopbackPair<C extends Protocol = Protocol, S extends Protocol = Pr
   constructor(client: C, server: S, options: ConnectedPairOptions = {}) {
     this.reactor = options.reactor ?? new MemoryReactor();
     this.chunkSize = options.chunkSize ?? Infinity;
-    const high = options.highWaterMark ?? 64 * 1024;
-    this.lowWaterMark = options.lowWaterMark ?? Math.min(16 * 1024, high);
+    const high = options.highWaterMark ?? DEFAULTS.highWaterMark;
+    this.lowWaterMark = options.lowWaterMark ?? defaultLowWaterMark(high);
     const clientAddr: Address = { type: 'TCP', host: '127.0.0.1', port: 50000 };
     const serverAddr: Address = { type: 'TCP', host: '127.0.0.1', port: 9000 };
     const factoryOf = (p: Protocol, given?: Factory) => given ?? p.factory ?? Factory.forProtocol(p.constructor as new () => Protocol);

@@ -1,0 +1,78 @@
+/**
+ * The one typed defaults object. Every default skein applies, on the command
+ * line, in `serve()`, in a single-process reactor or on the client side, comes
+ * from here; a default that depends on another option is a function below it.
+ */
+
+/** The connection-distribution policies (`--balance`). */
+export const BALANCE_POLICIES = ['round-robin', 'least-connections', 'client-hash'] as const;
+export type BalancePolicy = (typeof BALANCE_POLICIES)[number];
+
+/** What a full pool queue does to a new task (`--pool-overload`). */
+export const POOL_OVERLOAD_POLICIES = ['pause', 'reject'] as const;
+export type PoolOverload = (typeof POOL_OVERLOAD_POLICIES)[number];
+
+export const DEFAULTS: Readonly<{
+  metricsPort: number;
+  metricsHost: string;
+  metricsTimeout: number;
+  metricsWorkerWait: number;
+  shutdownTimeout: number;
+  poolIdleTimeout: number;
+  poolOverload: PoolOverload;
+  poolAbortGrace: number;
+  crashLoopDeaths: number;
+  crashLoopWindow: number;
+  highWaterMark: number;
+  lowWaterMark: number;
+  protocol: string;
+  listen: string;
+  balance: BalancePolicy;
+  workersPerCore: number;
+  heartbeatTimeout: number;
+  heartbeatKillTimeout: number;
+}> = Object.freeze({
+  metricsPort: 9100, // 0 turns the endpoint off
+  metricsHost: '127.0.0.1',
+  metricsTimeout: 5, // seconds: below Prometheus' default 10 s scrape timeout
+  metricsWorkerWait: 0.1, // seconds: a stuck worker costs a scrape no more than this
+  shutdownTimeout: 10, // seconds
+  poolIdleTimeout: 30, // seconds before an idle pool thread exits
+  poolOverload: 'pause',
+  poolAbortGrace: 10, // seconds a cancelled task may keep running before its thread is terminated
+  crashLoopDeaths: 5, // worker deaths …
+  crashLoopWindow: 10, // … within this many seconds stop the server
+  highWaterMark: 64 * 1024, // bytes of unsent output that pause reading
+  lowWaterMark: 16 * 1024, // bytes below which reading resumes (at most a quarter of the high mark)
+  protocol: 'processed',
+  listen: 'tcp:9000',
+  balance: 'round-robin',
+  workersPerCore: 4, // the default --max-workers is this × cores
+  heartbeatTimeout: 5, // seconds: a worker whose event loop is stuck this long takes no new connections
+  heartbeatKillTimeout: 30, // seconds: … and is replaced after this long (at least twice the heartbeat timeout)
+});
+
+/** The most workers `--workers` and SIGTTIN may ask for, unless `--max-workers` says otherwise. */
+export function defaultMaxWorkers(cores: number): number {
+  return DEFAULTS.workersPerCore * cores;
+}
+
+/** Seconds without a heartbeat before a worker is killed: the default, or twice the heartbeat timeout if that is longer. */
+export function defaultHeartbeatKillTimeout(heartbeatTimeout: number): number {
+  return Math.max(DEFAULTS.heartbeatKillTimeout, 2 * heartbeatTimeout);
+}
+
+/** Pool threads per worker: the cores shared between the workers, at least one. */
+export function defaultPoolThreads(workers: number, cores: number): number {
+  return Math.max(1, Math.floor(cores / workers));
+}
+
+/** Tasks that may wait for a pool thread: threads². */
+export function defaultPoolMaxQueue(threads: number): number {
+  return threads * threads;
+}
+
+/** The low-water mark for a given high one: the default, or a quarter of the high mark if that is lower. */
+export function defaultLowWaterMark(highWaterMark: number): number {
+  return Math.min(DEFAULTS.lowWaterMark, Math.floor(highWaterMark / 4));
+}

@@ -1,0 +1,63 @@
+import type { Socket } from 'node:net';
+import type { Address } from '../protocol/address.js';
+import { ProtocolDriver, type DriverEvents } from '../protocol/driver.js';
+import type { MessageMeter } from '../protocol/message-meter.js';
+import type { Protocol } from '../protocol/protocol.js';
+import { SocketTransport, type WaterMarks } from './socket-transport.js';
+
+/** Where a connection counts its bytes (a server's per-service stats; a private pair on the client). */
+export interface ByteCounters {
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+/** How {@link attachProtocol} wires one socket. */
+export interface AttachOptions {
+  /** Unsent output that pauses reading, and the level it resumes at (default: the configured defaults). */
+  readonly marks?: WaterMarks;
+  readonly counters?: ByteCounters;
+  /** The peer, when known better than the socket knows it (from a PROXY header). */
+  readonly peer?: Address;
+  /** Times frames to their replies (absent when nobody reads the timings). */
+  readonly meter?: MessageMeter;
+  /** What the owner hears: callback failures, protocol errors. */
+  readonly events: DriverEvents;
+  /** Called once the socket has closed and the protocol heard `connectionLost`. */
+  readonly onClose?: () => void;
+}
+
+/** A socket attached to a protocol. */
+export interface Attached {
+  readonly transport: SocketTransport;
+  readonly driver: ProtocolDriver;
+}
+
+/**
+ * Where a socket becomes a protocol, on either side (a server's accepted
+ * connection, a client's outgoing one): wraps the socket in a
+ * {@link SocketTransport}, puts a {@link ProtocolDriver} between it and the
+ * protocol, and routes the socket's events to the driver. Each chunk read is
+ * delivered inside one dispatch, so the replies it causes leave in one write.
+ * The caller calls `driver.connect()` when the protocol should hear
+ * `connectionMade`.
+ */
+export function attachProtocol(socket: Socket, protocol: Protocol, options: AttachOptions): Attached {
+  const counters = options.counters ?? { bytesSent: 0, bytesReceived: 0 };
+  const meter = options.meter;
+  const transport = new SocketTransport(socket, options.marks, counters, () => driver.writeLost(), options.peer, meter);
+  const driver = new ProtocolDriver(protocol, transport, options.events);
+  socket.on('data', (chunk: Buffer) => {
+    meter?.arrived();
+    counters.bytesReceived += chunk.length;
+    transport.beginDispatch();
+    driver.data(chunk);
+    transport.endDispatch();
+  });
+  socket.on('end', () => driver.readLost());
+  socket.once('close', () => {
+    transport.closed();
+    driver.lose(transport.lostReason());
+    options.onClose?.();
+  });
+  return { transport, driver };
+}
