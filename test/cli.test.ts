@@ -23,6 +23,11 @@ describe('skein command line', () => {
     [['serve', '--workers', '99999999999999999999', '--metrics-port', '0'], /--workers must be a positive integer \(got '99999999999999999999'\)/],
     [['serve', '--workers', String(4 * availableParallelism() + 1), '--metrics-port', '0'], /--workers must be at most \d+ \(4 × \d+ cores; raise --max-workers to allow more\)/],
     [['serve', '--workers', '3', '--max-workers', '2', '--metrics-port', '0'], /--workers must be at most 2 \(--max-workers; raise --max-workers/],
+    // Issue 15, case 11: every option has a range; protocol options are typed.
+    [['serve', '--high-water-mark', '0', '--metrics-port', '0'], /--high-water-mark must be a positive number of bytes \(got '0'\)/],
+    [['serve', '--metrics-timeout', '1e10', '--metrics-port', '0'], /--metrics-timeout must be at most 2147483 seconds/],
+    [['serve', 'lines', '--option', 'maxLength=abc', '--port', '0', '--workers', '1', '--metrics-port', '0'], /lines: option 'maxLength' must be a positive integer \(got "abc"\)/],
+    [['serve', 'processed', '--option', 'offload=maybe', '--port', '0', '--workers', '1', '--metrics-port', '0'], /processed: option 'offload' must be true or false \(got "maybe"\)/],
   ])('%j exits non-zero with one line naming the problem', async (args, message) => {
     const { code, stderr } = await runToExit(args);
     expect(code).not.toBe(0);

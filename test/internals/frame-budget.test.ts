@@ -41,12 +41,14 @@ async function serve(protocol: Protocol): Promise<{ transport: SocketTransport; 
   const transport = new SocketTransport(socket, MARKS);
   const driver = new ProtocolDriver(protocol, transport, { callbackFailed: (e) => console.error(e) });
   const dispatches: number[] = [];
-  socket.on('data', (chunk: Buffer) => {
+  const deliver = (chunk: Buffer) => {
     dispatches.push(0);
     transport.beginDispatch();
     driver.data(chunk);
     transport.endDispatch();
-  });
+  };
+  socket.on('data', deliver);
+  transport.deliver = deliver;
   socket.on('end', () => driver.readLost());
   socket.on('close', () => driver.lose(transport.lostReason()));
   driver.connect();

@@ -74,5 +74,5 @@ export function defaultPoolMaxQueue(threads: number): number {
 
 /** The low-water mark for a given high one: the default, or a quarter of the high mark if that is lower. */
 export function defaultLowWaterMark(highWaterMark: number): number {
-  return Math.min(DEFAULTS.lowWaterMark, Math.floor(highWaterMark / 4));
+  return Math.max(1, Math.min(DEFAULTS.lowWaterMark, Math.floor(highWaterMark / 4)));
 }

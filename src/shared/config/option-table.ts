@@ -11,6 +11,9 @@ import type { ServerOptions } from './options.js';
 
 type Kind = 'count' | 'natural' | 'seconds' | 'port' | 'string' | 'bytes';
 
+/** The longest delay Node's timers accept: 2^31-1 ms, about 24.8 days. */
+export const MAX_TIMER_SECONDS = 2_147_483;
+
 interface OptionSpec {
   readonly flag: string;
   readonly env: string;
@@ -108,14 +111,18 @@ function parseRaw(spec: OptionSpec, raw: unknown, where: string): number | strin
       if (!Number.isSafeInteger(n) || n < 1) throw new InvalidOptionError(`${where} must be a positive integer (got ${shown})`);
       return n;
     case 'natural':
+      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidOptionError(`${where} must be a non-negative integer (got ${shown})`);
+      return n;
     case 'bytes':
-      if (!Number.isInteger(n) || n < 0) throw new InvalidOptionError(`${where} must be a non-negative integer (got ${shown})`);
+      if (!Number.isSafeInteger(n) || n < 1) throw new InvalidOptionError(`${where} must be a positive number of bytes (got ${shown})`);
       return n;
     case 'port':
       if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidOptionError(`${where} must be a port number 0-65535 (got ${shown})`);
       return n;
     case 'seconds':
       if (!Number.isFinite(n) || n <= 0) throw new InvalidOptionError(`${where} must be a positive number of seconds (got ${shown})`);
+      // Node's timers take at most 2^31-1 ms; beyond it they fire after 1 ms (TimeoutOverflowWarning).
+      if (n > MAX_TIMER_SECONDS) throw new InvalidOptionError(`${where} must be at most ${MAX_TIMER_SECONDS} seconds, the longest timer Node keeps (got ${shown})`);
       return n;
   }
 }

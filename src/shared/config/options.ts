@@ -107,8 +107,8 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
   const poolThreads = given('poolThreads') ?? defaultPoolThreads(workers, availableParallelism());
   const highWaterMark = given('highWaterMark') ?? DEFAULTS.highWaterMark;
   const lowWaterMark = given('lowWaterMark') ?? defaultLowWaterMark(highWaterMark);
-  if (lowWaterMark > highWaterMark) {
-    throw new InvalidOptionError(`low-water-mark (${lowWaterMark}) must not exceed high-water-mark (${highWaterMark})`);
+  if (lowWaterMark >= highWaterMark) {
+    throw new InvalidOptionError(`low-water-mark (${lowWaterMark}) must be below high-water-mark (${highWaterMark})`);
   }
   const metricsTimeout = given('metricsTimeout') ?? DEFAULTS.metricsTimeout;
   const metricsWorkerWait = given('metricsWorkerWait') ?? Math.min(DEFAULTS.metricsWorkerWait, metricsTimeout);

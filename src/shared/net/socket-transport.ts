@@ -58,6 +58,8 @@ export class SocketTransport implements Transport, FrameFlow {
   private lostWrite = false;
   /** A receiver held frames back: deliver an empty chunk once reading resumes. */
   private redeliver = false;
+  /** @internal Set by the socket's owner ({@link attachProtocol}): delivers a chunk as a read would (one dispatch, through the driver). */
+  deliver: ((chunk: Buffer) => void) | undefined;
   disconnecting = false;
 
   constructor(
@@ -227,13 +229,13 @@ export class SocketTransport implements Transport, FrameFlow {
     if (this.pauseReasons.size === 0) setImmediate(redeliverHeld, this);
   }
 
-  /** @internal The held-back frames' turn: an empty chunk through the socket's own 'data' path (one dispatch, the driver's guards). */
+  /** @internal The held-back frames' turn: an empty chunk down the path a read takes (one dispatch, the driver's guards). */
   redeliverNow(): void {
     // Paused again since it was scheduled: resumeReading schedules it anew.
     if (!this.redeliver || this.pauseReasons.size > 0) return;
     this.redeliver = false;
     if (this.socket.destroyed) return;
-    this.socket.emit('data', EMPTY);
+    this.deliver?.(EMPTY);
   }
 
   /** Reasons reading is paused for, for tests and debugging. */
