@@ -15,22 +15,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { keepAliveLoad, type KeepAliveCounts } from '../test/helpers/keepalive.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONNS = Number(process.env.CONNS ?? 32);
 const RELOADS = 5;
-const REQUEST = 'GET / HTTP/1.1\r\nHost: bench\r\n\r\n';
-
-interface Counts {
-  sent: number;
-  answered: number;
-  unanswered: number;
-  connectionClose: number;
-  connections: number;
-}
+type Counts = KeepAliveCounts;
 
 const TARGETS = {
   skein: [`${ROOT}dist/cli.js`, 'serve', 'http', '--port', '0', '--workers', '2', '--metrics-port', '0'],
@@ -66,67 +58,9 @@ async function start(args: readonly string[]): Promise<{ child: ChildProcess; po
   return { child, port, reloads: () => reloads };
 }
 
-/** Closed-loop keep-alive clients until `stop()`; counts what the server answered. */
-function load(port: number) {
-  const counts: Counts = { sent: 0, answered: 0, unanswered: 0, connectionClose: 0, connections: 0 };
-  let stopped = false;
-  const sockets = new Set<Socket>();
-  const loop = () => {
-    if (stopped) return;
-    const socket = connect({ port, host: '127.0.0.1' });
-    sockets.add(socket);
-    let waiting = false;
-    let text = '';
-    let refused = false;
-    socket.on('error', (e: NodeJS.ErrnoException) => (refused = e.code === 'ECONNREFUSED'));
-    const send = () => {
-      if (stopped) return void socket.end();
-      waiting = true;
-      text = '';
-      counts.sent++;
-      socket.write(REQUEST);
-    };
-    socket.on('connect', () => {
-      counts.connections++;
-      send();
-    });
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString('latin1');
-      const head = text.indexOf('\r\n\r\n');
-      if (head < 0) return;
-      const length = Number(/content-length: *(\d+)/i.exec(text.slice(0, head))?.[1] ?? 0);
-      if (text.length < head + 4 + length) return;
-      waiting = false;
-      counts.answered++;
-      if (/\r\nconnection: *close\r\n/i.test(text.slice(0, head + 2))) {
-        counts.connectionClose++;
-        socket.end();
-        return;
-      }
-      send();
-    });
-    socket.on('close', () => {
-      sockets.delete(socket);
-      if (waiting) counts.unanswered++;
-      // A server that refuses new connections (shut down) ends this client.
-      if (!refused) setImmediate(loop);
-    });
-  };
-  for (let i = 0; i < CONNS; i++) loop();
-  return {
-    counts,
-    async stop() {
-      stopped = true;
-      const deadline = Date.now() + 5000;
-      while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      for (const s of sockets) s.destroy();
-    },
-  };
-}
-
 async function reloads(name: keyof typeof TARGETS): Promise<Counts> {
   const server = await start(TARGETS[name]);
-  const clients = load(server.port);
+  const clients = keepAliveLoad(server.port, CONNS);
   try {
     await new Promise((r) => setTimeout(r, 500));
     for (let i = 1; i <= RELOADS; i++) {
@@ -144,7 +78,7 @@ async function reloads(name: keyof typeof TARGETS): Promise<Counts> {
 
 async function shutdown(name: keyof typeof TARGETS): Promise<Counts> {
   const server = await start(TARGETS[name]);
-  const clients = load(server.port);
+  const clients = keepAliveLoad(server.port, CONNS);
   await new Promise((r) => setTimeout(r, 1000));
   const exited = once(server.child, 'exit');
   server.child.kill('SIGTERM');
@@ -163,11 +97,16 @@ for (const name of Object.keys(TARGETS) as Array<keyof typeof TARGETS>) {
   ] as const) {
     const counts = await run(name);
     rows.push({ target: name, phase, ...counts });
-    console.log(`${name.padEnd(18)} ${phase.padEnd(10)} sent ${counts.sent}, answered ${counts.answered}, sent and unanswered ${counts.unanswered}, Connection: close ${counts.connectionClose}, connections ${counts.connections}`);
+    console.log(
+      `${name.padEnd(18)} ${phase.padEnd(10)} sent ${counts.sent}, answered ${counts.answered}, sent and unanswered ${counts.unanswered} (${counts.unansweredFirst} of them first on a new connection), Connection: close ${counts.connectionClose}, connections ${counts.connections}`,
+    );
   }
 }
-const md = ['| server | phase | requests sent | answered | sent and unanswered | responses with `Connection: close` |', '|---|---|---|---|---|---|'];
-for (const r of rows) md.push(`| ${r.target} | ${r.phase} | ${r.sent} | ${r.answered} | ${r.unanswered} | ${r.connectionClose} |`);
+const md = [
+  '| server | phase | requests sent | answered | sent and unanswered | of which first on a new connection | responses with `Connection: close` |',
+  '|---|---|---|---|---|---|---|',
+];
+for (const r of rows) md.push(`| ${r.target} | ${r.phase} | ${r.sent} | ${r.answered} | ${r.unanswered} | ${r.unansweredFirst} | ${r.connectionClose} |`);
 console.log(`\n${md.join('\n')}`);
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -171,6 +171,8 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
 
   /** @internal */
   request(request: HttpRequest): boolean {
+    // One message per request: skein_messages_total, and timed to its response's write.
+    this.frameReceived();
     const ctx: Pending = {
       seq: this.pushed,
       head: request.method === 'HEAD',
@@ -195,6 +197,8 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
 
   /** @internal */
   error(error: SkeinError): void {
+    // A refused request (400, 413, 414, 431, 501, 505) counts by code; the peer gets its status.
+    this.countProtocolError(error);
     const ctx: Pending = { seq: this.pushed, head: false, keepAlive: keepsConnection(error), http10: false, keepAliveFields: this.service.keepAliveFields };
     if (!ctx.keepAlive) this.stopReading();
     this.push(errorResponse(error, ctx), ctx);
@@ -389,6 +393,7 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
 
   private timedOut(message: string): void {
     const error = new HttpRequestTimeoutError(message);
+    this.countProtocolError(error);
     const ctx: Pending = { seq: this.pushed, head: false, keepAlive: false, http10: false, keepAliveFields: this.service.keepAliveFields };
     this.stopReading();
     this.push(errorResponse(error, ctx), ctx);

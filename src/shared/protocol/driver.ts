@@ -14,6 +14,8 @@ export interface DriverEvents {
    * malformed frame). The driver has already asked the transport to abort.
    */
   protocolError?(error: Error): void;
+  /** The protocol counted a protocol error it answered itself (`countProtocolError`); the connection stays up. */
+  protocolErrorCounted?(error: Error): void;
 }
 
 /**
@@ -35,6 +37,7 @@ export class ProtocolDriver {
   ) {
     protocol.reportFailure = (error) => this.fail(error, 'reply');
     protocol.reportProtocolError = (error) => this.closeWithError(error);
+    protocol.reportProtocolErrorCount = (error) => this.events.protocolErrorCounted?.(error);
   }
 
   /** True after `connectionLost` was delivered. */

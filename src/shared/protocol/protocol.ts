@@ -229,6 +229,19 @@ export class Protocol {
   }
 
   /**
+   * Counts a protocol error in `skein_protocol_errors_total{code}` under
+   * `error.code` without closing the connection: for a protocol that answers
+   * the peer itself (HTTP's 400, 408, 413, 414, 431 …) and closes, or not, on
+   * its own terms. Does nothing outside a reactor.
+   */
+  countProtocolError(error: Error): void {
+    this.reportProtocolErrorCount(error);
+  }
+
+  /** @internal Where `countProtocolError` goes; the lifecycle driver replaces it to count. */
+  reportProtocolErrorCount(_error: Error): void {}
+
+  /**
    * @internal Where `closeWithError` goes. The lifecycle driver (reactor,
    * testing kit) replaces it to record, count and abort; alone, it aborts.
    */

@@ -112,6 +112,7 @@ export class ProtocolWrapper extends Protocol {
     // The wrapped protocol's errors go where ours go: the driver counts them.
     inner.reportFailure = (error) => this.reportFailure(error);
     inner.reportProtocolError = (error) => this.reportProtocolError(error);
+    inner.reportProtocolErrorCount = (error) => this.reportProtocolErrorCount(error);
     this.wrappedTransport = new WrappingTransport(transport, (bytes) => this.written(bytes));
     return this.connectionMade();
   }
