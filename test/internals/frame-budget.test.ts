@@ -59,14 +59,16 @@ async function serve(protocol: Protocol): Promise<{ transport: SocketTransport; 
 describe('framing receivers keep to the per-connection budget', () => {
   it('deliver at most FRAMES_PER_TURN frames per dispatch, the rest on later turns, all in order', async () => {
     const lines: string[] = [];
-    let served!: { peer: Socket; dispatches: number[] };
+    const perDispatch: { dispatches?: number[] } = {};
     class Lines extends LineReceiver {
       override lineReceived(line: Buffer): void {
         lines.push(line.toString());
-        served.dispatches[served.dispatches.length - 1]!++;
+        const d = perDispatch.dispatches!;
+        d[d.length - 1]!++;
       }
     }
-    served = await serve(new Lines());
+    const served = await serve(new Lines());
+    perDispatch.dispatches = served.dispatches;
     const n = 5 * FRAMES_PER_TURN + 7;
     served.peer.write(Array.from({ length: n }, (_, i) => `${i}\r\n`).join(''));
     await eventually(() => lines.length === n);
