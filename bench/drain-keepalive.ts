@@ -1,7 +1,7 @@
 /**
  * Requests lost to a rolling reload and to a shutdown, with keep-alive HTTP
  * clients: skein's `http` against node:http under node:cluster (the usual
- * reload recipe, bench/baselines/node-http-reload.mjs), 2 workers each.
+ * reload recipe, bench/baselines/cluster-reload.mjs with PROTOCOL=http), 2 workers each.
  *
  * CONNS closed-loop clients each send `GET /` on a keep-alive connection, read
  * the response, and send the next at once. A connection closed by the server
@@ -26,11 +26,12 @@ type Counts = KeepAliveCounts;
 
 const TARGETS = {
   skein: [`${ROOT}dist/cli.js`, 'serve', 'http', '--port', '0', '--workers', '2', '--metrics-port', '0'],
-  'node:http cluster': [`${ROOT}bench/baselines/node-http-reload.mjs`],
+  'node:http cluster': [`${ROOT}bench/baselines/cluster-reload.mjs`],
 } as const;
 
 async function start(args: readonly string[]): Promise<{ child: ChildProcess; port: number; reloads: () => number }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SKEIN_LOG_LEVEL: 'info' } });
+  const env = { ...process.env, SKEIN_LOG_LEVEL: 'info', PROTOCOL: 'http' };
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env });
   let reloads = 0;
   let tail = '';
   let port: number | undefined;

@@ -7,8 +7,8 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SocketTransport } from '../../src/shared/net/socket-transport.js';
-import { ProtocolDriver } from '../../src/shared/protocol/driver.js';
+import { attachProtocol } from '../../src/shared/net/attach.js';
+import type { SocketTransport } from '../../src/shared/net/socket-transport.js';
 import { FRAMES_PER_TURN } from '../../src/shared/protocol/framing/buffered-receiver.js';
 import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js';
 import { Int16StringReceiver } from '../../src/shared/protocol/framing/int-string-receiver.js';
@@ -26,7 +26,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** Runs `protocol` on the accepted end the way the reactor does (one dispatch per read, through the driver). */
+/** Runs `protocol` on the accepted end through attachProtocol, as the reactor does; counts the dispatches. */
 async function serve(protocol: Protocol): Promise<{ transport: SocketTransport; peer: Socket; dispatches: number[] }> {
   const accepted = new Promise<Socket>((resolve) => {
     server = createServer({ allowHalfOpen: true }, resolve);
@@ -38,19 +38,13 @@ async function serve(protocol: Protocol): Promise<{ transport: SocketTransport; 
   sockets.push(peer);
   const socket = await accepted;
   sockets.push(socket);
-  const transport = new SocketTransport(socket, MARKS);
-  const driver = new ProtocolDriver(protocol, transport, { callbackFailed: (e) => console.error(e) });
+  const { transport, driver } = attachProtocol(socket, protocol, { marks: MARKS, events: { callbackFailed: (e) => console.error(e) } });
   const dispatches: number[] = [];
-  const deliver = (chunk: Buffer) => {
+  const begin = transport.beginDispatch.bind(transport);
+  transport.beginDispatch = () => {
     dispatches.push(0);
-    transport.beginDispatch();
-    driver.data(chunk);
-    transport.endDispatch();
+    begin();
   };
-  socket.on('data', deliver);
-  transport.deliver = deliver;
-  socket.on('end', () => driver.readLost());
-  socket.on('close', () => driver.lose(transport.lostReason()));
   driver.connect();
   socket.resume();
   return { transport, peer, dispatches };
