@@ -23,6 +23,19 @@ export { ProtocolWrapper, WrappingFactory, WrappingTransport } from './shared/pr
 export { ThrottlingFactory, ThrottlingProtocol, type ThrottlingOptions } from './shared/protocol/policies/throttling.js';
 export { realClock } from './shared/protocol/clock.js';
 export { HttpFactory, HttpProtocol, HttpRequest, HTTP_DEFAULTS, type HttpFactoryInit, type HttpHandler, type HttpConnection, type HttpHeaders, type HttpResponse, type HttpResponseHeaders, type HttpBody, type HttpHandlerResult, type HttpLimits } from './protocols/http.js';
+export {
+  WebSocketProtocol,
+  WebSocketFactory,
+  WEBSOCKET_DEFAULTS,
+  PER_MESSAGE_DEFLATE_DEFAULTS,
+  type WebSocketFactoryInit,
+  type WebSocketOptions,
+  type PerMessageDeflateOptions,
+  type SendOptions,
+  type UpgradeAnswer,
+  type UpgradeAcceptance,
+  type UpgradeRefusal,
+} from './protocols/websocket/index.js';
 
 export { connectTCP, type ConnectOptions } from './client/connector.js';
 export { ClientFactory, type Connector, type ConnectorState } from './client/client-factory.js';

@@ -7,6 +7,12 @@ export const METRICS = {
   bytesSent: 'skein_bytes_sent_total',
   messages: 'skein_messages_total',
   messageDuration: 'skein_message_duration_seconds',
+  /** Messages sent, for protocols that report them (WebSocket: one per message, whatever its frames). */
+  messagesSent: 'skein_messages_sent_total',
+  /** Open WebSocket connections (upgraded or on a plain WebSocket endpoint). */
+  websocketConnectionsActive: 'skein_websocket_connections_active',
+  /** WebSocket connections closed, by close code (1000 normal, 1001 going away, 1002, 1006 abnormal, 1007, 1009…). */
+  websocketCloses: 'skein_websocket_closes_total',
   protocolErrors: 'skein_protocol_errors_total',
   offloadTasks: 'skein_offload_tasks_total',
   offloadQueueSize: 'skein_offload_queue_size',

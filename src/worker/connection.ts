@@ -38,7 +38,7 @@ export class Connection {
     timeMessages = true,
   ) {
     this.lastActivity = clock.seconds();
-    const meter = timeMessages ? new MessageMeter(stats) : undefined;
+    const meter = timeMessages ? new MessageMeter(stats, undefined, stats) : undefined;
     protocol.messageMeter = meter;
     const attached = attachProtocol(socket, protocol, {
       marks,

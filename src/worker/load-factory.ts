@@ -48,7 +48,12 @@ export async function loadFactory(spec: string, service: string, options: Readon
   const exported = module.default;
   let factory: Factory;
   if (isFactory(exported)) factory = exported;
-  else if (isProtocolClass(exported)) factory = Factory.forProtocol(exported);
+  else if (isProtocolClass(exported)) {
+    // A protocol class may name the factory it is served with (a WebSocketProtocol: a WebSocket endpoint).
+    const build = (exported as { buildFactory?: () => unknown }).buildFactory;
+    const own = typeof build === 'function' ? build.call(exported) : undefined;
+    factory = isFactory(own) ? own : Factory.forProtocol(exported);
+  }
   else {
     throw new ModuleLoadError(
       `protocol module '${spec}' must default-export a Factory or a Protocol class (got ${exported === undefined ? 'no default export' : typeof exported})`,

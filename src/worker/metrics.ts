@@ -74,6 +74,34 @@ export class WorkerMetrics {
         copyCounter(this, (s) => s.messages);
       },
     });
+    new Counter({
+      name: METRICS.messagesSent,
+      help: 'Messages sent, for protocols that report them (WebSocket: one per message).',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        copyCounter(this, (s) => s.messagesSent);
+      },
+    });
+    new Gauge({
+      name: METRICS.websocketConnectionsActive,
+      help: 'Open WebSocket connections.',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        for (const s of services.values()) this.set({ protocol: s.protocol }, s.sessionsActive);
+      },
+    });
+    new Counter({
+      name: METRICS.websocketCloses,
+      help: 'WebSocket connections closed, by close code.',
+      labelNames: ['protocol', 'code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of services.values()) for (const [code, n] of s.closes) this.inc({ protocol: s.protocol, code: String(code) }, n);
+      },
+    });
     this.registry.registerMetric(durationHistogram(services.values.bind(services)) as never);
     new Counter({
       name: METRICS.bytesReceived,

@@ -24,6 +24,28 @@ function countAll(spec: FramingSpec, stream: Buffer, sizes: number[]): number {
 const chunkSizes = fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 8 });
 
 describe('skein load framing', () => {
+  it('websocket: requests are masked text frames; replies are counted per message, control frames skipped, however chunked', () => {
+    const request = encodeRequest({ framing: 'websocket', payload: Buffer.from('hello') });
+    expect(request[0]).toBe(0x81);
+    expect(request[1]).toBe(0x80 | 5);
+    const mask = request.subarray(2, 6);
+    expect(Buffer.from(request.subarray(6).map((b, i) => b ^ mask[i % 4]!))).toEqual(Buffer.from('hello'));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 70_000 }), { maxLength: 6 }), chunkSizes, (lengths, sizes) => {
+        const frames = lengths.flatMap((n) => {
+          const head = n < 126 ? Buffer.from([0x82, n]) : n < 0x10000 ? Buffer.from([0x82, 126, n >> 8, n & 255]) : Buffer.concat([Buffer.from([0x82, 127]), Buffer.from([0, 0, 0, 0, n >>> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255])]);
+          // A ping before each message, and the message in two frames when it is long.
+          const ping = Buffer.from([0x89, 1, 0x70]);
+          return [ping, head, Buffer.alloc(n)];
+        });
+        expect(countAll({ framing: 'websocket', payload: Buffer.from('x') }, Buffer.concat(frames), sizes.map((s) => s * 100))).toBe(lengths.length);
+      }),
+      { numRuns: 100 },
+    );
+    expect(parseLoadArgs(['--preset', 'ws-echo', '--path', '/echo']).spec).toMatchObject({ framing: 'websocket', path: '/echo' });
+    expect(() => parseLoadArgs(['--path', '/echo'])).toThrow(InvalidOptionError);
+  });
+
   it('line: counts replies ending in \\n or \\r\\n, however the stream is chunked', () => {
     fc.assert(
       fc.property(fc.array(fc.string({ unit: fc.constantFrom('a', 'b', ' ', '\r') }), { maxLength: 30 }), fc.boolean(), chunkSizes, (lines, crlf, sizes) => {

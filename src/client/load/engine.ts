@@ -1,7 +1,7 @@
 import { build, type Histogram } from 'hdr-histogram-js';
 import { ClientFactory } from '../client-factory.js';
 import { connectTCP } from '../connector.js';
-import { encodeRequest, replyCounter } from './framing.js';
+import { encodeRequest, openingFor, replyCounter } from './framing.js';
 import { LoadProtocol, type LoadRun } from './load-protocol.js';
 import type { LoadOptions } from './options.js';
 
@@ -83,7 +83,8 @@ export class LoadEngine {
     const batch = Buffer.concat(Array.from({ length: options.pipeline }, () => request));
     const factory = new ClientFactory<LoadProtocol>();
     factory.buildProtocol = () => {
-      const protocol = new LoadProtocol(state, replyCounter(options.spec), batch, request.length, options.pipeline, options.greeting);
+      const opening = openingFor(options.spec, options.host, options.port, options.greeting);
+      const protocol = new LoadProtocol(state, replyCounter(options.spec), batch, request.length, options.pipeline, opening);
       protocol.factory = factory;
       return protocol;
     };
@@ -101,7 +102,7 @@ export class LoadEngine {
       }
     }
     await Promise.all(this.protocols.map((p) => p.ready));
-    if (this.protocols.some((p) => !p.connected)) throw new Error('a connection closed before it was ready (greeting not received?)');
+    if (this.protocols.some((p) => !p.connected)) throw new Error('a connection closed before it was ready (greeting or WebSocket upgrade not received?)');
   }
 
   /**

@@ -3,12 +3,16 @@
  * The load generator does not check what a reply says, only where it ends:
  * that is enough to time each request in a closed loop.
  */
+import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from '../../shared/protocol/errors.js';
 
-/** `line`: LineReceiver; `int32`: Int32StringReceiver (4-byte big-endian length); `raw`: no framing. */
-export type Framing = 'line' | 'int32' | 'raw';
+/**
+ * `line`: LineReceiver; `int32`: Int32StringReceiver (4-byte big-endian length); `raw`: no framing;
+ * `websocket`: an upgrade request first, then each request is a masked text message and each reply a message.
+ */
+export type Framing = 'line' | 'int32' | 'raw' | 'websocket';
 
-export const FRAMINGS: readonly Framing[] = ['line', 'int32', 'raw'];
+export const FRAMINGS: readonly Framing[] = ['line', 'int32', 'raw', 'websocket'];
 
 /** What the generator needs to know to frame requests and count replies. */
 export interface FramingSpec {
@@ -24,6 +28,8 @@ export interface FramingSpec {
   readonly replyPrefix?: string;
   /** `raw`: each request gets exactly this many bytes back (overrides `replyPrefix`). */
   readonly replySize?: number;
+  /** `websocket`: the path of the upgrade request (default `/`). */
+  readonly path?: string;
 }
 
 /** Counts complete replies in a byte stream. */
@@ -44,7 +50,49 @@ export function encodeRequest(spec: FramingSpec): Buffer {
     }
     case 'raw':
       return spec.payload;
+    case 'websocket':
+      return maskedTextFrame(spec.payload);
   }
+}
+
+/** What a connection sends first and reads up to before its first request (a greeting line, a WebSocket upgrade). */
+export interface Opening {
+  /** Bytes to send on connecting, if any. */
+  readonly request?: Buffer;
+  /** The opening ends after these bytes. */
+  readonly end: Buffer;
+  /** When set, the opening must start with this (`HTTP/1.1 101`), or the connection is dropped. */
+  readonly expect?: string;
+}
+
+/** The opening of a connection for `spec`: a WebSocket upgrade, a greeting line, or none. */
+export function openingFor(spec: FramingSpec, host: string, port: number, greeting: boolean): Opening | undefined {
+  if (spec.framing === 'websocket') {
+    const key = randomBytes(16).toString('base64');
+    const request = `GET ${spec.path ?? '/'} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    return { request: Buffer.from(request), end: Buffer.from('\r\n\r\n'), expect: 'HTTP/1.1 101' };
+  }
+  return greeting ? { end: Buffer.from('\n') } : undefined;
+}
+
+/** A client's text frame: FIN, masked (RFC 6455 §5.3; one random key per run is enough for load). */
+function maskedTextFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const size = n < 126 ? 2 : n < 0x10000 ? 4 : 10;
+  const frame = Buffer.alloc(size + 4 + n);
+  frame[0] = 0x81;
+  if (n < 126) frame[1] = 0x80 | n;
+  else if (n < 0x10000) {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 0x80 | 127;
+    frame.writeBigUInt64BE(BigInt(n), 2);
+  }
+  const mask = randomBytes(4);
+  mask.copy(frame, size);
+  for (let i = 0; i < n; i++) frame[size + 4 + i] = payload[i]! ^ mask[i & 3]!;
+  return frame;
 }
 
 /**
@@ -81,6 +129,38 @@ export function replyCounter(spec: FramingSpec): ReplyCounter {
     case 'raw':
       if (spec.replySize !== undefined) return new FixedSizeCounter(spec.replySize);
       return new PrefixedEchoCounter(Buffer.from(spec.replyPrefix ?? ''), spec.payload.length);
+    case 'websocket':
+      return new WebSocketMessageCounter();
+  }
+}
+
+/** Counts the messages a WebSocket server sends (frames with FIN that end a data message; control frames are skipped). */
+export class WebSocketMessageCounter implements ReplyCounter {
+  private readonly header = Buffer.alloc(10);
+  private have = 0;
+  private skip = 0;
+
+  consume(chunk: Buffer): number {
+    let n = 0;
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.skip > 0) {
+        const take = Math.min(this.skip, chunk.length - i);
+        this.skip -= take;
+        i += take;
+        continue;
+      }
+      this.header[this.have++] = chunk[i++]!;
+      if (this.have < 2) continue;
+      const len7 = this.header[1]! & 0x7f;
+      const size = len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
+      if (this.have < size) continue;
+      this.skip = len7 === 126 ? this.header.readUInt16BE(2) : len7 === 127 ? Number(this.header.readBigUInt64BE(2)) : len7;
+      const b0 = this.header[0]!;
+      if ((b0 & 0x80) !== 0 && (b0 & 0x0f) < 8) n++;
+      this.have = 0;
+    }
+    return n;
   }
 }
 

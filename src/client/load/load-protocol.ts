@@ -1,6 +1,6 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { Protocol } from '../../shared/protocol/protocol.js';
-import type { ReplyCounter } from './framing.js';
+import type { Opening, ReplyCounter } from './framing.js';
 
 /** State shared by every connection of one load engine (one thread). */
 export interface LoadRun {
@@ -27,10 +27,12 @@ export interface LoadRun {
  * sends a new request for each reply.
  */
 export class LoadProtocol extends Protocol {
-  /** Resolves once the connection is ready for requests (after the greeting line, if any). */
+  /** Resolves once the connection is ready for requests (after its opening: a greeting line, a WebSocket upgrade). */
   readonly ready: Promise<void>;
   private markReady!: () => void;
   private greeted: boolean;
+  /** The opening read so far (only while it is incomplete; it is small). */
+  private openingSoFar = '';
   private readonly sentAt: Float64Array;
   private head = 0;
   private tail = 0;
@@ -44,16 +46,17 @@ export class LoadProtocol extends Protocol {
     private readonly batch: Buffer,
     private readonly requestBytes: number,
     private readonly pipeline: number,
-    greeting: boolean,
+    private readonly opening: Opening | undefined,
   ) {
     super();
-    this.greeted = !greeting;
+    this.greeted = opening === undefined;
     this.sentAt = new Float64Array(pipeline);
     this.ready = new Promise<void>((resolve) => (this.markReady = resolve));
   }
 
   override connectionMade(): void {
     this.transport.setTcpNoDelay(true);
+    if (this.opening?.request) this.transport.write(this.opening.request);
     if (this.greeted) this.markReady();
   }
 
@@ -71,11 +74,22 @@ export class LoadProtocol extends Protocol {
   override dataReceived(data: Buffer): void {
     let chunk = data;
     if (!this.greeted) {
-      const end = chunk.indexOf(0x0a);
-      if (end === -1) return;
+      const opening = this.opening!;
+      const seen = this.openingSoFar + chunk.toString('latin1');
+      const end = seen.indexOf(opening.end.toString('latin1'));
+      if (end === -1) {
+        // Only what the opening's end could still start in matters, unless the start must be checked.
+        this.openingSoFar = opening.expect ? seen.slice(0, 64 * 1024) : seen.slice(-opening.end.length);
+        return;
+      }
+      if (opening.expect && !seen.startsWith(opening.expect)) {
+        this.transport.loseConnection();
+        return;
+      }
       this.greeted = true;
+      this.openingSoFar = '';
       this.markReady();
-      chunk = chunk.subarray(end + 1);
+      chunk = Buffer.from(seen.slice(end + opening.end.length), 'latin1');
       if (chunk.length === 0) return;
     }
     const n = Math.min(this.counter.consume(chunk), this.inFlight);

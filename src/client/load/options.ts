@@ -45,11 +45,12 @@ export const LOAD_DEFAULTS = Object.freeze({
 const PRESETS: Record<string, Partial<{ framing: Framing; replyPrefix: string; greeting: boolean }>> = {
   processed: { framing: 'raw', replyPrefix: 'Processed: ', greeting: true },
   lines: { framing: 'line' },
+  'ws-echo': { framing: 'websocket' },
 };
 
-export const LOAD_USAGE = `usage: skein load [--host H] [--port N] [--preset processed|lines] [--framing line|int32|raw]
+export const LOAD_USAGE = `usage: skein load [--host H] [--port N] [--preset processed|lines|ws-echo] [--framing line|int32|raw|websocket]
                   [--connections N] [--pipeline N] [--duration S | --requests N] [--payload SIZE|TEXT]
-                  [--greeting] [--reply-prefix TEXT] [--reply-size N] [--delimiter TEXT] [--threads N]
+                  [--greeting] [--reply-prefix TEXT] [--reply-size N] [--delimiter TEXT] [--path P] [--threads N]
                   [--connect-timeout S] [--warmup S] [--json] [--quiet]
 
 A closed-loop TCP load generator: each connection keeps --pipeline requests in
@@ -60,7 +61,10 @@ then throughput and latency percentiles (stdout; JSON with --json).
   --framing int32       4-byte big-endian length prefix both ways
   --framing raw         a request is the payload; a reply is --reply-prefix + the echoed
                         request bytes (default: plain echo), or --reply-size bytes
+  --framing websocket   each connection upgrades (GET --path, default /), then sends each request as
+                        a masked text message of --payload bytes; each message back is a reply (an echo)
   --preset processed    = --framing raw --reply-prefix 'Processed: ' --greeting
+  --preset ws-echo      = --framing websocket
   --payload 64          64 bytes of 'x'; any non-numeric value is sent as text
   --greeting            read and skip one line after connecting (a welcome message)
   --threads N           worker threads (default: min(connections, cores)); 0 = main thread
@@ -114,6 +118,7 @@ export function parseLoadArgs(args: string[]): LoadOptions {
         'reply-prefix': { type: 'string' },
         'reply-size': { type: 'string' },
         delimiter: { type: 'string' },
+        path: { type: 'string' },
         threads: { type: 'string', short: 't' },
         'connect-timeout': { type: 'string' },
         warmup: { type: 'string' },
@@ -142,7 +147,11 @@ export function parseLoadArgs(args: string[]): LoadOptions {
     ...(v.delimiter !== undefined ? { delimiter: unescape(v.delimiter) } : {}),
     ...(replyPrefix !== undefined ? { replyPrefix: unescape(replyPrefix) } : {}),
     ...(v['reply-size'] !== undefined ? { replySize: positiveInt('reply-size', v['reply-size'], 0) } : {}),
+    ...(v.path !== undefined ? { path: v.path } : {}),
   };
+  if (spec.path !== undefined && (framing !== 'websocket' || !/^\/[\x21-\x7e]*$/.test(spec.path))) {
+    throw new InvalidOptionError(`--path must start with / and have no spaces, with --framing websocket (got '${spec.path}')`);
+  }
   validateFraming(spec);
   const requests = v.requests === undefined ? undefined : positiveInt('requests', v.requests, 0);
   return {

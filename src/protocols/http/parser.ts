@@ -194,6 +194,17 @@ export class HttpRequestParser {
     if (held.length > 0) this.execute(held.length === 1 ? held[0]! : Buffer.concat(held));
   }
 
+  /**
+   * Stops for good and returns the input that arrived after the request at
+   * which parsing stopped (`request` returned false): after an upgrade, the
+   * first bytes of the new protocol.
+   */
+  detach(): Buffer {
+    const held = this.held;
+    this.finish();
+    return held.length === 1 ? held[0]! : Buffer.concat(held);
+  }
+
   /** Stops for good: later input is ignored (the connection is closing). */
   finish(): void {
     this.state = S_DONE;

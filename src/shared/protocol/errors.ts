@@ -181,6 +181,117 @@ export type ConnectError = InstanceType<typeof ConnectError>;
 export const ConnectTimeoutError = defineError('ConnectTimeoutError', 'SKEIN_ERR_CONNECT_TIMEOUT', 'connection attempt timed out');
 export type ConnectTimeoutError = InstanceType<typeof ConnectTimeoutError>;
 
+/**
+ * A WebSocket failure that closes the connection with a close code (RFC 6455 §7.4):
+ * `closeCode` is what the peer is sent in the Close frame.
+ */
+function defineWebSocketError(name: string, code: string, closeCode: number, defaultMessage: string) {
+  const Class = class extends SkeinError {
+    static readonly code = code;
+    /** The WebSocket close code sent to the peer. */
+    static readonly closeCode = closeCode;
+    /** The WebSocket close code sent to the peer. */
+    readonly closeCode = closeCode;
+    constructor(message: string = defaultMessage, options?: { cause?: unknown }) {
+      super(code, message, options);
+      this.name = name;
+    }
+  };
+  Object.defineProperty(Class, 'name', { value: name });
+  return Class;
+}
+
+/** WebSocket: the peer broke RFC 6455 (an unmasked client frame, reserved bits, a bad opcode or control frame); closed with 1002. */
+export const WebSocketProtocolError = defineWebSocketError('WebSocketProtocolError', 'SKEIN_ERR_WEBSOCKET_PROTOCOL', 1002, 'WebSocket protocol error');
+export type WebSocketProtocolError = InstanceType<typeof WebSocketProtocolError>;
+
+/** WebSocket: a text message (or a close reason) is not valid UTF-8; closed with 1007. */
+export const WebSocketInvalidPayloadError = defineWebSocketError(
+  'WebSocketInvalidPayloadError',
+  'SKEIN_ERR_WEBSOCKET_INVALID_PAYLOAD',
+  1007,
+  'WebSocket text is not valid UTF-8',
+);
+export type WebSocketInvalidPayloadError = InstanceType<typeof WebSocketInvalidPayloadError>;
+
+/** WebSocket: a message (reassembled, or decompressed) exceeds `maxMessageBytes`; closed with 1009. */
+export const WebSocketMessageTooBigError = defineWebSocketError(
+  'WebSocketMessageTooBigError',
+  'SKEIN_ERR_WEBSOCKET_MESSAGE_TOO_BIG',
+  1009,
+  'WebSocket message exceeds maxMessageBytes',
+);
+export type WebSocketMessageTooBigError = InstanceType<typeof WebSocketMessageTooBigError>;
+
+/** WebSocket: the peer did not answer a ping (nor send anything) within `pingTimeout`; the connection was dropped (1006). */
+export const WebSocketPingTimeoutError = defineWebSocketError(
+  'WebSocketPingTimeoutError',
+  'SKEIN_ERR_WEBSOCKET_PING_TIMEOUT',
+  1006,
+  'WebSocket peer did not answer a ping in time',
+);
+export type WebSocketPingTimeoutError = InstanceType<typeof WebSocketPingTimeoutError>;
+
+/** WebSocket: the peer did not complete the closing handshake within `closeTimeout`; the connection was dropped (1006). */
+export const WebSocketCloseTimeoutError = defineWebSocketError(
+  'WebSocketCloseTimeoutError',
+  'SKEIN_ERR_WEBSOCKET_CLOSE_TIMEOUT',
+  1006,
+  'WebSocket closing handshake timed out',
+);
+export type WebSocketCloseTimeoutError = InstanceType<typeof WebSocketCloseTimeoutError>;
+
+/** WebSocket: an upgrade request skein refuses (bad `Sec-WebSocket-Key` or version, not a GET…); answered 400 (426 for a plain HTTP request). */
+export const WebSocketHandshakeError = defineError('WebSocketHandshakeError', 'SKEIN_ERR_WEBSOCKET_HANDSHAKE', 'bad WebSocket upgrade request');
+export type WebSocketHandshakeError = InstanceType<typeof WebSocketHandshakeError>;
+
+/** WebSocket: `close()` was given a code an endpoint may not send, or a reason over 123 bytes. */
+export const WebSocketInvalidCloseError = defineError(
+  'WebSocketInvalidCloseError',
+  'SKEIN_ERR_WEBSOCKET_INVALID_CLOSE',
+  'invalid WebSocket close code or reason',
+);
+export type WebSocketInvalidCloseError = InstanceType<typeof WebSocketInvalidCloseError>;
+
+/** What ended a WebSocket connection, as `connectionLost` receives it. */
+export interface WebSocketCloseInfo {
+  /**
+   * The close code: the one in the peer's Close frame, 1005 when it had none,
+   * 1006 when the connection ended without a closing handshake (reset, timeout, shutdown).
+   * When skein failed the connection (1002, 1007, 1009), the code it sent.
+   */
+  closeCode?: number;
+  /** The close reason (UTF-8 text, may be empty). */
+  closeReason?: string;
+  /** True when both Close frames were exchanged. */
+  wasClean?: boolean;
+  cause?: unknown;
+}
+
+/**
+ * `WebSocketProtocol.connectionLost` receives this: the connection is gone,
+ * with its close code, reason, and whether the closing handshake completed.
+ * `cause` holds the underlying error (a protocol error skein closed with, a
+ * timeout, the transport's `ConnectionLost` or `ShutdownError`).
+ */
+export class WebSocketClosed extends SkeinError {
+  static readonly code = 'SKEIN_ERR_WEBSOCKET_CLOSED';
+  /** See {@link WebSocketCloseInfo.closeCode}. */
+  readonly closeCode: number;
+  /** See {@link WebSocketCloseInfo.closeReason}. */
+  readonly closeReason: string;
+  /** See {@link WebSocketCloseInfo.wasClean}. */
+  readonly wasClean: boolean;
+
+  constructor(message = 'WebSocket connection closed', info: WebSocketCloseInfo = {}) {
+    super('SKEIN_ERR_WEBSOCKET_CLOSED', message, info.cause === undefined ? undefined : { cause: info.cause });
+    this.name = 'WebSocketClosed';
+    this.closeCode = info.closeCode ?? 1006;
+    this.closeReason = info.closeReason ?? '';
+    this.wasClean = info.wasClean ?? false;
+  }
+}
+
 /** Every error class, by name: used to rebuild errors that crossed a thread or process. */
 export const errorClasses = {
   ConnectionDone,
@@ -216,6 +327,14 @@ export const errorClasses = {
   OffloadThreadError,
   ConnectError,
   ConnectTimeoutError,
+  WebSocketProtocolError,
+  WebSocketInvalidPayloadError,
+  WebSocketMessageTooBigError,
+  WebSocketPingTimeoutError,
+  WebSocketCloseTimeoutError,
+  WebSocketHandshakeError,
+  WebSocketInvalidCloseError,
+  WebSocketClosed,
 } as const;
 
 /** The wire form of an error that crosses a thread or process boundary. */

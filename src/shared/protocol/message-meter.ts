@@ -44,6 +44,20 @@ export interface MessageSink {
   readonly durations: DurationCounts;
 }
 
+/**
+ * Counters of protocols that hold sessions of their own on a connection and
+ * send messages unasked (WebSocket): messages sent, open sessions, close codes,
+ * and protocol errors that closed a session gracefully (with a close frame
+ * rather than an abort).
+ */
+export interface SessionSink {
+  messagesSent: number;
+  sessionsActive: number;
+  /** Sessions closed, by close code. */
+  readonly closes: Map<number, number>;
+  error(code: string): void;
+}
+
 /** Frames waiting for a reply beyond this many are counted but not timed. */
 const MAX_PENDING = 4096;
 
@@ -74,7 +88,31 @@ export class MessageMeter {
   constructor(
     private readonly sink: MessageSink,
     private readonly now: () => number = () => performance.now(),
+    private readonly sessions?: SessionSink,
   ) {}
+
+  /** A message was sent (counted in `skein_messages_sent_total`). */
+  sent(): void {
+    if (this.sessions) this.sessions.messagesSent++;
+  }
+
+  /** A session (a WebSocket) opened on this connection. */
+  sessionOpened(): void {
+    if (this.sessions) this.sessions.sessionsActive++;
+  }
+
+  /** The session closed with `code`. */
+  sessionClosed(code: number): void {
+    const s = this.sessions;
+    if (!s) return;
+    s.sessionsActive--;
+    s.closes.set(code, (s.closes.get(code) ?? 0) + 1);
+  }
+
+  /** A protocol error closed the session gracefully: counted in `skein_protocol_errors_total{code}` like an abort would be. */
+  protocolError(code: string): void {
+    this.sessions?.error(code);
+  }
 
   /** Bytes arrived (called by the reactor once per chunk read). */
   arrived(): void {

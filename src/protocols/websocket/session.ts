@@ -1,0 +1,394 @@
+/**
+ * One open WebSocket: frames in, messages out, the closing handshake, pings.
+ * The protocol object the author writes ({@link WebSocketProtocol}) holds
+ * only hooks and the sending API; everything the RFC requires happens here,
+ * where an author's override cannot skip it.
+ *
+ * Closing (RFC 6455 §7): when the peer sends Close, it is answered with the
+ * same code and the TCP connection is closed (the server closes first). When
+ * we close, we send Close, stop sending, and wait up to `closeTimeout` for the
+ * peer's Close. When the peer breaks the protocol, we send Close with the
+ * error's code (1002, 1007, 1009), stop reading, and close; the close timer
+ * also bounds how long a peer that never reads can hold that socket.
+ */
+import type { DelayedCall } from '../../shared/protocol/clock.js';
+import {
+  WebSocketClosed,
+  WebSocketCloseTimeoutError,
+  WebSocketInvalidCloseError,
+  WebSocketInvalidPayloadError,
+  WebSocketPingTimeoutError,
+  WebSocketProtocolError,
+  type SkeinError,
+} from '../../shared/protocol/errors.js';
+import type { MessageMeter } from '../../shared/protocol/message-meter.js';
+import type { Transport } from '../../shared/protocol/transport.js';
+import type { PerMessageDeflate } from './deflate.js';
+import {
+  CLOSE_ABNORMAL,
+  CLOSE_GOING_AWAY,
+  CLOSE_NO_STATUS,
+  closePayload,
+  encodeControl,
+  encodeFrame,
+  encodeTextFrame,
+  isSendableCloseCode,
+  MAX_CLOSE_REASON,
+  MAX_CONTROL_PAYLOAD,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONTINUATION,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+} from './frame.js';
+import { FrameParser, type FrameSink } from './frame-parser.js';
+import type { WebSocketOptions } from './options.js';
+import { isUtf8, Utf8Stream } from './utf8.js';
+
+/** The hooks a session calls on its protocol (a {@link WebSocketProtocol}). */
+export interface SessionHooks {
+  connectionMade(): void | Promise<void>;
+  messageReceived(data: Buffer, isBinary: boolean): void | Promise<void>;
+  pongReceived(data: Buffer): void;
+  connectionLost(reason: WebSocketClosed): void | Promise<void>;
+  frameReceived(): void;
+}
+
+/** What the session needs from the connection that carries it. */
+export interface SessionOwner {
+  readonly transport: Transport;
+  readonly meter: MessageMeter | undefined;
+  /** Schedules on the reactor clock. */
+  callLater(seconds: number, fn: () => void): DelayedCall;
+  /** A hook failed outside a dispatch (a rejected promise): abort the connection, log and count it. */
+  reportFailure(error: unknown): void;
+}
+
+/** How to send one message. */
+export interface SendOptions {
+  /** Send as a binary message (default: true for bytes, false for a string). */
+  readonly binary?: boolean;
+  /** Split the message into frames of at most this many payload bytes. */
+  readonly fragmentSize?: number;
+  /** Compress when permessage-deflate is on and the message reaches its threshold (default true). */
+  readonly compress?: boolean;
+}
+
+const OPEN = 0;
+/** We sent Close and wait for the peer's. */
+const CLOSING = 1;
+/** Close exchanged, or the connection failed: only the TCP close is left. */
+const CLOSED = 2;
+
+const EMPTY = Buffer.alloc(0);
+
+export class WebSocketSession implements FrameSink {
+  private readonly parser: FrameParser;
+  private state = OPEN;
+  // The message being reassembled (only when it spans frames or is compressed).
+  private messageOpcode = 0;
+  private compressed = false;
+  private fragments: Buffer[] = [];
+  private utf8: Utf8Stream | undefined;
+  // Closing.
+  private sentClose = false;
+  private receivedCode: number | undefined;
+  private receivedReason = '';
+  private failure: (SkeinError & { closeCode: number }) | undefined;
+  private timedOut: SkeinError | undefined;
+  private closeTimer: DelayedCall | undefined;
+  // Liveness: a flag per chunk, checked by a timer per interval (no clock read per chunk).
+  private heard = false;
+  private pinged = false;
+  private pingTimer: DelayedCall | undefined;
+  // Drain: close 1001 once the messages being handled are done.
+  private inFlight = 0;
+  private draining = false;
+  private lost = false;
+
+  constructor(
+    private readonly hooks: SessionHooks,
+    private readonly owner: SessionOwner,
+    private readonly options: WebSocketOptions,
+    private readonly deflate: PerMessageDeflate | undefined,
+  ) {
+    this.parser = new FrameParser(this, { maxMessageBytes: options.maxMessageBytes, expectMasked: true, rsv1Allowed: deflate !== undefined });
+  }
+
+  /** True while messages may be sent (after open, before Close). */
+  get isOpen(): boolean {
+    return this.state === OPEN;
+  }
+
+  /** Starts the session: counts it, arms the ping timer, calls `connectionMade`. */
+  open(): void {
+    this.owner.meter?.sessionOpened();
+    if (this.options.pingInterval > 0) this.armPing(this.options.pingInterval);
+    this.settle(this.hooks.connectionMade());
+  }
+
+  /** Bytes from the peer. */
+  dataReceived(chunk: Buffer): void {
+    this.heard = true;
+    this.parser.push(chunk);
+  }
+
+  // FrameSink
+
+  /** @internal */
+  frame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer): void {
+    if (opcode >= OP_CLOSE) return this.control(opcode, payload);
+    // After our Close the peer may still send data (RFC 6455 §5.5.1): it is discarded.
+    if (this.state !== OPEN) return;
+    if (opcode !== OP_CONTINUATION) {
+      if (fin && !rsv1) {
+        // The common case: a whole message in one frame.
+        if (opcode === OP_TEXT && !isUtf8(payload)) return this.fail(new WebSocketInvalidPayloadError('text message is not valid UTF-8'));
+        return this.deliver(payload, opcode === OP_BINARY);
+      }
+      this.messageOpcode = opcode;
+      this.compressed = rsv1;
+    }
+    const text = this.messageOpcode === OP_TEXT;
+    if (text && !this.compressed && !(this.utf8 ??= new Utf8Stream()).push(payload)) {
+      return this.fail(new WebSocketInvalidPayloadError('text message is not valid UTF-8'));
+    }
+    this.fragments.push(payload);
+    if (!fin) return;
+    const pieces = this.fragments;
+    this.fragments = [];
+    let data: Buffer;
+    if (this.compressed) {
+      try {
+        data = this.deflate!.decompress(pieces, this.options.maxMessageBytes);
+      } catch (error) {
+        return this.fail(error as SkeinError & { closeCode: number });
+      }
+      if (text && !isUtf8(data)) return this.fail(new WebSocketInvalidPayloadError('text message is not valid UTF-8'));
+    } else {
+      if (text && !this.utf8!.end()) return this.fail(new WebSocketInvalidPayloadError('text message ends inside a UTF-8 sequence'));
+      data = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    }
+    this.deliver(data, !text);
+  }
+
+  /** @internal */
+  fail(error: SkeinError): void {
+    this.failWith(error as SkeinError & { closeCode: number });
+  }
+
+  // Sending
+
+  /** Sends one message; returns false (and sends nothing) once the session is closing. */
+  send(data: Buffer | Uint8Array | string, options: SendOptions = {}): boolean {
+    if (this.state !== OPEN) return false;
+    const isString = typeof data === 'string';
+    const opcode = (options.binary ?? !isString) ? OP_BINARY : OP_TEXT;
+    const transport = this.owner.transport;
+    let payload: Buffer | string = isString ? data : asBuffer(data);
+    let rsv1 = false;
+    const deflate = this.deflate;
+    if (deflate && options.compress !== false && (isString ? Buffer.byteLength(payload) : payload.length) >= deflate.threshold) {
+      payload = deflate.compress(isString ? Buffer.from(payload) : (payload as Buffer));
+      rsv1 = true;
+    }
+    const size = options.fragmentSize;
+    const length = typeof payload === 'string' ? payload.length : payload.length;
+    if (size === undefined || length <= size) {
+      const frame = typeof payload === 'string' ? encodeTextFrame(opcode, payload) : encodeFrame(opcode, payload, true, rsv1);
+      if (Array.isArray(frame)) transport.writeSequence(frame);
+      else transport.write(frame);
+    } else {
+      if (!Number.isSafeInteger(size) || size < 1) throw new TypeError('options.fragmentSize must be a positive integer');
+      const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
+      const frames: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += size) {
+        const end = Math.min(at + size, bytes.length);
+        const frame = encodeFrame(at === 0 ? opcode : OP_CONTINUATION, bytes.subarray(at, end), end === bytes.length, at === 0 && rsv1);
+        if (Array.isArray(frame)) frames.push(frame[0], frame[1]);
+        else frames.push(frame);
+      }
+      transport.writeSequence(frames);
+    }
+    this.owner.meter?.sent();
+    return true;
+  }
+
+  /** Sends a ping (at most 125 bytes of payload); a no-op once closing. */
+  ping(data: Buffer | string = EMPTY): void {
+    if (this.state !== OPEN) return;
+    const payload = typeof data === 'string' ? Buffer.from(data) : data;
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('a ping carries at most 125 bytes');
+    this.owner.transport.write(encodeControl(OP_PING, payload));
+  }
+
+  /**
+   * Starts the closing handshake. A no-op once closing.
+   * @throws WebSocketInvalidCloseError for a code an endpoint may not send or a reason over 123 bytes.
+   */
+  close(code?: number, reason = ''): void {
+    if (code === undefined && reason !== '') throw new WebSocketInvalidCloseError('a close reason needs a close code');
+    if (code !== undefined && !isSendableCloseCode(code)) throw new WebSocketInvalidCloseError(`close code ${code} may not be sent (use 1000, 1001-1003, 1007-1014 or 3000-4999)`);
+    if (Buffer.byteLength(reason) > MAX_CLOSE_REASON) throw new WebSocketInvalidCloseError('a close reason is at most 123 bytes of UTF-8');
+    if (this.state !== OPEN) return;
+    this.state = CLOSING;
+    this.sendClose(code, reason);
+    this.armCloseTimer();
+  }
+
+  /** The server drains (shutdown, reload): close with 1001 once the messages being handled are done. */
+  drain(): void {
+    this.draining = true;
+    if (this.inFlight === 0) this.close(CLOSE_GOING_AWAY, 'server going away');
+  }
+
+  /** The peer half-closed without a Close frame: nothing more will come, so close. */
+  readConnectionLost(): void {
+    this.parser.stop();
+    this.owner.transport.loseConnection();
+  }
+
+  /** The connection is gone: release everything and tell the protocol how it ended. */
+  connectionLost(reason: Error): void | Promise<void> {
+    if (this.lost) return;
+    this.lost = true;
+    this.state = CLOSED;
+    this.closeTimer?.cancel();
+    this.pingTimer?.cancel();
+    this.parser.stop();
+    this.fragments = [];
+    this.deflate?.close();
+    let closed: WebSocketClosed;
+    if (this.receivedCode !== undefined) {
+      closed = new WebSocketClosed(`WebSocket closed with ${this.receivedCode}`, {
+        closeCode: this.receivedCode,
+        closeReason: this.receivedReason,
+        wasClean: this.sentClose,
+        cause: reason,
+      });
+    } else if (this.failure) {
+      closed = new WebSocketClosed(`WebSocket failed with ${this.failure.closeCode}: ${this.failure.message}`, {
+        closeCode: this.failure.closeCode,
+        cause: this.failure,
+      });
+    } else {
+      const cause = this.timedOut ?? reason;
+      closed = new WebSocketClosed(`WebSocket closed abnormally: ${cause.message}`, { closeCode: CLOSE_ABNORMAL, cause });
+    }
+    this.owner.meter?.sessionClosed(closed.closeCode);
+    return this.hooks.connectionLost(closed);
+  }
+
+  // internals
+
+  private deliver(data: Buffer, isBinary: boolean): void {
+    this.hooks.frameReceived();
+    this.settle(this.hooks.messageReceived(data, isBinary));
+  }
+
+  /** Follows a hook's promise: counts it in flight (for drain) and reports a rejection. */
+  private settle(result: void | Promise<void>): void {
+    if (!result || typeof (result as PromiseLike<void>).then !== 'function') return;
+    this.inFlight++;
+    (result as PromiseLike<void>).then(
+      () => this.settled(),
+      (error: unknown) => {
+        this.settled();
+        this.owner.reportFailure(error);
+      },
+    );
+  }
+
+  private settled(): void {
+    this.inFlight--;
+    if (this.draining && this.inFlight === 0) this.close(CLOSE_GOING_AWAY, 'server going away');
+  }
+
+  private control(opcode: number, payload: Buffer): void {
+    if (opcode === OP_PING) {
+      if (this.state === OPEN) this.owner.transport.write(encodeControl(OP_PONG, payload));
+      return;
+    }
+    if (opcode === OP_PONG) {
+      this.pinged = false;
+      this.hooks.pongReceived(payload);
+      return;
+    }
+    // Close.
+    let code = CLOSE_NO_STATUS;
+    let reason = '';
+    if (payload.length === 1) return this.fail(new WebSocketProtocolError('a close frame payload of 1 byte'));
+    if (payload.length >= 2) {
+      code = payload.readUInt16BE(0);
+      if (!isSendableCloseCode(code)) return this.fail(new WebSocketProtocolError(`invalid close code ${code}`));
+      const text = payload.subarray(2);
+      if (!isUtf8(text)) return this.fail(new WebSocketInvalidPayloadError('close reason is not valid UTF-8'));
+      reason = text.toString();
+    }
+    this.receivedCode = code;
+    this.receivedReason = reason;
+    this.parser.stop();
+    this.fragments = [];
+    // Echo the peer's code (none if it sent none), then close: the server closes the TCP connection first.
+    if (!this.sentClose) this.sendClose(code === CLOSE_NO_STATUS ? undefined : code, '');
+    this.state = CLOSED;
+    this.owner.transport.loseConnection();
+    this.armCloseTimer();
+  }
+
+  private sendClose(code: number | undefined, reason: string): void {
+    this.sentClose = true;
+    this.owner.transport.write(encodeControl(OP_CLOSE, closePayload(code, reason)));
+  }
+
+  /** Fails the connection (RFC 6455 §7.1.7): Close with the error's code, stop reading, close. */
+  private failWith(error: SkeinError & { closeCode: number }): void {
+    if (this.state === CLOSED) return;
+    this.failure = error;
+    this.owner.meter?.protocolError(error.code);
+    this.parser.stop();
+    this.fragments = [];
+    if (!this.sentClose) this.sendClose(error.closeCode, '');
+    this.state = CLOSED;
+    this.owner.transport.loseConnection();
+    this.armCloseTimer();
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer || this.lost) return;
+    this.closeTimer = this.owner.callLater(this.options.closeTimeout, () => {
+      if (this.lost) return;
+      this.timedOut = new WebSocketCloseTimeoutError(`the peer did not complete the closing handshake within ${this.options.closeTimeout} s`);
+      this.owner.meter?.protocolError(this.timedOut.code);
+      this.owner.transport.abortConnection();
+    });
+  }
+
+  /** A fired call cannot be reset (Twisted's rule): each check schedules the next. */
+  private armPing(seconds: number): void {
+    this.pingTimer = this.owner.callLater(seconds, () => this.checkAlive());
+  }
+
+  /** Runs every `pingInterval` (then `pingTimeout` after a ping): ping a silent peer, drop one that stays silent. */
+  private checkAlive(): void {
+    if (this.lost) return;
+    if (this.heard) {
+      this.heard = false;
+      this.pinged = false;
+      return this.armPing(this.options.pingInterval);
+    }
+    if (!this.pinged && this.state === OPEN) {
+      this.pinged = true;
+      this.owner.transport.write(encodeControl(OP_PING, EMPTY));
+      return this.armPing(this.options.pingTimeout);
+    }
+    this.timedOut = new WebSocketPingTimeoutError(`the peer sent nothing for ${this.options.pingInterval + this.options.pingTimeout} s, not even a pong`);
+    this.owner.meter?.protocolError(this.timedOut.code);
+    this.owner.transport.abortConnection();
+  }
+}
+
+function asBuffer(data: Buffer | Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
