@@ -16,7 +16,7 @@ function read(path: string, what: string, endpoint: string): Buffer {
 /**
  * Server TLS options for a `tls:` endpoint, with the key/certificate pair
  * loaded and matched into one SecureContext (built once, not per connection).
- * Files are read when this is called: a worker calls it when it starts, so a
+ * Files are read when this is called: a listener calls it when it starts, so a
  * rolling reload (SIGHUP) picks up renewed certificates, and the primary calls
  * it before it forks or reloads workers, so a bad pair is never served. With
  * `sni=DIR`, `<servername>.key` + `<servername>.crt` pairs in DIR are chosen
