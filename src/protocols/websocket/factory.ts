@@ -23,7 +23,9 @@ export interface UpgradeAcceptance {
 
 /** Refusing an upgrade: the HTTP status (400-599) and a one-line reason. */
 export interface UpgradeRefusal {
+  /** The HTTP status to answer the upgrade request with. */
   readonly status: number;
+  /** The response body (default: the status's reason). */
   readonly message?: string;
 }
 
@@ -46,6 +48,7 @@ export interface WebSocketFactoryInit<P extends WebSocketProtocol> {
 }
 
 /** The resolved decision on one request. */
+/** The outcome of an upgrade request: accepted (with the subprotocol and extra header lines) or refused. */
 export type UpgradeVerdict = { accepted: true; subprotocol: string; headerLines: string } | { accepted: false; status: number; message: string };
 
 /**

@@ -40,7 +40,9 @@ export interface OffloadRequest {
 
 /** A connection whose reading can be paused for a named reason (several may hold at once). */
 export interface PausableReading {
+  /** Stops reading for `reason` (reading stays paused while any reason holds). */
   pauseReading(reason: string): void;
+  /** Lifts `reason`; reading resumes once no reason holds. */
   resumeReading(reason: string): void;
 }
 
@@ -73,6 +75,8 @@ export function hasFrameFlow(transport: unknown): transport is FrameFlow {
  * provide one.
  */
 export interface ReactorServices {
+  /** The clock `callLater` schedules on. */
   readonly clock: Clock;
+  /** Runs one task on the offload pool; resolves with what the processor returned. */
   offload(request: OffloadRequest): Promise<unknown>;
 }
