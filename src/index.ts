@@ -43,6 +43,8 @@ export {
 } from './protocols/websocket/index.js';
 export type { UpgradeVerdict } from './protocols/websocket/factory.js';
 export type { WaterMarks } from './shared/net/socket-transport.js';
+export type { ProxyOptions } from './shared/net/endpoint.js';
+export type { ProxyVersion } from './shared/net/proxy-protocol.js';
 
 export { connectTCP, type ConnectOptions } from './client/connector.js';
 export { ClientFactory, type Connector, type ConnectorState } from './client/client-factory.js';

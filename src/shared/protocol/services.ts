@@ -28,9 +28,11 @@ export interface OffloadRequest {
   processors: string;
   /** Name of the exported processor function. */
   task: string;
+  /** The task's input, structured-cloned to the thread. */
   payload: unknown;
   /** Protocol label for metrics. */
   protocol: string;
+  /** The caller's options (transfer list, signal). */
   options?: OffloadOptions;
   /** Aborted when the caller's connection is lost: cancels the task like `options.signal`. */
   lifetime?: AbortSignal;
