@@ -127,8 +127,10 @@ export class Listeners {
       // (PROXY header, TLS handshake) finishes during a drain.
       host.preambleStarted(raw);
       preamble.run(raw, (socket, peer) => {
-        host.preambleEnded(raw);
+        // The connection first, then the end of its preamble: a drain waiting for "nothing
+        // open" must not see the gap between the two and stop the worker under a new connection.
         host.accept(socket, factory, stats, peer);
+        host.preambleEnded(raw);
       });
     };
   }
