@@ -127,8 +127,7 @@ export class Listeners {
       // (PROXY header, TLS handshake) finishes during a drain.
       host.preambleStarted(raw);
       preamble.run(raw, (socket, peer) => {
-        // The connection first, then the end of its preamble: a drain waiting for "nothing
-        // open" must not see the gap between the two and stop the worker under a new connection.
+        // Counted as open before it leaves the preamble, so a drain waiting for everything to end never sees a gap.
         host.accept(socket, factory, stats, peer);
         host.preambleEnded(raw);
       });
