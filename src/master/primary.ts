@@ -94,14 +94,14 @@ export class Primary extends EventEmitter {
 
   /**
    * True while at least one worker listens and the server is not draining.
-   * Under round-robin (node:cluster hands connections to every worker) a
+   * When the workers accept (round-robin, shared-socket) a
    * worker whose event loop is stuck makes the server not ready: a share of
    * new connections would wait for it.
    */
   get isReady(): boolean {
     if (this.stopping) return false;
     const workers = [...this.workers.values()];
-    if (this.config.options.balance === 'round-robin' && workers.some((w) => w.ready && w.stalled)) return false;
+    if (!primaryAccepts(this.config.options.balance) && workers.some((w) => w.ready && w.stalled)) return false;
     return workers.some((w) => w.serving);
   }
 
@@ -124,7 +124,10 @@ export class Primary extends EventEmitter {
     const { heartbeatTimeout } = this.config.options;
     this.watchdog = setInterval(() => this.checkHeartbeats(), Math.min(1000, (heartbeatTimeout * 1000) / 4));
     this.watchdog.unref();
-    cluster.schedulingPolicy = cluster.SCHED_RR;
+    // node reads the policy once per process, at the first setupPrimary: `shared-socket` lets every
+    // worker accept from the listening socket itself (SCHED_NONE); otherwise the primary hands
+    // connections out in turn (SCHED_RR; under the primary-accepting policies workers listen on nothing).
+    cluster.schedulingPolicy = this.config.options.balance === 'shared-socket' ? cluster.SCHED_NONE : cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
     this.log.info({ workers: this.config.options.workers }, `starting ${this.config.options.workers} workers`);
     // One fork per turn of the event loop, not a synchronous loop: a SIGTERM or SIGINT
