@@ -27,6 +27,7 @@ import {
   type HttpResponse,
   type ResponseContext,
 } from './response.js';
+import { asksToUpgrade, isProtocolSwitch, SWITCH_PROTOCOLS, type ProtocolSwitch, type SwitchDecision, type SwitchedConnection } from './switch.js';
 import type { SweptConnection, TimeoutSweep } from './timeouts.js';
 
 /** What a handler gets besides the request: the connection's peer and the offload pool. */
@@ -41,7 +42,10 @@ export interface HttpConnection {
  * Answers one request. May return a promise; responses still leave in request
  * order. A throw or rejection is answered 500 (the connection stays usable).
  */
-export type HttpHandler = (request: HttpRequest, connection: HttpConnection) => HttpHandlerResult | PromiseLike<HttpHandlerResult>;
+export type HttpHandler = (
+  request: HttpRequest,
+  connection: HttpConnection,
+) => HttpHandlerResult | ProtocolSwitch | PromiseLike<HttpHandlerResult | ProtocolSwitch>;
 
 /** What an `http` protocol needs from its factory. */
 export interface HttpService {
@@ -58,6 +62,10 @@ export interface HttpService {
 interface Pending extends ResponseContext {
   /** Its slot in the reply queue (0, 1, 2… per connection). */
   seq: number;
+  /** The request asks to switch protocols: reading waits until its answer is written. */
+  upgrade?: boolean;
+  /** Its answer switched protocols: the connection is handed over once the 101 head is written. */
+  switchTo?: Extract<SwitchDecision, { accepted: true }>;
 }
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -92,6 +100,14 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
   private seenWritten = 0;
   private requestSince = 0;
   private phaseSince = 0;
+  /** After a 101 (a WebSocket upgrade), the protocol that has the connection. */
+  private switched: SwitchedConnection | undefined;
+  /** A switch whose 101 was written while the parser ran: it happens when the parser returns. */
+  private switchAfterParse: Extract<SwitchDecision, { accepted: true }> | undefined;
+  /** Parser calls in progress (execute or resume). */
+  private parsing = 0;
+  /** An upgrade request waits for its answer: parsing stays stopped whatever else is written. */
+  private awaitingUpgrade = false;
 
   get peer(): Address {
     return this.transport.getPeer();
@@ -113,14 +129,16 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
   }
 
   override dataReceived(data: Buffer): void {
-    this.parser.execute(data);
+    if (this.switched) return this.switched.dataReceived(data);
+    this.parse(() => this.parser.execute(data));
   }
 
-  override connectionLost(_reason: Error): void {
+  override connectionLost(reason: Error): void | Promise<void> {
     this.service.sweep.delete(this);
     this.parser.finish();
     this.responses.close();
     this.inFlight.length = 0;
+    return this.switched?.connectionLost(reason);
   }
 
   /**
@@ -128,12 +146,14 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
    * completed, then close (as node:http does); an unfinished request is dropped.
    */
   override readConnectionLost(): void {
+    if (this.switched) return this.switched.readConnectionLost();
     this.peerDone = true;
     if (this.responses.pending === 0 && !this.pipelinePaused) this.closeNow();
   }
 
   /** Shutdown or reload: close after the response in flight (with `Connection: close`), or now if idle. */
   override drain(): void {
+    if (this.switched) return this.switched.drain();
     this.draining = true;
     if (this.responses.pending === 0 && this.parser.phase === ParserPhase.Idle) {
       this.closeNow();
@@ -158,12 +178,20 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
       keepAliveFields: this.service.keepAliveFields,
     };
     if (!ctx.keepAlive) this.stopReading();
+    // What follows an upgrade request may be another protocol's bytes: read nothing more until it is answered.
+    if (ctx.keepAlive && asksToUpgrade(request)) {
+      ctx.upgrade = true;
+      this.awaitingUpgrade = true;
+      this.pipelinePaused = true;
+      this.transport.pauseProducing();
+    }
     if (this.expectationFailed) {
       this.expectationFailed = false;
       this.push(errorResponse(new HttpExpectationFailedError(`unsupported expectation: ${request.headers.expect ?? ''}`), ctx), ctx);
     } else {
       this.dispatch(request, ctx);
     }
+    if (ctx.upgrade) return false;
     if (this.responses.pending >= this.service.limits.maxPipelinedRequests && !this.closing) {
       this.pipelinePaused = true;
       this.transport.pauseProducing();
@@ -219,7 +247,7 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
   // internals
 
   private dispatch(request: HttpRequest, ctx: Pending): void {
-    let result: HttpHandlerResult | PromiseLike<HttpHandlerResult>;
+    let result: ReturnType<HttpHandler>;
     try {
       result = this.service.handler(request, this);
     } catch (error) {
@@ -240,12 +268,13 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
       );
       return;
     }
-    this.push(this.serialize(result as HttpHandlerResult, ctx, request), ctx);
+    this.push(this.serialize(result as HttpHandlerResult | ProtocolSwitch, ctx, request), ctx);
   }
 
   /** The response's bytes, or for a streamed body the promise of its last chunk. */
-  private serialize(result: HttpHandlerResult, ctx: Pending, request: HttpRequest): string | Buffer | Promise<string> {
+  private serialize(result: HttpHandlerResult | ProtocolSwitch, ctx: Pending, request: HttpRequest): string | Buffer | Promise<string> {
     try {
+      if (isProtocolSwitch(result)) return this.switchProtocols(result[SWITCH_PROTOCOLS](request), ctx);
       if (typeof result === 'object' && result !== null && !(result instanceof Uint8Array) && isStreamBody(result.body)) {
         return this.stream(result, ctx);
       }
@@ -254,6 +283,17 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
       this.service.handlerFailed(error, request);
       return internalError(ctx);
     }
+  }
+
+  /** A switch's answer: the 101 head (the connection is handed over once it is written), or its refusal (then close). */
+  private switchProtocols(decision: SwitchDecision, ctx: Pending): string {
+    if (decision.accepted) {
+      ctx.switchTo = decision;
+      return decision.head;
+    }
+    if (decision.error) this.messageMeter?.protocolError(decision.error.code);
+    ctx.keepAlive = false;
+    return decision.response;
   }
 
   /**
@@ -323,17 +363,58 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
     this.transport.write(data);
     this.written++;
     this.release();
+    if (ctx?.switchTo) return this.handOver(ctx.switchTo);
     if (ctx !== undefined && !ctx.keepAlive) {
       this.closeNow();
       return;
     }
-    if (this.pipelinePaused && this.responses.pending < this.service.limits.maxPipelinedRequests) {
+    // An upgrade request answered with an ordinary response: HTTP goes on (`request` sees the flag cleared if this ran inside it).
+    if (ctx?.upgrade) {
+      ctx.upgrade = false;
+      this.awaitingUpgrade = false;
+    }
+    if (this.pipelinePaused && !this.awaitingUpgrade && this.responses.pending < this.service.limits.maxPipelinedRequests) {
       this.pipelinePaused = false;
       this.transport.resumeProducing();
-      this.parser.resume();
+      this.parse(() => this.parser.resume());
     }
     if (this.responses.pending > 0 || this.pipelinePaused) return;
     if (this.peerDone || (this.draining && this.parser.phase === ParserPhase.Idle)) this.closeNow();
+  }
+
+  /**
+   * The 101 head is written: the switched-to protocol takes the connection, with
+   * the bytes that followed the upgrade request. HTTP reads nothing more.
+   */
+  private handOver(decision: Extract<SwitchDecision, { accepted: true }>): void {
+    // Answered while the parser runs (a synchronous handler): the bytes after the request are held once it returns.
+    if (this.parsing > 0) {
+      this.switchAfterParse = decision;
+      return;
+    }
+    this.service.sweep.delete(this);
+    const leftover = this.parser.detach();
+    this.closing = true;
+    this.switched = decision.open(this, leftover);
+    if (this.pipelinePaused) {
+      this.pipelinePaused = false;
+      this.transport.resumeProducing();
+    }
+  }
+
+  /** Runs the parser; a protocol switch decided meanwhile happens once it has stopped. */
+  private parse(run: () => void): void {
+    this.parsing++;
+    try {
+      run();
+    } finally {
+      this.parsing--;
+    }
+    const decision = this.switchAfterParse;
+    if (decision && this.parsing === 0) {
+      this.switchAfterParse = undefined;
+      this.handOver(decision);
+    }
   }
 
   /** A reply promise rejected (serialization is guarded, so this is a bug): cut the connection. */

@@ -11,6 +11,7 @@
  * error's code (1002, 1007, 1009), stop reading, and close; the close timer
  * also bounds how long a peer that never reads can hold that socket.
  */
+import { asBuffer } from '../../shared/protocol/bytes.js';
 import type { DelayedCall } from '../../shared/protocol/clock.js';
 import {
   WebSocketClosed,
@@ -387,8 +388,4 @@ export class WebSocketSession implements FrameSink {
     this.owner.meter?.protocolError(this.timedOut.code);
     this.owner.transport.abortConnection();
   }
-}
-
-function asBuffer(data: Buffer | Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
