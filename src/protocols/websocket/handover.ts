@@ -18,7 +18,8 @@ import { WebSocketSession } from './session.js';
  * the 101 response was written: `connectionMade` is called, then `leftover`
  * (bytes the client sent after its request) is parsed as frames.
  * The caller forwards `dataReceived`, `connectionLost`, `readConnectionLost`
- * and `drain` to the returned session.
+ * and `drain` to the returned session. Failures of `ws` (a rejected hook,
+ * `closeWithError`) are reported through `outer`, whose driver counts them.
  */
 export function openSession(
   outer: Protocol,
@@ -28,41 +29,18 @@ export function openSession(
   options: WebSocketOptions,
   leftover: Buffer,
 ): WebSocketSession {
-  const transport = outer.transport;
   ws.request = request;
   ws.subprotocol = agreement.subprotocol;
   ws.extensions = agreement.extensions;
   // The WebSocket factory may never have been started by a reactor (a handler's own factory): lend it the outer's.
   if (ws.factory && !ws.factory.reactor) ws.factory.reactor = outer.factory?.reactor;
   ws.messageMeter = outer.messageMeter;
-  // Failures of the inner protocol are the outer connection's: counted, logged and aborted by its driver.
-  ws.reportFailure = (error) => outer.reportFailure(error);
-  ws.reportProtocolError = (error) => outer.closeWithError(error);
-  ws.transport = transport;
+  ws.transport = outer.transport;
   ws.connected = true;
   const deflate = agreement.deflate && options.perMessageDeflate ? new PerMessageDeflate(agreement.deflate, options.perMessageDeflate) : undefined;
-  const session = new WebSocketSession(
-    ws,
-    {
-      transport,
-      meter: outer.messageMeter,
-      callLater: (seconds, fn) => ws.callLater(seconds, fn),
-      reportFailure: (error) => outer.reportFailure(error),
-    },
-    options,
-    deflate,
-  );
+  const session = new WebSocketSession(ws, outer, options, deflate);
   ws[SESSION] = session;
   session.open();
   if (leftover.length > 0 && ws.connected) session.dataReceived(leftover);
   return session;
-}
-
-/** Ends the inner protocol once its session reported `connectionLost`: drops queued replies, cancels tasks. */
-export function closeSession(ws: WebSocketProtocol, session: WebSocketSession, reason: Error): void | Promise<void> {
-  try {
-    return session.connectionLost(reason);
-  } finally {
-    ws.releaseConnection();
-  }
 }
