@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The command line: `skein serve [PROTOCOL] [options]`. A bad option exits 2
+ * The command line: `skein serve [PROTOCOL] [options]`, `skein init`, `skein load`. A bad option exits 2
  * with one line naming it; a server that cannot start exits 1 with the reason.
  */
 import { readFileSync } from 'node:fs';
@@ -10,9 +10,11 @@ import { InvalidOptionError } from './shared/protocol/errors.js';
 import { normalizeService, OPTION_SPECS, resolveOptions, type ScalarOptionName, type ServerOptions } from './shared/config/options.js';
 import { startServing } from './serve.js';
 import { loadMain } from './client/load/cli.js';
+import { initMain } from './init/main.js';
 
 const USAGE = `usage: skein serve [PROTOCOL] [--listen ENDPOINT]... [--port N] [--workers N] [--pool-threads N]
                    [--metrics-port N] [--metrics-host H] [--config FILE] [--shutdown-timeout S] [--offload]
+   or: skein init [DIR] [--force]                                  (a new app; skein init --help)
    or: skein load [--port N] [--connections N] [--pipeline N] ...   (TCP load generator; skein load --help)
 
 PROTOCOL is a built-in protocol (processed, lines, http, hash) or a module path (.js, .mjs, .ts)
@@ -114,6 +116,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'load') {
     process.exitCode = await loadMain(rest);
+    return;
+  }
+  if (command === 'init') {
+    process.exitCode = initMain(rest);
     return;
   }
   if (command !== 'serve') fail(`unknown command '${command}' (try: skein serve --help)`);

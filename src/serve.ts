@@ -5,12 +5,16 @@ import { isFactory, type Factory } from './shared/protocol/factory.js';
 import { execArgvFor, ownModule } from './shared/config/loader.js';
 import { normalizeService, OPTION_SPECS, resolveOptions, type ServerOptions, type ServiceConfig } from './shared/config/options.js';
 import { startServer, type RunningServer } from './master/server.js';
+import type { ServerOptionFields } from './shared/config/serve-options.js';
 import { isSkeinWorker, runWorker } from './worker/main.js';
 
 export type { RunningServer };
 
-/** Options of {@link serve}: the command line's, as an object (numbers in their units: seconds, MiB). */
-export interface ServeOptions extends Partial<Record<keyof typeof OPTION_SPECS, number | string>> {
+/**
+ * Options of {@link serve}: the command line's, as an object (numbers in their units: seconds, bytes, MiB),
+ * and what to serve.
+ */
+export interface ServeOptions extends ServerOptionFields {
   /** A factory object: workers run the calling script and use this factory. */
   factory?: Factory;
   /** A built-in protocol name or a module path (instead of `factory`). */
@@ -58,6 +62,9 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer | un
  * for `serve({ factory })`), with tsx's loader when a module is TypeScript.
  */
 export function startServing(options: ServerOptions, how: { readonly script?: string; readonly handleSignals: boolean }): Promise<RunningServer> {
+  // The primary's logger and the workers' (which inherit the environment) read these.
+  process.env.SKEIN_LOG_LEVEL = options.logLevel;
+  process.env.SKEIN_LOG_FORMAT = options.logFormat;
   return startServer({
     options,
     exec: how.script ?? WORKER_ENTRY,

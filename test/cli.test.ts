@@ -38,6 +38,30 @@ describe('skein command line', () => {
     }
   });
 
+  it('a bad log level is an option error (exit 2), from the flag or the environment', async () => {
+    for (const [args, env, name] of [
+      [['serve', '--log-level', 'loud'], {}, '--log-level'],
+      [['serve'], { SKEIN_LOG_LEVEL: 'loud' }, 'SKEIN_LOG_LEVEL'],
+      [['serve', '--log-format', 'xml'], {}, '--log-format'],
+    ] as const) {
+      const { code, stderr } = await runToExit([...args], { env });
+      expect(code).toBe(2);
+      expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^skein: ${name} must be one of `))]);
+    }
+  });
+
+  it('a start-up failure prints one line and one log record, each saying it once', async () => {
+    const { code, stdout, stderr } = await runToExit(['serve', './test/fixtures/start-fails.mjs', '--port', '0', '--workers', '2', '--metrics-port', '0']);
+    expect(code).toBe(1);
+    expect(stderr).toBe('skein: config missing: DATABASE_URL\n');
+    const records = stdout.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string; stack: string } });
+    const bad = records.filter((r) => r.level >= 50);
+    expect(bad).toHaveLength(1);
+    expect(bad[0]!.msg).toBe('server cannot start');
+    expect(bad[0]!.err!.message).toBe('config missing: DATABASE_URL');
+    expect(bad[0]!.err!.stack).toMatch(/startFactory/);
+  });
+
   it('prints usage with --help', async () => {
     const { code, stdout } = await runToExit(['serve', '--help']);
     expect(code).toBe(0);

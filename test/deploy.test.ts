@@ -1,39 +1,38 @@
 /**
  * The container image cannot be built here (no Docker engine), so this repeats the
- * Dockerfile's runtime stage by hand: `npm ci --omit=dev` into a fresh folder with
- * dist/ and config/, then serve a .ts protocol module that imports 'skein'.
+ * Dockerfile's app stage by hand: a fresh folder with the app's package.json, skein
+ * installed from the packed tarball with `npm install --omit=dev`, the examples copied
+ * in, and its ENTRYPOINT + CMD serving the seed example (.ts, no build step).
  * It also checks that the Kubernetes manifests' probe paths answer on a real server.
  */
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectClient } from './helpers/client.js';
+import { npm, packedApp } from './helpers/packed-app.js';
 import { freePort, ROOT, startServer } from './helpers/server.js';
 
-describe('the Dockerfile runtime stage, by hand', () => {
-  it('npm ci --omit=dev, then serve a .ts module importing skein', async () => {
-    const app = mkdtempSync(join(tmpdir(), 'skein-image-'));
-    for (const f of ['package.json', 'package-lock.json']) cpSync(join(ROOT, f), join(app, f));
-    cpSync(join(ROOT, 'dist'), join(app, 'dist'), { recursive: true });
-    cpSync(join(ROOT, 'config'), join(app, 'config'), { recursive: true });
-    execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, stdio: 'pipe', timeout: 240_000 });
-    writeFileSync(
-      join(app, 'greeter.ts'),
-      `import { Protocol } from 'skein';
-export default class Greeter extends Protocol {
-  override connectionMade(): void { this.transport.write('hello from the image\\n'); }
-}
-`,
-    );
-    const server = await startServer(['./greeter.ts', '--port', '0', '--workers', '1', '--metrics-port', '0'], {
+describe("the Dockerfile's app stage, by hand", () => {
+  it('npm install --omit=dev of the packed skein, then serve the examples as its CMD does', async () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const cmd = JSON.parse(/^CMD (.*)$/m.exec(dockerfile)![1]!) as string[];
+    expect(/^ENTRYPOINT (.*)$/m.exec(dockerfile)![1]).toBe('["node", "node_modules/skein/dist/cli.js"]');
+    expect(dockerfile).toMatch(/npm install --omit=dev .*\/tmp\/skein\.tgz/);
+    const { root, tarball } = await packedApp();
+    const app = mkdtempSync(join(root, 'image-'));
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'skein-examples', private: true, type: 'module' }));
+    await npm(['install', '--omit=dev', tarball], app);
+    cpSync(join(ROOT, 'examples'), join(app, 'examples'), { recursive: true });
+    const args = cmd.slice(1).map((a, i, all) => (all[i - 1] === '--port' ? '0' : a));
+    const server = await startServer([...args, '--workers', '1', '--metrics-port', '0'], {
       cwd: app,
-      cli: join(app, 'dist/cli.js'),
+      cli: join(app, 'node_modules/skein/dist/cli.js'),
+      env: { NODE_ENV: 'production' },
     });
     try {
       const c = await connectClient(server.port);
-      await c.waitFor((t) => t === 'hello from the image\n');
+      c.write('hi');
+      await c.waitFor((t) => t === 'Welcome to my network application!\r\nProcessed: hi');
       c.end();
     } finally {
       expect(await server.stop()).toBe(0);

@@ -2,7 +2,7 @@
  * Differential test: the same raw byte streams go to node:http (in this
  * process) and to `skein serve http` (the real CLI). skein must accept exactly
  * when node:http accepts, and refuse with the same status, unless the case
- * names a deliberate difference that the README lists (test/fixtures/http-corpus.ts).
+ * names a deliberate difference that docs/http.md lists (test/fixtures/http-corpus.ts).
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';

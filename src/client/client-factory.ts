@@ -14,6 +14,7 @@ export type ConnectorState = 'disconnected' | 'connecting' | 'connected';
 export interface Connector {
   /** Where this connector connects to. */
   getDestination(): Address;
+  /** Whether it is connecting, connected, or neither. */
   readonly state: ConnectorState;
   /** Starts a new attempt (only while `disconnected`; otherwise does nothing). */
   connect(): void;

@@ -34,11 +34,17 @@ export interface ReconnectOptions {
  * retry and any attempt in progress.
  */
 export class ReconnectingClientFactory<P extends Protocol = Protocol> extends ClientFactory<P> {
+  /** Delay before the first retry, seconds. */
   initialDelay = 1;
+  /** Ceiling of the delay between retries, seconds. */
   maxDelay = 3600;
+  /** Each retry waits this many times longer than the one before. */
   factor = Math.E;
+  /** Standard deviation of each delay, as a fraction of it; 0 turns jitter off. */
   jitter = 0.11962656472;
+  /** Retries after which the factory gives up; undefined: never. */
   maxRetries: number | undefined;
+  /** Uniform random numbers in [0, 1), for the jitter. */
   random: () => number = Math.random;
   /** The un-jittered delay of the last scheduled retry (0 before the first). */
   delay = 0;

@@ -99,7 +99,8 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
     primary.on('fatal', (error: Error) => {
       // Before ready this rejects start; after, it stops the server with the reason.
       reject(error);
-      log.fatal({ err: error }, error.message);
+      // One record, its message in `err` only: the command line prints it once more, on stderr.
+      log.fatal({ err: error }, started ? 'server stopped' : 'server cannot start');
       primary.kill();
       void health.close();
       closedWithError = error;

@@ -20,11 +20,13 @@ export const WORKER_CONFIG_ENV = 'SKEIN_WORKER_CONFIG';
 
 /** One bound listener, as reported by a worker. */
 export interface BoundEndpoint {
+  /** The service it serves. */
   readonly service: string;
   /** The endpoint string the listener was configured with. */
   readonly endpoint: string;
   /** The port it got (undefined for unix sockets). */
   readonly port?: number;
+  /** The address it listens on, as a string (`0.0.0.0:9000`, `unix:/path`). */
   readonly address: string;
 }
 

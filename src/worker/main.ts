@@ -143,8 +143,9 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
       }
     }
   } catch (error) {
-    log.error({ err: error }, 'worker failed to start');
-    send({ type: 'skein:fatal', error: serializeError(error) });
+    // The primary logs it once, with this stack; a worker without one says it itself.
+    if (process.connected) send({ type: 'skein:fatal', error: serializeError(error) });
+    else log.error({ err: error }, 'worker failed to start');
     process.exitCode = 1;
     setImmediate(() => process.exit(1));
     return;

@@ -56,12 +56,16 @@ export async function freePort(): Promise<number> {
  */
 export async function startServer(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; execArgv?: string[]; cli?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; execArgv?: string[]; cli?: string; command?: string[]; group?: boolean } = {},
 ): Promise<StartedServer> {
-  const child = spawn(process.execPath, [...(options.execArgv ?? []), options.cli ?? CLI, 'serve', ...args], {
+  // `command` runs something else that starts a server (e.g. `npm start`); `args` are then ignored.
+  // `group` starts it in its own process group, and `stop` signals the whole group, as a terminal's Ctrl-C does.
+  const [file, ...argv] = options.command ?? [process.execPath, ...(options.execArgv ?? []), options.cli ?? CLI, 'serve', ...args];
+  const child = spawn(file!, argv, {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, SKEIN_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.group === true,
   });
   let raw = '';
   const logs: LogLine[] = [];
@@ -127,8 +131,9 @@ export async function startServer(
     waitForLog,
     async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      if (options.group) process.kill(-child.pid!, signal);
+      else child.kill(signal);
+      const timer = setTimeout(() => (options.group ? process.kill(-child.pid!, 'SIGKILL') : child.kill('SIGKILL')), timeoutMs);
       const [code] = (await exited) as [number | null];
       clearTimeout(timer);
       return code;

@@ -1,4 +1,4 @@
-/** The README's WebSocket example, run as written (through the package name, as a user would). */
+/** docs/websocket.md's example, run as written (through the package name, as a user would). */
 import { WebSocketFactory, WebSocketProtocol, type WebSocketClosed } from 'skein';
 import { connectProtocol } from 'skein/testing';
 import { expect, it, vi } from 'vitest';

@@ -73,6 +73,33 @@ describe('MemoryReactor', () => {
     expect(h.written()).toBe('ABCtick');
   });
 
+  it('hands each processor a { signal } context that aborts when the connection is lost', async () => {
+    let seen: AbortSignal | undefined;
+    const reactor = new MemoryReactor({
+      processors: {
+        wait: (_payload: unknown, { signal }: { signal: AbortSignal }) => {
+          seen = signal;
+          return new Promise((resolve) => signal.addEventListener('abort', () => resolve('stopped')));
+        },
+      },
+    });
+    class Waiter extends Protocol {
+      result: Promise<unknown> | undefined;
+      override dataReceived(): void {
+        this.result = this.offload('wait');
+      }
+    }
+    const factory = Factory.forProtocol(Waiter);
+    factory.processors = 'inline';
+    const h = connectProtocol(new Waiter(), { factory, reactor });
+    h.receive('go');
+    await new Promise((r) => setImmediate(r));
+    expect(seen?.aborted).toBe(false);
+    h.connectionLost();
+    expect(seen?.aborted).toBe(true);
+    await expect(h.protocol.result).resolves.toBe('stopped');
+  });
+
   it('rejects an unknown processor with NoProcessorError', async () => {
     const reactor = new MemoryReactor({ processors: {} });
     await expect(reactor.offload({ processors: 'x', task: 'nope', payload: 1, protocol: 'p' })).rejects.toMatchObject({ code: 'SKEIN_ERR_NO_PROCESSOR' });

@@ -37,6 +37,7 @@ export interface HttpFactoryInit {
  */
 export class HttpFactory extends Factory<HttpProtocol> implements HttpService {
   override protocol = HttpProtocol;
+  /** Answers each request; the `handler` service option, when set, replaces it in `startFactory`. */
   handler: HttpHandler;
   private resolvedLimits: HttpLimits | undefined;
   private timeoutSweep: TimeoutSweep | undefined;

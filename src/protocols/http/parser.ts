@@ -11,7 +11,7 @@
  * concatenation), bounded by the line limits; a body by `maxBodySize`.
  *
  * Accept/reject decisions follow node:http (llhttp in strict mode) unless the
- * README's HTTP section lists the difference.
+ * docs/http.md lists the difference.
  */
 import type { SkeinError } from '../../shared/protocol/errors.js';
 import { COLON, CR, DQUOTE, EQUALS, FIELD_VALUE, HEX, HTAB, LF, SEMICOLON, SP, TARGET, TOKEN, BACKSLASH } from './chars.js';

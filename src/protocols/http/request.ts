@@ -6,6 +6,11 @@
 /** Header fields by lower-case name; repeated fields are joined with `, ` (`; ` for cookie). */
 export type HttpHeaders = Record<string, string>;
 
+/**
+ * One parsed request, as a handler gets it: method, target, version, header
+ * fields by lower-case name, and the whole body. `path`, `search` and `query`
+ * are computed on first use.
+ */
 export class HttpRequest {
   /** Trailer fields of a chunked body, if it had any. */
   trailers: HttpHeaders | undefined;

@@ -4,6 +4,7 @@
  * an HTTP/1.1 upgrade request that the factory accepts or refuses; an `http`
  * handler may also hand an upgrade to one.
  */
+import type { ProtocolClass } from '../../shared/protocol/factory.js';
 import { Factory } from '../../shared/protocol/factory.js';
 import type { Protocol } from '../../shared/protocol/protocol.js';
 import { HTTP_DEFAULTS, type HttpLimits } from '../http/limits.js';
@@ -23,7 +24,9 @@ export interface UpgradeAcceptance {
 
 /** Refusing an upgrade: the HTTP status (400-599) and a one-line reason. */
 export interface UpgradeRefusal {
+  /** The HTTP status to answer the upgrade request with. */
   readonly status: number;
+  /** The response body (default: the status's reason). */
   readonly message?: string;
 }
 
@@ -33,7 +36,7 @@ export type UpgradeAnswer = boolean | undefined | UpgradeAcceptance | UpgradeRef
 /** How to build a {@link WebSocketFactory}. */
 export interface WebSocketFactoryInit<P extends WebSocketProtocol> {
   /** The WebSocketProtocol class each connection runs. */
-  protocol?: new () => P;
+  protocol?: ProtocolClass<P>;
   /** Service options: `maxMessageBytes`, `perMessageDeflate`, `subprotocols`, timeouts (see `WEBSOCKET_DEFAULTS`). */
   options?: Record<string, unknown>;
   /** Module of processors the protocol may offload to. */
@@ -46,7 +49,24 @@ export interface WebSocketFactoryInit<P extends WebSocketProtocol> {
 }
 
 /** The resolved decision on one request. */
-export type UpgradeVerdict = { accepted: true; subprotocol: string; headerLines: string } | { accepted: false; status: number; message: string };
+/** The outcome of an upgrade request: accepted (with the subprotocol and extra header lines) or refused. */
+export type UpgradeVerdict =
+  | {
+      /** The upgrade goes ahead. */
+      accepted: true;
+      /** The subprotocol selected (empty: none). */
+      subprotocol: string;
+      /** Extra header lines for the 101 response. */
+      headerLines: string;
+    }
+  | {
+      /** The upgrade is refused. */
+      accepted: false;
+      /** The HTTP status answered. */
+      status: number;
+      /** The response body. */
+      message: string;
+    };
 
 /**
  * Serves WebSocket connections with a {@link WebSocketProtocol} class:

@@ -35,6 +35,7 @@ export const SESSION = Symbol('skein.websocket-session');
  * `factory`, `callLater`, `offload` and `reply` work as on any Protocol.
  */
 export class WebSocketProtocol extends Protocol implements SessionHooks {
+  /** Marks WebSocket protocol classes (recognised across two copies of skein). */
   static readonly [WEBSOCKET_BRAND] = true;
 
   /**

@@ -6,28 +6,58 @@
 
 /** The connection-distribution policies (`--balance`). */
 export const BALANCE_POLICIES = ['round-robin', 'least-connections', 'client-hash'] as const;
+/** One of {@link BALANCE_POLICIES}. */
 export type BalancePolicy = (typeof BALANCE_POLICIES)[number];
 
 /** What a full pool queue does to a new task (`--pool-overload`). */
 export const POOL_OVERLOAD_POLICIES = ['pause', 'reject'] as const;
+/** One of {@link POOL_OVERLOAD_POLICIES}. */
 export type PoolOverload = (typeof POOL_OVERLOAD_POLICIES)[number];
 
+/** Log levels, most severe first (`--log-level`); `silent` logs nothing. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Log formats (`--log-format`): one JSON object per line, or one readable line per record. */
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+/** One of {@link LOG_FORMATS}. */
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** Every default skein applies, by option name (the values, with their units, in the comments below). */
 export const DEFAULTS: Readonly<{
+  /** Metrics/health HTTP port; 0 turns the endpoint off. */
   metricsPort: number;
+  /** Metrics/health HTTP address. */
   metricsHost: string;
+  /** Scrape deadline, in seconds. */
   metricsTimeout: number;
+  /** How long a scrape waits for a worker before using its last report (it is then marked stale), in seconds. */
   metricsWorkerWait: number;
+  /** Drain budget, in seconds. */
   shutdownTimeout: number;
+  /** Seconds before an idle pool thread exits. */
   poolIdleTimeout: number;
+  /** Full pool queue: pause reading, or reject the task. */
   poolOverload: PoolOverload;
+  /** Seconds a cancelled task may keep running before its thread is terminated. */
   poolAbortGrace: number;
+  /** Worker deaths within the window that stop the server. */
   crashLoopDeaths: number;
+  /** Crash-loop window, in seconds. */
   crashLoopWindow: number;
+  /** Unsent bytes that pause reading. */
   highWaterMark: number;
+  /** Unsent bytes below which reading resumes. */
   lowWaterMark: number;
+  /** Protocol of the default service. */
   protocol: string;
+  /** Endpoint of the default service. */
   listen: string;
+  /** Round-robin (node:cluster), least-connections or client-hash. */
   balance: BalancePolicy;
+  /** Fatal, error, warn, info (default), debug, trace or silent. */
+  logLevel: LogLevel;
 }> = Object.freeze({
   metricsPort: 9100, // 0 turns the endpoint off
   metricsHost: '127.0.0.1',
@@ -44,6 +74,7 @@ export const DEFAULTS: Readonly<{
   protocol: 'processed',
   listen: 'tcp:9000',
   balance: 'round-robin',
+  logLevel: 'info', // the format defaults to pretty on a terminal, JSON otherwise
 });
 
 /** Pool threads per worker: the cores shared between the workers, at least one. */

@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError } from '../protocol/errors.js';
-import { BALANCE_POLICIES, DEFAULTS, defaultPoolMaxQueue, POOL_OVERLOAD_POLICIES, type BalancePolicy, type PoolOverload } from './defaults.js';
+import { BALANCE_POLICIES, DEFAULTS, defaultPoolMaxQueue, LOG_FORMATS, LOG_LEVELS, POOL_OVERLOAD_POLICIES, type BalancePolicy, type PoolOverload } from './defaults.js';
 import type { ServerOptions } from './options.js';
 
 type Kind = 'count' | 'natural' | 'seconds' | 'port' | 'string' | 'bytes';
@@ -18,13 +18,15 @@ interface OptionSpec {
   readonly doc: string;
   /** For string options: the values allowed. */
   readonly choices?: readonly string[];
+  /** The default in words, where it is computed rather than a value of DEFAULTS (which the docs show otherwise). */
+  readonly defaultText?: string;
 }
 
 /** The option table: flag, environment variable and config key (the property name) of every scalar option. */
 export const OPTION_SPECS = {
-  workers: { flag: 'workers', env: 'SKEIN_WORKERS', kind: 'count', doc: 'worker processes' },
-  poolThreads: { flag: 'pool-threads', env: 'SKEIN_POOL_THREADS', kind: 'count', doc: 'piscina threads per worker' },
-  poolMaxQueue: { flag: 'pool-max-queue', env: 'SKEIN_POOL_MAX_QUEUE', kind: 'count', doc: 'queued tasks per worker before backpressure' },
+  workers: { flag: 'workers', env: 'SKEIN_WORKERS', kind: 'count', doc: 'worker processes', defaultText: '`os.availableParallelism()`' },
+  poolThreads: { flag: 'pool-threads', env: 'SKEIN_POOL_THREADS', kind: 'count', doc: 'piscina threads per worker', defaultText: 'max(1, floor(cores ÷ workers))' },
+  poolMaxQueue: { flag: 'pool-max-queue', env: 'SKEIN_POOL_MAX_QUEUE', kind: 'count', doc: 'queued tasks per worker before backpressure', defaultText: 'poolThreads²' },
   poolIdleTimeout: { flag: 'pool-idle-timeout', env: 'SKEIN_POOL_IDLE_TIMEOUT', kind: 'seconds', doc: 'seconds before an idle pool thread exits' },
   metricsPort: { flag: 'metrics-port', env: 'SKEIN_METRICS_PORT', kind: 'port', doc: 'metrics/health HTTP port (0: off)' },
   metricsHost: { flag: 'metrics-host', env: 'SKEIN_METRICS_HOST', kind: 'string', doc: 'metrics/health HTTP address' },
@@ -44,10 +46,12 @@ export const OPTION_SPECS = {
   crashLoopDeaths: { flag: 'crash-loop-deaths', env: 'SKEIN_CRASH_LOOP_DEATHS', kind: 'count', doc: 'worker deaths within the window that stop the server' },
   crashLoopWindow: { flag: 'crash-loop-window', env: 'SKEIN_CRASH_LOOP_WINDOW', kind: 'seconds', doc: 'crash-loop window' },
   highWaterMark: { flag: 'high-water-mark', env: 'SKEIN_HIGH_WATER_MARK', kind: 'bytes', doc: 'unsent bytes that pause reading' },
-  lowWaterMark: { flag: 'low-water-mark', env: 'SKEIN_LOW_WATER_MARK', kind: 'bytes', doc: 'unsent bytes below which reading resumes' },
+  lowWaterMark: { flag: 'low-water-mark', env: 'SKEIN_LOW_WATER_MARK', kind: 'bytes', doc: 'unsent bytes below which reading resumes', defaultText: 'min(16384, highWaterMark ÷ 4)' },
   metricsToken: { flag: 'metrics-token', env: 'SKEIN_METRICS_TOKEN', kind: 'string', doc: 'bearer token required by /metrics (prefer the env variable)' },
   poolOverload: { flag: 'pool-overload', env: 'SKEIN_POOL_OVERLOAD', kind: 'string', choices: POOL_OVERLOAD_POLICIES, doc: 'full pool queue: pause reading, or reject the task' },
   balance: { flag: 'balance', env: 'SKEIN_BALANCE', kind: 'string', choices: BALANCE_POLICIES, doc: 'round-robin (node:cluster), least-connections or client-hash' },
+  logLevel: { flag: 'log-level', env: 'SKEIN_LOG_LEVEL', kind: 'string', choices: LOG_LEVELS, doc: 'fatal, error, warn, info (default), debug, trace or silent' },
+  logFormat: { flag: 'log-format', env: 'SKEIN_LOG_FORMAT', kind: 'string', choices: LOG_FORMATS, doc: 'json, or pretty (one line per record; the default on a terminal)', defaultText: '`pretty` when stdout is a terminal, `json` otherwise' },
   shutdownDelay: { flag: 'shutdown-delay', env: 'SKEIN_SHUTDOWN_DELAY', kind: 'seconds', doc: 'on SIGTERM, seconds /readyz is 503 while still serving, before draining' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -114,9 +118,11 @@ function parseRaw(spec: OptionSpec, raw: unknown, where: string): number | strin
 
 /** Sizing and policy of one offload pool, in the pool's names. */
 export interface PoolSettings {
+  /** Threads of the pool. */
   readonly threads: number;
   /** Tasks that may wait for a thread; beyond it the overload policy applies. */
   readonly maxQueue: number;
+  /** An idle thread exits after this many seconds. */
   readonly idleTimeoutSeconds: number;
   /** `pause`: stop reading from the caller's connection until the queue has room; `reject`: fail with OffloadOverloadError. */
   readonly overload: PoolOverload;
@@ -138,17 +144,25 @@ export function resolvePoolSettings(given: Partial<PoolSettings> = {}): PoolSett
 
 /** A limit on open connections, and the rejection reason counted when it bites. */
 export interface ConnectionLimit {
+  /** Open connections allowed. */
   readonly limit: number;
+  /** The `reason` label of `skein_connections_rejected_total` for a connection refused by it. */
   readonly reason: 'max_connections' | 'max_connections_per_worker';
 }
 
 /** The settings of one reactor, in its own names. */
 export interface ReactorSettings {
-  readonly highWaterMark: number; // bytes
-  readonly lowWaterMark: number; // bytes
-  readonly idleTimeout: number | undefined; // seconds
+  /** Unsent bytes of a connection above which reading from it pauses. */
+  readonly highWaterMark: number;
+  /** Unsent bytes at or below which reading resumes. */
+  readonly lowWaterMark: number;
+  /** Seconds without a byte read or flushed after which a connection is closed; undefined: never. */
+  readonly idleTimeout: number | undefined;
+  /** Open connections this reactor accepts; undefined: no limit. */
   readonly maxConnections: ConnectionLimit | undefined;
+  /** Open connections per client address; undefined: no limit. */
   readonly maxConnectionsPerIp: number | undefined;
+  /** The offload pool's sizing and policy. */
   readonly pool: PoolSettings;
   /** Gather the metrics that cost something (message timings, runtime collectors): only when someone can read them. */
   readonly metrics: boolean;

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError } from '../protocol/errors.js';
-import { DEFAULTS, defaultLowWaterMark, defaultPoolMaxQueue, defaultPoolThreads, type BalancePolicy, type PoolOverload } from './defaults.js';
+import { DEFAULTS, defaultLowWaterMark, defaultPoolMaxQueue, defaultPoolThreads, type BalancePolicy, type LogFormat, type LogLevel, type PoolOverload } from './defaults.js';
 import { OPTION_SPECS, parseOptionValue, type OptionValue, type ScalarOptionName } from './option-table.js';
 import { checkServices, normalizeService, type ServiceConfig } from './service-config.js';
 
@@ -16,29 +16,56 @@ export { defaultServiceName, normalizeService, type ServiceConfig } from './serv
 
 /** Every server option, resolved. */
 export interface ServerOptions {
-  readonly workers: number; // processes
-  readonly poolThreads: number; // piscina threads per worker
-  readonly poolMaxQueue: number; // queued tasks per worker before backpressure
-  readonly poolIdleTimeout: number; // seconds before an idle pool thread exits
-  readonly metricsPort: number; // 0 turns the endpoint off
+  /** Worker processes. */
+  readonly workers: number;
+  /** Piscina threads per worker. */
+  readonly poolThreads: number;
+  /** Queued tasks per worker before backpressure. */
+  readonly poolMaxQueue: number;
+  /** Seconds before an idle pool thread exits. */
+  readonly poolIdleTimeout: number;
+  /** Metrics/health HTTP port; 0 turns the endpoint off. */
+  readonly metricsPort: number;
+  /** Metrics/health HTTP address. */
   readonly metricsHost: string;
-  readonly metricsTimeout: number; // seconds, scrape deadline
-  readonly metricsWorkerWait: number; // seconds a scrape waits for each worker before answering from its last report
-  readonly shutdownTimeout: number; // seconds, drain budget
-  readonly idleTimeout: number | undefined; // seconds
-  readonly maxConnections: number | undefined; // whole server
+  /** Scrape deadline, in seconds. */
+  readonly metricsTimeout: number;
+  /** How long a scrape waits for a worker before using its last report (it is then marked stale), in seconds. */
+  readonly metricsWorkerWait: number;
+  /** Drain budget, in seconds. */
+  readonly shutdownTimeout: number;
+  /** Close connections idle that long, in seconds. */
+  readonly idleTimeout: number | undefined;
+  /** Connections, whole server. */
+  readonly maxConnections: number | undefined;
+  /** Connections per worker. */
   readonly maxConnectionsPerWorker: number | undefined;
+  /** Connections per client IP. */
   readonly maxConnectionsPerIp: number | undefined;
-  readonly maxWorkerRss: number | undefined; // MiB
-  readonly crashLoopDeaths: number; // deaths …
-  readonly crashLoopWindow: number; // … within this many seconds stop the server
-  readonly highWaterMark: number; // bytes of unsent output that pause reading
-  readonly lowWaterMark: number; // bytes below which reading resumes
-  readonly metricsToken: string | undefined; // bearer token /metrics requires (none: open)
+  /** MiB of RSS above which a worker is recycled. */
+  readonly maxWorkerRss: number | undefined;
+  /** Worker deaths within the window that stop the server. */
+  readonly crashLoopDeaths: number;
+  /** Crash-loop window, in seconds. */
+  readonly crashLoopWindow: number;
+  /** Unsent bytes that pause reading. */
+  readonly highWaterMark: number;
+  /** Unsent bytes below which reading resumes. */
+  readonly lowWaterMark: number;
+  /** Bearer token required by /metrics (prefer the env variable). */
+  readonly metricsToken: string | undefined;
+  /** The services: each a protocol (module or built-in name), its endpoints and options. */
   readonly services: readonly ServiceConfig[];
-  readonly poolOverload: PoolOverload; // what a full pool queue does to a new task
-  readonly shutdownDelay: number | undefined; // seconds not ready but still serving, before a shutdown drains
-  readonly balance: BalancePolicy; // how connections are spread over workers
+  /** Full pool queue: pause reading, or reject the task. */
+  readonly poolOverload: PoolOverload;
+  /** On SIGTERM, seconds /readyz is 503 while still serving, before draining. */
+  readonly shutdownDelay: number | undefined;
+  /** Round-robin (node:cluster), least-connections or client-hash. */
+  readonly balance: BalancePolicy;
+  /** Fatal, error, warn, info (default), debug, trace or silent. */
+  readonly logLevel: LogLevel;
+  /** Json, or pretty (one line per record; the default on a terminal). */
+  readonly logFormat: LogFormat;
 }
 
 /** The options as given, by source, before merging. */
@@ -113,6 +140,8 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     poolOverload: given('poolOverload') ?? DEFAULTS.poolOverload,
     shutdownDelay: given('shutdownDelay'),
     balance,
+    logLevel: given('logLevel') ?? DEFAULTS.logLevel,
+    logFormat: given('logFormat') ?? (process.stdout.isTTY ? 'pretty' : 'json'),
   });
 }
 

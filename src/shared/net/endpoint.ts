@@ -20,18 +20,27 @@ export interface ProxyOptions {
   readonly trusted?: readonly string[];
 }
 
+/** `tcp:PORT[:interface=ADDR][:backlog=N]` (`tcp6:` for IPv6 only). */
 export interface TcpEndpoint extends ProxyOptions {
+  /** `tcp` (IPv4 and IPv6) or `tcp6` (IPv6 only). */
   readonly kind: 'tcp' | 'tcp6';
+  /** The port; 0 picks a free one. */
   readonly port: number;
   /** Address to bind; all interfaces when absent. */
   readonly host?: string;
+  /** Length of the listen backlog. */
   readonly backlog?: number;
 }
 
+/** `tls:PORT:key=FILE:cert=FILE[:ca=FILE][:sni=DIR]`. */
 export interface TlsEndpoint extends ProxyOptions {
+  /** Always `tls`. */
   readonly kind: 'tls';
+  /** The port; 0 picks a free one. */
   readonly port: number;
+  /** Address to bind; all interfaces when absent. */
   readonly host?: string;
+  /** Length of the listen backlog. */
   readonly backlog?: number;
   /** PEM private key file. */
   readonly key: string;
@@ -43,11 +52,15 @@ export interface TlsEndpoint extends ProxyOptions {
   readonly sni?: string;
 }
 
+/** `unix:PATH[:mode=660]`. */
 export interface UnixEndpoint extends ProxyOptions {
+  /** Always `unix`. */
   readonly kind: 'unix';
+  /** The socket's path. */
   readonly path: string;
   /** File mode, octal digits as written (`660`). */
   readonly mode?: number;
+  /** Length of the listen backlog. */
   readonly backlog?: number;
 }
 

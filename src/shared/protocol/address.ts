@@ -1,7 +1,19 @@
 /** Where a connection comes from or arrives at. Twisted's `IPv4Address` / `IPv6Address` / `UNIXAddress`. */
 export type Address =
-  | { readonly type: 'TCP' | 'TCP6'; readonly host: string; readonly port: number }
-  | { readonly type: 'UNIX'; readonly path: string };
+  | {
+      /** `TCP` for IPv4, `TCP6` for IPv6. */
+      readonly type: 'TCP' | 'TCP6';
+      /** The IP address, without brackets. */
+      readonly host: string;
+      /** The TCP port. */
+      readonly port: number;
+    }
+  | {
+      /** A Unix socket. */
+      readonly type: 'UNIX';
+      /** The socket's path (empty for an unnamed client end). */
+      readonly path: string;
+    };
 
 /** Builds an {@link Address} from the fields node:net reports for a socket end. */
 export function addressFrom(host: string | undefined, port: number | undefined, family?: string): Address {

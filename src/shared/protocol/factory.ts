@@ -15,6 +15,7 @@ export type ProtocolClass<P extends Protocol = Protocol> = new () => P;
  * {@link Factory.forProtocol}. One instance runs in each worker process.
  */
 export class Factory<P extends Protocol = Protocol> {
+  /** Marks a skein factory (recognised across two copies of skein). */
   readonly [FACTORY_BRAND] = true;
 
   /** The protocol class `buildProtocol` instantiates. */

@@ -4,6 +4,7 @@
  * pushed, however their promises settle. A rejected reply goes to `fail`
  * (in order too), which decides what the peer sees.
  */
+/** A reply: bytes or text to write, or nothing (`null`, `undefined`: write nothing, keep the order). */
 export type ReplyValue = Buffer | string | null | undefined;
 
 export class ReplyQueue {

@@ -28,9 +28,11 @@ export interface OffloadRequest {
   processors: string;
   /** Name of the exported processor function. */
   task: string;
+  /** The task's input, structured-cloned to the thread. */
   payload: unknown;
   /** Protocol label for metrics. */
   protocol: string;
+  /** The caller's options (transfer list, signal). */
   options?: OffloadOptions;
   /** Aborted when the caller's connection is lost: cancels the task like `options.signal`. */
   lifetime?: AbortSignal;
@@ -40,7 +42,9 @@ export interface OffloadRequest {
 
 /** A connection whose reading can be paused for a named reason (several may hold at once). */
 export interface PausableReading {
+  /** Stops reading for `reason` (reading stays paused while any reason holds). */
   pauseReading(reason: string): void;
+  /** Lifts `reason`; reading resumes once no reason holds. */
   resumeReading(reason: string): void;
 }
 
@@ -50,6 +54,8 @@ export interface PausableReading {
  * provide one.
  */
 export interface ReactorServices {
+  /** The clock `callLater` schedules on. */
   readonly clock: Clock;
+  /** Runs one task on the offload pool; resolves with what the processor returned. */
   offload(request: OffloadRequest): Promise<unknown>;
 }

@@ -6,8 +6,11 @@ import type { Address } from './address.js';
  * `IPullProducer` (non-streaming: `resumeProducing` asks for one more chunk).
  */
 export interface Producer {
+  /** Called when the peer reads too slowly (unsent output above the high-water mark): stop writing. Streaming producers only. */
   pauseProducing?(): void;
+  /** Called when writing may go on: a streaming producer resumes; a pull producer writes its next chunk. */
   resumeProducing(): void;
+  /** Called when the connection is gone: write no more. */
   stopProducing(): void;
 }
 

@@ -72,6 +72,7 @@ export class ThrottlingFactory extends WrappingFactory {
 
   constructor(
     wrapped: Factory,
+    /** The byte-rate limits, over all connections of this factory. */
     readonly limits: ThrottlingOptions,
   ) {
     super(wrapped);

@@ -34,7 +34,9 @@ export interface ReceiveOptions {
  * from a promise or a timer run outside the harness).
  */
 export class ProtocolHarness<P extends Protocol = Protocol> {
+  /** The transport the protocol writes to. */
   readonly transport: StringTransport;
+  /** The reactor services lent to the protocol's factory. */
   readonly reactor: ReactorServices;
   /** Codes the reactor would count in `skein_protocol_errors_total` for this connection. */
   readonly errorCodes: string[] = [];
@@ -44,6 +46,7 @@ export class ProtocolHarness<P extends Protocol = Protocol> {
   private lost: Error | undefined;
 
   constructor(
+    /** The protocol under test. */
     readonly protocol: P,
     options: ConnectProtocolOptions = {},
   ) {

@@ -12,7 +12,9 @@ import { StringTransport } from './string-transport.js';
 export interface ConnectedPairOptions {
   /** Reactor services both protocols share (default: a new {@link MemoryReactor}). */
   readonly reactor?: ReactorServices;
+  /** The client protocol's factory (default: `Factory.forProtocol` of its class). */
   readonly clientFactory?: Factory;
+  /** The server protocol's factory (default: `Factory.forProtocol` of its class). */
   readonly serverFactory?: Factory;
   /** `pump` delivers bytes in chunks of at most this size (default: everything pending at once). */
   readonly chunkSize?: number;
@@ -28,8 +30,9 @@ export interface ConnectedPairOptions {
  * everything written; `pending` counts the bytes not yet delivered.
  */
 export class LoopbackTransport extends StringTransport {
-  /** Times a registered streaming producer was paused / resumed because of the water marks. */
+  /** Times a registered streaming producer was paused because of the water marks. */
   producerPauses = 0;
+  /** Times it was resumed. */
   producerResumes = 0;
   /** Bytes written and not yet delivered to the peer. */
   pending = 0;
@@ -90,7 +93,9 @@ export class LoopbackEnd<P extends Protocol = Protocol> {
   halfClosed = false;
 
   constructor(
+    /** This end's protocol. */
     readonly protocol: P,
+    /** This end's transport. */
     readonly transport: LoopbackTransport,
     factory: Factory,
     reactor: ReactorServices,
@@ -133,8 +138,11 @@ const MAX_ROUNDS = 100_000;
  * Backpressure, half-close and abort behave as over a socket.
  */
 export class LoopbackPair<C extends Protocol = Protocol, S extends Protocol = Protocol> {
+  /** The client end (its protocol connected first). */
   readonly client: LoopbackEnd<C>;
+  /** The server end. */
   readonly server: LoopbackEnd<S>;
+  /** Reactor services both ends share. */
   readonly reactor: ReactorServices;
   private readonly chunkSize: number;
   private readonly lowWaterMark: number;

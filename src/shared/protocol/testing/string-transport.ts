@@ -20,13 +20,19 @@ export class StringTransport implements Transport {
   writeClosed = false;
   /** `paused` after `pauseProducing`, `producing` otherwise. */
   producerState: 'producing' | 'paused' = 'producing';
+  /** The producer registered with `registerProducer`, if any. */
   producer: Producer | undefined;
+  /** Whether the registered producer is streaming (push) rather than pull. */
   streaming: boolean | undefined;
+  /** The last value given to `setTcpNoDelay`. */
   noDelay = false;
+  /** The last value given to `setTcpKeepAlive`. */
   keepAlive = false;
 
   constructor(
+    /** What `getPeer()` returns. */
     readonly peer: Address = { type: 'TCP', host: '192.168.1.1', port: 54321 },
+    /** What `getHost()` returns. */
     readonly host: Address = { type: 'TCP', host: '10.0.0.1', port: 9000 },
   ) {}
 
