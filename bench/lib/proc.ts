@@ -3,6 +3,7 @@
  * for its ready line, read a process's RSS and CPU time from /proc, run
  * `skein load` in its own process.
  */
+import { dirname } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -33,10 +34,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `skein serve PROTOCOL` with `workers` workers on a free port. */
-export async function startSkein(protocol: string, workers: number, extra: string[] = []): Promise<BenchServer> {
-  const child = spawn(process.execPath, [CLI, 'serve', protocol, '--port', '0', '--workers', String(workers), '--metrics-port', '0', ...extra], {
-    cwd: ROOT,
+/** Starts `skein serve PROTOCOL` with `workers` workers on a free port (`cli`: another build's `dist/cli.js`). */
+export async function startSkein(protocol: string, workers: number, extra: string[] = [], cli = CLI): Promise<BenchServer> {
+  const child = spawn(process.execPath, [cli, 'serve', protocol, '--port', '0', '--workers', String(workers), '--metrics-port', '0', ...extra], {
+    cwd: dirname(dirname(cli)),
     env: { ...process.env, SKEIN_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

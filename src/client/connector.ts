@@ -225,7 +225,7 @@ export class TcpConnector<P extends Protocol = Protocol> implements Connector {
     } catch (error) {
       if (!this.settled) {
         this.settled = true;
-        this.rejectFirst?.(error instanceof Error ? error : new Error(String(error)));
+        this.rejectFirst?.(error instanceof Error ? error : new ConnectError(`a client factory callback threw: ${String(error)}`, { cause: error }));
       } else {
         process.emitWarning(`skein client factory callback threw: ${String(error)}`);
       }

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
-import { CrashLoopError, deserializeError } from '../shared/protocol/errors.js';
+import { CrashLoopError, deserializeError, WorkerError, WorkerStartError } from '../shared/protocol/errors.js';
 import { isSkeinMessage, WORKER_CONFIG_ENV, type BoundEndpoint, type MetricsKind, type WorkerConfig, type WorkerMessage } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
 import type { ServerOptions } from '../shared/config/options.js';
@@ -270,7 +270,7 @@ export class Primary extends EventEmitter {
       const next = this.spawn(slot);
       slot.pending = next;
       let failure: unknown;
-      await next.whenReady(READY_TIMEOUT_MS).catch((error: unknown) => (failure = error ?? new Error('failed')));
+      await next.whenReady(READY_TIMEOUT_MS).catch((error: unknown) => (failure = error ?? new WorkerStartError('the replacement worker failed to start')));
       if (slot.pending === next) slot.pending = undefined;
       if (failure !== undefined) {
         next.kill();
@@ -338,7 +338,7 @@ export class Primary extends EventEmitter {
         if (!this.everReady && !this.stopping && slot.current === handle) {
           // A worker that cannot start (bad module, port in use) will not start on a retry either.
           this.stopping = true;
-          this.emit('fatal', deserializeError(message.error));
+          this.emit('fatal', deserializeError(message.error, WorkerError));
         }
         return;
       case 'skein:metrics:res':

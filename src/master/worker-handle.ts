@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Worker } from 'node:cluster';
-import { deserializeError, type SerializedError } from '../shared/protocol/errors.js';
+import { deserializeError, WorkerError, WorkerStartError, type SerializedError } from '../shared/protocol/errors.js';
 import type { PrimaryMessage } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
 
@@ -113,14 +113,14 @@ export class WorkerHandle {
   whenReady(timeoutMs: number): Promise<void> {
     if (this.ready) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker did not listen within ${timeoutMs / 1000}s`)), timeoutMs);
+      const timer = setTimeout(() => reject(new WorkerStartError(`worker did not listen within ${timeoutMs / 1000}s`)), timeoutMs);
       this.onReady.push(() => {
         clearTimeout(timer);
         resolve();
       });
       void this.exited.then(({ code, signal }) => {
         clearTimeout(timer);
-        reject(this.lastError ? deserializeError(this.lastError) : new Error(`worker exited with ${signal ? `signal ${signal}` : `code ${code}`}`));
+        reject(this.lastError ? deserializeError(this.lastError, WorkerError) : new WorkerStartError(`worker exited with ${signal ? `signal ${signal}` : `code ${code}`}`));
       });
     });
   }

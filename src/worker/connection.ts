@@ -33,13 +33,12 @@ export class Connection {
     marks: WaterMarks,
     log: Logger,
     clock: Clock,
-    onClose: (connection: Connection) => void,
     /** Time messages to their replies (off when the metrics endpoint is). */
-    timeMessages = true,
+    timeMessages: boolean,
+    onClose: (connection: Connection) => void,
   ) {
     this.lastActivity = clock.seconds();
     const meter = timeMessages ? new MessageMeter(stats, undefined, stats) : undefined;
-    protocol.messageMeter = meter;
     const attached = attachProtocol(socket, protocol, {
       marks,
       counters: stats,
@@ -95,6 +94,16 @@ export class Connection {
       this.lastActivity = now;
     }
     return now - this.lastActivity;
+  }
+
+  /** The reactor is draining: the protocol's `drain` hook, through the driver (a throw aborts and is counted). */
+  drain(): void {
+    this.driver.drain();
+  }
+
+  /** Closes now, whatever is pending: the drain deadline passed (`connectionLost(ShutdownError)`). */
+  shutdown(): void {
+    this.transport.shutdown();
   }
 
   /** Closes an idle connection, counting it as a protocol error. */

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { importModule, ownModule } from '../shared/config/loader.js';
+import { fileURLToPath } from 'node:url';
+import { importModule, moduleUrl, ownModule } from '../shared/config/loader.js';
 import { ModuleLoadError } from '../shared/protocol/errors.js';
 import { Factory, isFactory } from '../shared/protocol/factory.js';
 import { isProtocolClass } from '../shared/protocol/protocol.js';
@@ -22,13 +21,12 @@ export function builtinProtocolUrl(name: string): URL | undefined {
 export function protocolModuleUrl(spec: string, cwd = process.cwd()): URL {
   const builtin = builtinProtocolUrl(spec);
   if (builtin) return builtin;
-  if (spec.startsWith('file:')) return new URL(spec);
-  const path = isAbsolute(spec) ? spec : resolve(cwd, spec);
-  if (!existsSync(path)) {
+  const url = moduleUrl(spec, cwd);
+  if (!spec.startsWith('file:') && !existsSync(url)) {
     const hint = BUILTIN_NAME.test(spec) ? 'is not a built-in protocol (processed, lines, …) nor a file' : 'does not exist';
     throw new ModuleLoadError(`protocol '${spec}' ${hint}`);
   }
-  return pathToFileURL(path);
+  return url;
 }
 
 /**

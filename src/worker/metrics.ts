@@ -2,6 +2,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DURATION_BUCKETS, METRICS } from '../shared/metric-names.js';
 import type { OffloadPool } from './pool/offload-pool.js';
+
+/** What a scrape reads from the pool. */
+type PoolFigures = Pick<OffloadPool, 'stats' | 'sampleUtilization'>;
+const NO_POOL: PoolFigures = { stats: [], sampleUtilization: () => 0 };
 import { ProtocolStats } from './stats.js';
 
 /**
@@ -14,12 +18,24 @@ export class WorkerMetrics {
   readonly registry = new Registry();
   private readonly services = new Map<string, ProtocolStats>();
   private readonly lag = monitorEventLoopDelay({ resolution: 10 });
-  /** Observed by the pool when a task settles. */
-  readonly offloadDuration: Histogram<string>;
+  private readonly offloadDuration: Histogram<string>;
+  /** The pool whose figures a scrape copies in (set once it exists: it reports into {@link WorkerMetrics.observeOffload}). */
+  private pool: PoolFigures = NO_POOL;
+
+  /** Told each offloaded task's time on its thread, in seconds (hand it to the pool). */
+  readonly observeOffload = (protocol: string, seconds: number): void => {
+    this.offloadDuration.observe({ protocol }, seconds);
+  };
+
+  /** Copies `pool`'s figures in at each scrape. */
+  watchPool(pool: PoolFigures): void {
+    this.pool = pool;
+  }
 
   /** `runtime: false` leaves out the collectors that cost CPU between scrapes (GC observer, event-loop monitors). */
-  constructor(pool: OffloadPool, { runtime = true }: { runtime?: boolean } = {}) {
+  constructor({ runtime = true }: { runtime?: boolean } = {}) {
     const services = this.services;
+    const pool = () => this.pool;
     const registers = [this.registry];
 
     const copyCounter = (counter: Counter<string>, pick: (s: ProtocolStats) => number) => {
@@ -148,7 +164,7 @@ export class WorkerMetrics {
       registers,
       collect() {
         this.reset();
-        for (const c of pool.stats) {
+        for (const c of pool().stats) {
           this.inc({ protocol: c.protocol, status: 'completed' }, c.completed);
           this.inc({ protocol: c.protocol, status: 'failed' }, c.failed);
           this.inc({ protocol: c.protocol, status: 'cancelled' }, c.cancelled);
@@ -163,7 +179,7 @@ export class WorkerMetrics {
       registers,
       collect() {
         this.reset();
-        for (const c of pool.stats) this.set({ protocol: c.protocol }, c.queued);
+        for (const c of pool().stats) this.set({ protocol: c.protocol }, c.queued);
       },
     });
     new Gauge({
@@ -173,7 +189,7 @@ export class WorkerMetrics {
       // A fraction: the cluster figure is the workers' average, not their sum.
       aggregator: 'average',
       collect() {
-        this.set(pool.sampleUtilization());
+        this.set(pool().sampleUtilization());
       },
     });
     // Offloaded tasks take a millisecond or more: one observe() per task is cheap enough.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deserializeError, errorClasses, errorCode, serializeError, SkeinError } from '../../src/shared/protocol/errors.js';
+import { deserializeError, errorClasses, errorCode, OffloadError, serializeError, SkeinError, WorkerError } from '../../src/shared/protocol/errors.js';
 
 describe('errors', () => {
   it.each(Object.entries(errorClasses))('%s has a SKEIN_ERR_ code, a default message, and survives the wire', (name, Class) => {
@@ -8,7 +8,7 @@ describe('errors', () => {
     expect(error.name).toBe(name);
     expect(error.code).toMatch(/^SKEIN_ERR_[A-Z_]+$/);
     expect(error.message.length).toBeGreaterThan(0);
-    const back = deserializeError(JSON.parse(JSON.stringify(serializeError(error))));
+    const back = deserializeError(JSON.parse(JSON.stringify(serializeError(error))), OffloadError);
     expect(back).toBeInstanceOf(Class);
     expect((back as SkeinError).code).toBe(error.code);
   });
@@ -18,12 +18,20 @@ describe('errors', () => {
     expect(new Set(codes).size).toBe(codes.length);
   });
 
-  it('keeps name, code and message of foreign errors', () => {
+  it('rebuilds a foreign error as the catalogue class for its origin, keeping name, code and message', () => {
     const original = Object.assign(new RangeError('too big'), { code: 'E_TOO_BIG' });
-    const back = deserializeError(serializeError(original));
+    const back = deserializeError(serializeError(original), OffloadError);
+    expect(back).toBeInstanceOf(OffloadError);
     expect(back.name).toBe('RangeError');
     expect(back.message).toBe('too big');
     expect(errorCode(back)).toBe('E_TOO_BIG');
     expect(errorCode('nope')).toBe('SKEIN_ERR_UNKNOWN');
+  });
+
+  it('gives a foreign error without a code the code of its origin', () => {
+    const back = deserializeError(serializeError(new TypeError('boom')), WorkerError);
+    expect(back).toBeInstanceOf(WorkerError);
+    expect(back.name).toBe('TypeError');
+    expect(back.code).toBe(WorkerError.code);
   });
 });

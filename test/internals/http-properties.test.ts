@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { RELEASE } from '../../src/shared/protocol/link.js';
 import { describe, expect, it } from 'vitest';
 import { HttpFactory } from '../../src/protocols/http/factory.js';
 import { HTTP_DEFAULTS, resolveHttpLimits } from '../../src/protocols/http/limits.js';
@@ -124,7 +125,7 @@ describe('http properties (fast-check)', () => {
         }
         expect(() => protocol.dataReceived(bytes.subarray(at))).not.toThrow();
         void protocol.connectionLost(new Error('done'));
-        protocol.releaseConnection();
+        protocol[RELEASE]();
       }),
       { numRuns: 300 },
     );

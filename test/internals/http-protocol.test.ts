@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { RELEASE } from '../../src/shared/protocol/link.js';
 import { HttpFactory } from '../../src/protocols/http/factory.js';
 import type { HttpHandler, HttpProtocol } from '../../src/protocols/http/protocol.js';
 import type { Clock, DelayedCall } from '../../src/shared/protocol/clock.js';
@@ -287,7 +288,7 @@ describe('HttpProtocol', () => {
     c.send(GET('/'));
     c.protocol.connected = false;
     void c.protocol.connectionLost(new Error('gone'));
-    c.protocol.releaseConnection();
+    c.protocol[RELEASE]();
     finish();
     await tick();
     expect(c.text()).toBe('');

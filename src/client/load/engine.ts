@@ -1,4 +1,5 @@
 import { build, type Histogram } from 'hdr-histogram-js';
+import { ConnectError } from '../../shared/protocol/errors.js';
 import { ClientFactory } from '../client-factory.js';
 import { connectTCP } from '../connector.js';
 import { encodeRequest, openingFor, replyCounter } from './framing.js';
@@ -102,7 +103,7 @@ export class LoadEngine {
       }
     }
     await Promise.all(this.protocols.map((p) => p.ready));
-    if (this.protocols.some((p) => !p.connected)) throw new Error('a connection closed before it was ready (greeting or WebSocket upgrade not received?)');
+    if (this.protocols.some((p) => !p.connected)) throw new ConnectError('a connection closed before it was ready (greeting or WebSocket upgrade not received?)');
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { LoadError } from '../../shared/protocol/errors.js';
 import { decodeFromCompressedBase64, type Histogram } from 'hdr-histogram-js';
 import { fromSource, ownModule, tsxExecArgv } from '../../shared/config/loader.js';
 import { LoadEngine, newHistogram, type EngineOptions, type EngineProgress } from './engine.js';
@@ -228,11 +229,11 @@ function inThread(options: EngineOptions): EngineRun {
           progress = { completed: message.completed, errors: message.errors };
           return onResult?.({ ...message, histogram: decodeFromCompressedBase64(message.histogram) });
         case 'error':
-          return onError?.(new Error(message.message));
+          return onError?.(new LoadError(message.message));
       }
     });
     worker.on('error', (error) => onError?.(error));
-    worker.on('exit', (code) => onError?.(new Error(`load thread exited (code ${code}) before reporting`)));
+    worker.on('exit', (code) => onError?.(new LoadError(`load thread exited (code ${code}) before reporting`)));
   });
   ready.catch(() => {}); // awaited by the runner; never an unhandled rejection
   return {

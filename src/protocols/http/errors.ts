@@ -17,18 +17,6 @@ import {
   type SkeinError,
 } from '../../shared/protocol/errors.js';
 
-export {
-  HttpBadRequestError,
-  HttpBodyTooLargeError,
-  HttpExpectationFailedError,
-  HttpHeadersTooLargeError,
-  HttpLengthRequiredError,
-  HttpNotImplementedError,
-  HttpRequestTimeoutError,
-  HttpUriTooLongError,
-  HttpVersionNotSupportedError,
-};
-
 /** Status code of each refusal, by error code. */
 export const HTTP_ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   [HttpBadRequestError.code]: 400,

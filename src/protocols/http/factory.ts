@@ -3,8 +3,6 @@
  * handler (a function, or a module named by the `handler` service option), and
  * runs the timeout sweep shared by its connections.
  */
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { realClock } from '../../shared/protocol/clock.js';
 import { InvalidOptionError, ModuleLoadError } from '../../shared/protocol/errors.js';
 import { Factory } from '../../shared/protocol/factory.js';
@@ -12,7 +10,8 @@ import { createLogger, type Logger } from '../../shared/log.js';
 import { resolveHttpLimits, type HttpLimits } from './limits.js';
 import { HttpProtocol, type HttpHandler, type HttpService } from './protocol.js';
 import type { HttpRequest } from './request.js';
-import { TimeoutSweep } from './timeouts.js';
+import { timeoutSweep, type TimeoutSweep } from './timeouts.js';
+import { importModule, moduleUrl } from '../../shared/config/loader.js';
 
 /** How to build an {@link HttpFactory} from code. */
 export interface HttpFactoryInit {
@@ -40,7 +39,7 @@ export class HttpFactory extends Factory<HttpProtocol> implements HttpService {
   /** Answers each request; the `handler` service option, when set, replaces it in `startFactory`. */
   handler: HttpHandler;
   private resolvedLimits: HttpLimits | undefined;
-  private timeoutSweep: TimeoutSweep | undefined;
+  private currentSweep: TimeoutSweep | undefined;
   private fields: string | undefined;
   private log: Logger | undefined;
 
@@ -58,7 +57,7 @@ export class HttpFactory extends Factory<HttpProtocol> implements HttpService {
 
   /** @internal */
   get sweep(): TimeoutSweep {
-    return (this.timeoutSweep ??= new TimeoutSweep(this.limits, () => this.reactor?.clock ?? realClock));
+    return (this.currentSweep ??= timeoutSweep(this.limits, () => this.reactor?.clock ?? realClock));
   }
 
   /** @internal */
@@ -74,11 +73,11 @@ export class HttpFactory extends Factory<HttpProtocol> implements HttpService {
     this.resolvedLimits = resolveHttpLimits(this.options);
     // Built from the limits: rebuild them from the options as merged now.
     this.fields = undefined;
-    this.timeoutSweep = undefined;
+    this.currentSweep = undefined;
     const spec = this.options.handler;
     if (spec === undefined) return;
     if (typeof spec !== 'string' || spec.length === 0) throw new InvalidOptionError('options.handler must be a module path');
-    const module = await importModule(spec);
+    const module = await importHandler(spec);
     const handler = module.default;
     if (typeof handler !== 'function') throw new ModuleLoadError(`handler module '${spec}' must default-export a function (request) => response`);
     this.handler = handler as HttpHandler;
@@ -98,16 +97,11 @@ function notFound(): { status: number; body: string } {
   return { status: 404, body: 'Not Found\n' };
 }
 
-/** Imports a handler module; `.ts` modules work even when the worker was started without tsx's loader. */
-async function importModule(spec: string): Promise<Record<string, unknown>> {
-  const url = spec.startsWith('file:') ? spec : pathToFileURL(isAbsolute(spec) ? spec : resolve(spec)).href;
+/** Imports a handler module (a path relative to the working directory, or a file URL). */
+async function importHandler(spec: string): Promise<Record<string, unknown>> {
   try {
-    return (await import(url)) as Record<string, unknown>;
+    return await importModule(moduleUrl(spec).href);
   } catch (error) {
-    if ((error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[mc]?ts$/.test(url)) {
-      const { tsImport } = await import('tsx/esm/api');
-      return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
-    }
     throw new ModuleLoadError(`cannot load handler module '${spec}': ${(error as Error).message}`, { cause: error });
   }
 }

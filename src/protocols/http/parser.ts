@@ -13,7 +13,6 @@
  * Accept/reject decisions follow node:http (llhttp in strict mode) unless the
  * docs/http.md lists the difference.
  */
-import type { SkeinError } from '../../shared/protocol/errors.js';
 import { COLON, CR, DQUOTE, EQUALS, FIELD_VALUE, HEX, HTAB, LF, SEMICOLON, SP, TARGET, TOKEN, BACKSLASH } from './chars.js';
 import {
   HttpBadRequestError,
@@ -23,7 +22,8 @@ import {
   HttpNotImplementedError,
   HttpUriTooLongError,
   HttpVersionNotSupportedError,
-} from './errors.js';
+  type SkeinError,
+} from '../../shared/protocol/errors.js';
 import type { HttpLimits } from './limits.js';
 import { HttpRequest, type HttpHeaders } from './request.js';
 

@@ -1,25 +1,23 @@
 /**
  * HTTP/1.1 (and 1.0) as a skein Protocol: requests are parsed as bytes arrive,
- * handed to the factory's handler, and answered in request order through a
- * ReplyQueue, even when handlers (or the work they offload) finish out of
+ * handed to the factory's handler, and answered in request order through
+ * `Protocol.reply`, even when handlers (or the work they offload) finish out of
  * order. Keep-alive, pipelining, `Connection: close`, `Expect: 100-continue`,
  * chunked request bodies and streamed (chunked) responses are handled here;
  * a request the parser refuses never reaches the handler.
  */
-import { asBuffer } from '../../shared/protocol/bytes.js';
 import type { Address } from '../../shared/protocol/address.js';
+import { meterOf } from '../../shared/protocol/nesting.js';
 import { Protocol } from '../../shared/protocol/protocol.js';
-import { ReplyQueue } from '../../shared/protocol/reply-queue.js';
 import type { SkeinError } from '../../shared/protocol/errors.js';
 import type { OffloadOptions } from '../../shared/protocol/services.js';
-import { HttpExpectationFailedError, HttpRequestTimeoutError, keepsConnection, statusOf } from './errors.js';
+import { HttpExpectationFailedError, HttpRequestTimeoutError } from '../../shared/protocol/errors.js';
+import { keepsConnection, statusOf } from './errors.js';
 import type { HttpLimits } from './limits.js';
-import { Expectation, HttpRequestParser, ParserPhase, type ParserEvents } from './parser.js';
+import { Expectation, HttpRequestParser, ParserPhase } from './parser.js';
 import type { HttpRequest } from './request.js';
 import {
-  chunkFrame,
   isStreamBody,
-  LAST_CHUNK,
   serializeResponse,
   serializeStreamHead,
   STATUS_REASONS,
@@ -28,7 +26,8 @@ import {
   type ResponseContext,
 } from './response.js';
 import { asksToUpgrade, isProtocolSwitch, SWITCH_PROTOCOLS, type ProtocolSwitch, type SwitchDecision, type SwitchedConnection } from './switch.js';
-import type { SweptConnection, TimeoutSweep } from './timeouts.js';
+import type { TimeoutCheck, TimeoutSweep } from './timeouts.js';
+import { ResponseTurns, writeBody } from './stream.js';
 
 /** What a handler gets besides the request: the connection's peer and the offload pool. */
 export interface HttpConnection {
@@ -71,14 +70,18 @@ interface Pending extends ResponseContext {
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /**
- * The `http` protocol. It keeps its own ReplyQueue (the one behind
- * `Protocol.reply`) because each response carries what must happen once it is
- * written: close the connection, or let a streamed body start.
+ * The `http` protocol. Responses go through `Protocol.reply` (in request
+ * order); each carries what must happen once it is written (close the
+ * connection, let a streamed body start), applied in `replyWritten`. Handlers
+ * receive a small {@link HttpConnection} view, never the protocol itself.
  */
-export class HttpProtocol extends Protocol implements ParserEvents, SweptConnection, HttpConnection {
+export class HttpProtocol extends Protocol {
   private service!: HttpService;
   private parser!: HttpRequestParser;
-  private responses!: ReplyQueue;
+  /** What handlers receive. */
+  private connection!: HttpConnection;
+  /** What the timeout sweep calls. */
+  private timeoutCheck!: TimeoutCheck;
   /** Contexts of queued responses, oldest first (one per queued reply). */
   private readonly inFlight: Array<Pending | undefined> = [];
   private expectationFailed = false;
@@ -88,11 +91,10 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
   private draining = false;
   /** The peer half-closed its side. */
   private peerDone = false;
-  /** Replies pushed to, and released from, the queue. */
+  /** Replies pushed to the queue. */
   private pushed = 0;
-  private released = 0;
-  /** Streamed responses waiting for their turn, by slot. */
-  private readonly turnWaiters = new Map<number, () => void>();
+  /** The order streamed responses take their turn in. */
+  private readonly turns = new ResponseTurns();
   private written = 0;
   // Timeout bookkeeping, updated by the sweep only.
   private seenStarted = 0;
@@ -109,23 +111,27 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
   /** An upgrade request waits for its answer: parsing stays stopped whatever else is written. */
   private awaitingUpgrade = false;
 
-  get peer(): Address {
-    return this.transport.getPeer();
-  }
-
   override connectionMade(): void {
     this.service = this.factory as unknown as HttpService;
     // As node:http does: a response must not wait for the ACK of the previous one (Nagle + delayed ACK).
     this.transport.setTcpNoDelay(true);
-    this.parser = new HttpRequestParser(this.service.limits, this);
-    this.responses = new ReplyQueue(
-      (data) => this.written_(data),
-      (error) => this.replyFailed_(error),
-    );
+    this.parser = new HttpRequestParser(this.service.limits, {
+      headComplete: (request, expect) => this.headComplete(request, expect),
+      request: (request) => this.request(request),
+      error: (error) => this.error(error),
+    });
+    const transport = this.transport;
+    this.connection = Object.freeze({
+      get peer(): Address {
+        return transport.getPeer();
+      },
+      offload: <T>(task: string, payload?: unknown, options?: OffloadOptions) => this.offload<T>(task, payload, options),
+    });
+    this.timeoutCheck = (now) => this.checkTimeouts(now);
     const now = this.service.sweep.now();
     this.requestSince = now;
     this.phaseSince = now;
-    this.service.sweep.add(this);
+    this.service.sweep.add(this.timeoutCheck);
   }
 
   override dataReceived(data: Buffer): void {
@@ -134,9 +140,8 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
   }
 
   override connectionLost(reason: Error): void | Promise<void> {
-    this.service.sweep.delete(this);
+    this.service.sweep.delete(this.timeoutCheck);
     this.parser.finish();
-    this.responses.close();
     this.inFlight.length = 0;
     return this.switched?.connectionLost(reason);
   }
@@ -148,28 +153,26 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
   override readConnectionLost(): void {
     if (this.switched) return this.switched.readConnectionLost();
     this.peerDone = true;
-    if (this.responses.pending === 0 && !this.pipelinePaused) this.closeNow();
+    if (this.pendingReplies === 0 && !this.pipelinePaused) this.closeNow();
   }
 
   /** Shutdown or reload: close after the response in flight (with `Connection: close`), or now if idle. */
   override drain(): void {
     if (this.switched) return this.switched.drain();
     this.draining = true;
-    if (this.responses.pending === 0 && this.parser.phase === ParserPhase.Idle) {
+    if (this.pendingReplies === 0 && this.parser.phase === ParserPhase.Idle) {
       this.closeNow();
     }
   }
 
-  // ParserEvents
+  // The parser's events
 
-  /** @internal */
-  headComplete(_request: HttpRequest, expect: Expectation): void {
+  private headComplete(_request: HttpRequest, expect: Expectation): void {
     if (expect === Expectation.Unsupported) this.expectationFailed = true;
     else if (expect === Expectation.Continue) this.push(CONTINUE, undefined);
   }
 
-  /** @internal */
-  request(request: HttpRequest): boolean {
+  private request(request: HttpRequest): boolean {
     const ctx: Pending = {
       seq: this.pushed,
       head: request.method === 'HEAD',
@@ -192,7 +195,7 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
       this.dispatch(request, ctx);
     }
     if (ctx.upgrade) return false;
-    if (this.responses.pending >= this.service.limits.maxPipelinedRequests && !this.closing) {
+    if (this.pendingReplies >= this.service.limits.maxPipelinedRequests && !this.closing) {
       this.pipelinePaused = true;
       this.transport.pauseProducing();
       return false;
@@ -200,18 +203,17 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
     return true;
   }
 
-  /** @internal */
-  error(error: SkeinError): void {
+  private error(error: SkeinError): void {
     const ctx: Pending = { seq: this.pushed, head: false, keepAlive: keepsConnection(error), http10: false, keepAliveFields: this.service.keepAliveFields };
     if (!ctx.keepAlive) this.stopReading();
     this.push(errorResponse(error, ctx), ctx);
   }
 
-  // SweptConnection
+  // Timeouts
 
-  /** @internal */
-  checkTimeouts(now: number): void {
-    if (this.closing && this.responses.pending === 0) return;
+  /** Called by the factory's sweep with the clock's seconds. */
+  private checkTimeouts(now: number): void {
+    if (this.closing && this.pendingReplies === 0) return;
     const parser = this.parser;
     const started = parser.requestsStarted;
     const phase = parser.phase;
@@ -227,7 +229,7 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
     const limits = this.service.limits;
     switch (phase) {
       case ParserPhase.Idle:
-        if (this.responses.pending > 0) return;
+        if (this.pendingReplies > 0) return;
         if (started === 0 && this.written === 0) {
           // A connection that never sent a request: node:http gives it headersTimeout, then 408.
           if (now - this.requestSince >= limits.headersTimeout) this.timedOut('no request within headersTimeout');
@@ -249,7 +251,7 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
   private dispatch(request: HttpRequest, ctx: Pending): void {
     let result: ReturnType<HttpHandler>;
     try {
-      result = this.service.handler(request, this);
+      result = this.service.handler(request, this.connection);
     } catch (error) {
       this.service.handlerFailed(error, request);
       this.push(internalError(ctx), ctx);
@@ -291,7 +293,7 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
       ctx.switchTo = decision;
       return decision.head;
     }
-    if (decision.error) this.messageMeter?.protocolError(decision.error.code);
+    if (decision.error) meterOf(this)?.protocolError(decision.error.code);
     ctx.keepAlive = false;
     return decision.response;
   }
@@ -304,65 +306,27 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
    */
   private async stream(response: HttpResponse, ctx: Pending): Promise<string> {
     const head = serializeStreamHead(response, ctx);
-    const body = response.body as AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
-    await this.turn(ctx.seq);
+    await this.turns.wait(ctx.seq);
     if (!this.connected) return '';
-    const transport = this.transport;
-    transport.write(head.head);
+    this.transport.write(head.head);
     if (ctx.head) return '';
-    let paused: Promise<void> | undefined;
-    let resume: (() => void) | undefined;
-    let stopped = false;
-    transport.registerProducer(
-      {
-        pauseProducing: () => void (paused ??= new Promise<void>((r) => (resume = r))),
-        resumeProducing: () => {
-          paused = undefined;
-          resume?.();
-        },
-        stopProducing: () => {
-          stopped = true;
-          resume?.();
-        },
-      },
-      true,
-    );
-    try {
-      for await (const chunk of body) {
-        if (stopped || !this.connected) return '';
-        transport.write(head.chunked ? chunkFrame(chunk) : asBuffer(chunk));
-        if (paused) await paused;
-      }
-      return head.chunked ? LAST_CHUNK : '';
-    } catch {
-      // The head is out: the only honest signal left is to cut the connection.
-      transport.abortConnection();
-      return '';
-    } finally {
-      transport.unregisterProducer();
-    }
-  }
-
-  /** Resolves when every response queued before slot `seq` has been written. */
-  private turn(seq: number): Promise<void> {
-    if (this.released === seq) return Promise.resolve();
-    return new Promise<void>((resolve) => this.turnWaiters.set(seq, resolve));
+    const body = response.body as AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
+    return writeBody(this.transport, body, head.chunked, () => this.connected);
   }
 
   /** Queues a reply with the context that decides what happens once it is written. */
   private push(reply: string | Buffer | PromiseLike<string | Buffer>, ctx: Pending | undefined): void {
     this.inFlight.push(ctx);
     this.pushed++;
-    this.responses.push(reply);
+    this.reply(reply);
   }
 
-  /** ReplyQueue's writer: writes, then applies the response's context. */
-  private written_(data: Buffer | string): void {
+  /** A response went out: apply its context (close, resume reading, let the next streamed body start). */
+  override replyWritten(): void {
     const ctx = this.inFlight.shift();
     if (!this.connected) return;
-    this.transport.write(data);
     this.written++;
-    this.release();
+    this.turns.advance();
     if (ctx?.switchTo) return this.handOver(ctx.switchTo);
     if (ctx !== undefined && !ctx.keepAlive) {
       this.closeNow();
@@ -373,12 +337,12 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
       ctx.upgrade = false;
       this.awaitingUpgrade = false;
     }
-    if (this.pipelinePaused && !this.awaitingUpgrade && this.responses.pending < this.service.limits.maxPipelinedRequests) {
+    if (this.pipelinePaused && !this.awaitingUpgrade && this.pendingReplies < this.service.limits.maxPipelinedRequests) {
       this.pipelinePaused = false;
       this.transport.resumeProducing();
       this.parse(() => this.parser.resume());
     }
-    if (this.responses.pending > 0 || this.pipelinePaused) return;
+    if (this.pendingReplies > 0 || this.pipelinePaused) return;
     if (this.peerDone || (this.draining && this.parser.phase === ParserPhase.Idle)) this.closeNow();
   }
 
@@ -392,7 +356,7 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
       this.switchAfterParse = decision;
       return;
     }
-    this.service.sweep.delete(this);
+    this.service.sweep.delete(this.timeoutCheck);
     const leftover = this.parser.detach();
     this.closing = true;
     this.switched = decision.open(this, leftover);
@@ -417,23 +381,11 @@ export class HttpProtocol extends Protocol implements ParserEvents, SweptConnect
     }
   }
 
-  /** A reply promise rejected (serialization is guarded, so this is a bug): cut the connection. */
-  private replyFailed_(error: unknown): void {
+  /** A reply promise rejected (serialization is guarded, so this is a bug): cut the connection (the driver counts it). */
+  override replyFailed(error: unknown): void {
     this.inFlight.shift();
-    this.release();
-    this.reportFailure(error);
-  }
-
-  /** One more slot is out: a streamed response waiting for this turn may start. */
-  private release(): void {
-    const seq = ++this.released;
-    if (this.turnWaiters.size > 0) {
-      const waiter = this.turnWaiters.get(seq);
-      if (waiter) {
-        this.turnWaiters.delete(seq);
-        waiter();
-      }
-    }
+    this.turns.advance();
+    throw error;
   }
 
   private stopReading(): void {

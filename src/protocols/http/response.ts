@@ -6,6 +6,7 @@
  * handler cannot split a response (CR/LF injection).
  */
 
+import { InvalidResponseError } from '../../shared/protocol/errors.js';
 import { TOKEN } from './chars.js';
 
 /** A response body: text (sent as UTF-8), bytes, nothing, or chunks streamed with chunked encoding. */
@@ -67,9 +68,6 @@ export function dateHeader(): string {
   }
   return dateLine;
 }
-
-/** A handler's response that skein cannot send (bad status, header name or value). */
-export class InvalidResponseError extends TypeError {}
 
 /** Per-connection facts the serializer needs; `close` is set when the response ends the connection. */
 export interface ResponseContext {

@@ -6,6 +6,7 @@
  * meter and failure reporting as the outer protocol.
  */
 import type { Protocol } from '../../shared/protocol/protocol.js';
+import { nestProtocol } from '../../shared/protocol/nesting.js';
 import type { HttpRequest } from '../http/request.js';
 import { PerMessageDeflate } from './deflate.js';
 import type { Agreement } from './handshake.js';
@@ -34,7 +35,8 @@ export function openSession(
   ws.extensions = agreement.extensions;
   // The WebSocket factory may never have been started by a reactor (a handler's own factory): lend it the outer's.
   if (ws.factory && !ws.factory.reactor) ws.factory.reactor = outer.factory?.reactor;
-  ws.messageMeter = outer.messageMeter;
+  // Failures of the inner protocol are the outer connection's: counted, logged and aborted by its driver.
+  nestProtocol(outer, ws, { meter: true });
   ws.transport = outer.transport;
   ws.connected = true;
   const deflate = agreement.deflate && options.perMessageDeflate ? new PerMessageDeflate(agreement.deflate, options.perMessageDeflate) : undefined;

@@ -118,20 +118,6 @@ export class WebSocketProtocol extends Protocol implements SessionHooks {
   override drain(): void {
     this[SESSION]?.goAway();
   }
-
-  /** @internal A hook failed outside a dispatch: the connection's own protocol (its driver) counts and aborts. */
-  override reportFailure(error: unknown): void {
-    const outer = this[SESSION]?.outer;
-    if (outer) outer.reportFailure(error);
-    else super.reportFailure(error);
-  }
-
-  /** @internal `closeWithError` goes to the connection's own protocol, so its driver counts the code. */
-  override reportProtocolError(error: Error): void {
-    const outer = this[SESSION]?.outer;
-    if (outer) outer.closeWithError(error);
-    else super.reportProtocolError(error);
-  }
 }
 
 /** True when `value` is a WebSocketProtocol class (by brand). */

@@ -4,6 +4,7 @@
  * (400 with `Sec-WebSocket-Version: 13`, 426 for a plain HTTP request, 403 or
  * the factory's status), then carries the WebSocket.
  */
+import { meterOf } from '../../shared/protocol/nesting.js';
 import type { DelayedCall } from '../../shared/protocol/clock.js';
 import { HttpRequestTimeoutError, type SkeinError } from '../../shared/protocol/errors.js';
 import { Protocol } from '../../shared/protocol/protocol.js';
@@ -86,7 +87,7 @@ export class WebSocketServerProtocol extends Protocol {
     this.parser?.finish();
     this.parser = undefined;
     this.timer?.cancel();
-    if (error) this.messageMeter?.protocolError(error.code);
+    if (error) meterOf(this)?.protocolError(error.code);
     this.transport.write(response);
     this.transport.loseConnection();
   }

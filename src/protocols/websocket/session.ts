@@ -22,6 +22,7 @@ import {
   WebSocketProtocolError,
   type SkeinError,
 } from '../../shared/protocol/errors.js';
+import { meterOf, releaseProtocol, reportFailure } from '../../shared/protocol/nesting.js';
 import type { Protocol } from '../../shared/protocol/protocol.js';
 import type { SwitchedConnection } from '../http/switch.js';
 import type { PerMessageDeflate } from './deflate.js';
@@ -58,8 +59,6 @@ export interface SessionHooks {
   drain(): void;
   /** Schedules on the reactor clock. */
   callLater(seconds: number, fn: () => void): DelayedCall;
-  /** Drops queued replies and cancels tasks once the connection is gone. */
-  releaseConnection(): void;
 }
 
 /** How to send one message. */
@@ -110,7 +109,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
   private lost = false;
 
   constructor(
-    private readonly hooks: SessionHooks,
+    private readonly hooks: SessionHooks & Protocol,
     /** The protocol the reactor drives: its transport, meter and failure reporting are the session's. */
     readonly outer: Protocol,
     private readonly options: WebSocketOptions,
@@ -126,7 +125,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
 
   /** Starts the session: counts it, arms the ping timer, calls `connectionMade`. */
   open(): void {
-    this.outer.messageMeter?.sessionOpened();
+    meterOf(this.outer)?.sessionOpened();
     if (this.options.pingInterval > 0) this.armPing(this.options.pingInterval);
     this.settle(this.hooks.connectionMade());
   }
@@ -214,7 +213,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
       }
       transport.writeSequence(frames);
     }
-    this.outer.messageMeter?.sent();
+    meterOf(this.outer)?.sent();
     return true;
   }
 
@@ -263,7 +262,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     try {
       return this.lose(reason);
     } finally {
-      this.hooks.releaseConnection();
+      releaseProtocol(this.hooks);
     }
   }
 
@@ -292,7 +291,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
       const cause = this.timedOut ?? reason;
       closed = new WebSocketClosed(`WebSocket closed abnormally: ${cause.message}`, { closeCode: CLOSE_ABNORMAL, cause });
     }
-    this.outer.messageMeter?.sessionClosed(closed.closeCode);
+    meterOf(this.outer)?.sessionClosed(closed.closeCode);
     return this.hooks.connectionLost(closed);
   }
 
@@ -311,7 +310,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
       () => this.settled(),
       (error: unknown) => {
         this.settled();
-        this.outer.reportFailure(error);
+        reportFailure(this.outer, error);
       },
     );
   }
@@ -362,7 +361,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
   private failWith(error: SkeinError & { closeCode: number }): void {
     if (this.state === CLOSED) return;
     this.failure = error;
-    this.outer.messageMeter?.protocolError(error.code);
+    meterOf(this.outer)?.protocolError(error.code);
     this.parser.stop();
     this.fragments = [];
     if (!this.sentClose) this.sendClose(error.closeCode, '');
@@ -376,7 +375,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     this.closeTimer = this.hooks.callLater(this.options.closeTimeout, () => {
       if (this.lost) return;
       this.timedOut = new WebSocketCloseTimeoutError(`the peer did not complete the closing handshake within ${this.options.closeTimeout} s`);
-      this.outer.messageMeter?.protocolError(this.timedOut.code);
+      meterOf(this.outer)?.protocolError(this.timedOut.code);
       this.outer.transport.abortConnection();
     });
   }
@@ -400,7 +399,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
       return this.armPing(this.options.pingTimeout);
     }
     this.timedOut = new WebSocketPingTimeoutError(`the peer sent nothing for ${this.options.pingInterval + this.options.pingTimeout} s, not even a pong`);
-    this.outer.messageMeter?.protocolError(this.timedOut.code);
+    meterOf(this.outer)?.protocolError(this.timedOut.code);
     this.outer.transport.abortConnection();
   }
 }

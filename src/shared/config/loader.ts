@@ -15,6 +15,7 @@
  * the host the same way (worker/pool/processor-host-from-source.mjs).
  */
 import { createRequire } from 'node:module';
+import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /** True when skein runs from its TypeScript sources (tests, tsx); false from the built `dist`. */
@@ -23,6 +24,12 @@ export const fromSource: boolean = import.meta.url.endsWith('.ts');
 /** `stem` resolved against `base` with the extension skein's own modules have (`.ts` from source, `.js` built). */
 export function ownModule(stem: string, base: string | URL): URL {
   return new URL(`${stem}${fromSource ? '.ts' : '.js'}`, base);
+}
+
+/** The URL of a user's module given as a file URL, an absolute path, or a path relative to `cwd`. */
+export function moduleUrl(spec: string, cwd: string = process.cwd()): URL {
+  if (spec.startsWith('file:')) return new URL(spec);
+  return pathToFileURL(isAbsolute(spec) ? spec : resolve(cwd, spec));
 }
 
 /** True for a TypeScript module path or URL. */
@@ -61,13 +68,22 @@ export function threadExecArgv(argv: readonly string[] = process.execArgv): stri
 
 /**
  * Imports a module by URL. In a process (`'process'`) a plain import, which
- * handles `.ts` once tsx's loader is in `execArgv`; in a pool thread
- * (`'thread'`) `.ts` goes through tsx's scoped `tsImport`.
+ * handles `.ts` once tsx's loader is in `execArgv` (and falls back to tsx's
+ * scoped `tsImport` when it is not); in a pool thread (`'thread'`) `.ts` goes
+ * through `tsImport` directly.
  */
 export async function importModule(href: string, where: 'process' | 'thread' = 'process'): Promise<Record<string, unknown>> {
-  if (where === 'thread' && isTypeScript(new URL(href).pathname)) {
-    const { tsImport } = await import('tsx/esm/api');
-    return (await tsImport(href, import.meta.url)) as Record<string, unknown>;
+  const typescript = isTypeScript(new URL(href).pathname);
+  if (where === 'thread' && typescript) return importScoped(href);
+  try {
+    return (await import(href)) as Record<string, unknown>;
+  } catch (error) {
+    if (typescript && (error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION') return importScoped(href);
+    throw error;
   }
-  return (await import(href)) as Record<string, unknown>;
+}
+
+async function importScoped(href: string): Promise<Record<string, unknown>> {
+  const { tsImport } = await import('tsx/esm/api');
+  return (await tsImport(href, import.meta.url)) as Record<string, unknown>;
 }

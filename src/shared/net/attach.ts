@@ -45,7 +45,7 @@ export function attachProtocol(socket: Socket, protocol: Protocol, options: Atta
   const counters = options.counters ?? { bytesSent: 0, bytesReceived: 0 };
   const meter = options.meter;
   const transport = new SocketTransport(socket, options.marks, counters, () => driver.writeLost(), options.peer, meter);
-  const driver = new ProtocolDriver(protocol, transport, options.events);
+  const driver = new ProtocolDriver(protocol, transport, options.events, meter);
   socket.on('data', (chunk: Buffer) => {
     meter?.arrived();
     counters.bytesReceived += chunk.length;

@@ -14,9 +14,9 @@ export interface BoundAddress {
 
 /** How {@link listen} treats accepted sockets. */
 export interface ListenOptions {
-  /** Hand over accepted sockets paused, nothing read (the primary passing them to a worker). */
+  /** Hand over accepted sockets paused, nothing read (for a listener that passes them on unread). */
   readonly pauseOnConnect?: boolean;
-  /** Refuse to share the handle with cluster workers (a probe for a free port). */
+  /** Never share the handle with other processes of a cluster (a probe for a free port). */
   readonly exclusive?: boolean;
   /** What the error message says was attempted (default `listen on ENDPOINT`). */
   readonly purpose?: string;
@@ -24,9 +24,9 @@ export interface ListenOptions {
 
 /**
  * The one way skein listens: creates a server for `endpoint`, binds it, and
- * resolves with the server and where it is bound. The reactor, the primary's
- * acceptor and the metrics endpoint all come through here, so they fail alike
- * and a unix socket gets its `mode=` whoever listens on it.
+ * resolves with the server and where it is bound. Every listener comes
+ * through here (the reactor's, an acceptor's, the metrics endpoint's), so they
+ * fail alike and a unix socket gets its `mode=` whoever listens on it.
  * @throws ListenError when the address is in use, not permitted, or cannot be bound.
  */
 export async function listen(

@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
 import { DEFAULTS } from '../config/defaults.js';
 import { addressFrom, type Address } from '../protocol/address.js';
-import { ConnectionAborted, ConnectionDone, ConnectionLost, ShutdownError } from '../protocol/errors.js';
+import { ConnectionAborted, ConnectionDone, ConnectionLost, InvalidStateError, ShutdownError } from '../protocol/errors.js';
 import type { MessageMeter } from '../protocol/message-meter.js';
 import type { PausableReading } from '../protocol/services.js';
 import type { Producer, Transport } from '../protocol/transport.js';
 
-/** Where a transport counts the bytes it sends (the worker's per-service stats; nothing on the client). */
+/** Where a transport counts the bytes it sends (a server's per-service stats; a private counter on the client). */
 export interface SentBytesCounter {
   bytesSent: number;
 }
@@ -27,7 +27,7 @@ const SMALL_SEQUENCE = 4096; // bytes (upper bound, strings counted at 3 bytes a
 export const DEFAULT_WATER_MARKS: WaterMarks = Object.freeze({ high: DEFAULTS.highWaterMark, low: DEFAULTS.lowWaterMark });
 
 /**
- * A Transport backed by a node:net socket, for both ends: the worker's
+ * A Transport backed by a node:net socket, for both ends: a server's
  * accepted connections and the client side's outgoing ones.
  *
  * Writes made while one chunk is delivered (between `beginDispatch` and
@@ -37,7 +37,7 @@ export const DEFAULT_WATER_MARKS: WaterMarks = Object.freeze({ high: DEFAULTS.hi
  * for named reasons (the protocol, a full write buffer, a full offload queue…)
  * and resumes only when no reason holds. While unsent output is above the
  * high-water mark, reading stops and a registered producer is paused, so a
- * peer that never reads cannot make the worker buffer without bound.
+ * peer that never reads cannot make the server buffer without bound.
  */
 export class SocketTransport implements Transport, PausableReading {
   private readonly peer: Address;
@@ -218,7 +218,7 @@ export class SocketTransport implements Transport, PausableReading {
   }
 
   registerProducer(producer: Producer, streaming: boolean): void {
-    if (this.producer) throw new Error('a producer is already registered on this transport');
+    if (this.producer) throw new InvalidStateError('a producer is already registered on this transport');
     this.producer = producer;
     this.streamingProducer = streaming;
     if (this.socket.destroyed) {

@@ -13,7 +13,7 @@ function read(path: string, what: string, endpoint: string): Buffer {
 }
 
 /**
- * Server TLS options for a `tls:` endpoint. Files are read when a worker starts,
+ * Server TLS options for a `tls:` endpoint. Files are read when a listener starts,
  * so a rolling reload (SIGHUP) picks up renewed certificates. With `sni=DIR`,
  * `<servername>.key` + `<servername>.crt` pairs in DIR are chosen by SNI; the
  * endpoint's own key/cert serve clients that send no (or an unknown) name.

@@ -1,9 +1,11 @@
 import { ConnectionLost, ProtocolCallbackError } from './errors.js';
 import type { Protocol } from './protocol.js';
+import { LINK, METER, RELEASE } from './link.js';
+import type { MessageMeter } from './message-meter.js';
 import type { Transport } from './transport.js';
 
 /** Which protocol callback failed. */
-export type CallbackPhase = 'connectionMade' | 'dataReceived' | 'connectionLost' | 'readConnectionLost' | 'writeConnectionLost' | 'reply';
+export type CallbackPhase = 'connectionMade' | 'dataReceived' | 'connectionLost' | 'readConnectionLost' | 'writeConnectionLost' | 'drain' | 'reply';
 
 /** What the owner of a driver hears about. */
 export interface DriverEvents {
@@ -32,9 +34,11 @@ export class ProtocolDriver {
     readonly protocol: Protocol,
     private readonly transport: Transport,
     private readonly events: DriverEvents,
+    /** Counts frames and times them to their replies (absent when metrics are off). */
+    meter?: MessageMeter,
   ) {
-    protocol.reportFailure = (error) => this.fail(error, 'reply');
-    protocol.reportProtocolError = (error) => this.closeWithError(error);
+    protocol[LINK] = { fail: (error) => this.fail(error, 'reply'), protocolError: (error) => this.closeWithError(error) };
+    protocol[METER] = meter;
   }
 
   /** True after `connectionLost` was delivered. */
@@ -85,6 +89,12 @@ export class ProtocolDriver {
     this.guard('writeConnectionLost', () => this.protocol.writeConnectionLost());
   }
 
+  /** Delivers the reactor's drain (shutdown or reload) while the connection is up. */
+  drain(): void {
+    if (!this.made || this.lost || this.failure || this.closedWith) return;
+    this.guard('drain', () => this.protocol.drain());
+  }
+
   /**
    * Delivers `connectionLost` exactly once. When a callback failure aborted
    * the connection, the reason is that failure.
@@ -95,7 +105,7 @@ export class ProtocolDriver {
     if (!this.made) return;
     const finalReason = this.failure ?? this.closedWith ?? reason;
     this.guard('connectionLost', () => this.protocol.connectionLost(finalReason));
-    this.protocol.releaseConnection();
+    this.protocol[RELEASE]();
   }
 
   /** Treats `error` as a failure of `phase` (used for ordered-reply failures). */

@@ -89,7 +89,10 @@ export type ListenError = InstanceType<typeof ListenError>;
 export const ModuleLoadError = defineError('ModuleLoadError', 'SKEIN_ERR_MODULE_LOAD', 'could not load protocol module');
 export type ModuleLoadError = InstanceType<typeof ModuleLoadError>;
 
-/** An offloaded task failed on its pool thread (the original name/code/message are kept). */
+/**
+ * An offloaded task failed on its pool thread with an error that is not a
+ * skein error: the original `name`, `message` and `code` (if it had one) are kept.
+ */
 export const OffloadError = defineError('OffloadError', 'SKEIN_ERR_OFFLOAD', 'offloaded task failed');
 export type OffloadError = InstanceType<typeof OffloadError>;
 
@@ -172,6 +175,29 @@ export type HttpVersionNotSupportedError = InstanceType<typeof HttpVersionNotSup
 /** The pool thread running an offloaded task died (it exited or threw outside the task); the pool replaced it. */
 export const OffloadThreadError = defineError('OffloadThreadError', 'SKEIN_ERR_OFFLOAD_THREAD', 'pool thread died while running the task');
 export type OffloadThreadError = InstanceType<typeof OffloadThreadError>;
+
+/** HTTP: a handler returned a response skein cannot send (bad status, header name or value); answered 500. */
+export const InvalidResponseError = defineError('InvalidResponseError', 'SKEIN_ERR_HTTP_INVALID_RESPONSE', 'invalid HTTP response');
+export type InvalidResponseError = InstanceType<typeof InvalidResponseError>;
+
+/** A worker failed to start: it exited, or did not listen in time. */
+export const WorkerStartError = defineError('WorkerStartError', 'SKEIN_ERR_WORKER_START', 'a worker failed to start');
+export type WorkerStartError = InstanceType<typeof WorkerStartError>;
+
+/**
+ * A worker process failed with an error that is not a skein error (an
+ * uncaught exception): the original `name`, `message` and `code` are kept.
+ */
+export const WorkerError = defineError('WorkerError', 'SKEIN_ERR_WORKER', 'a worker failed');
+export type WorkerError = InstanceType<typeof WorkerError>;
+
+/** An operation that the object's state does not allow (a second producer on one transport; a skein bug). */
+export const InvalidStateError = defineError('InvalidStateError', 'SKEIN_ERR_INVALID_STATE', 'operation not allowed in this state');
+export type InvalidStateError = InstanceType<typeof InvalidStateError>;
+
+/** `skein load` could not complete its run (a load thread failed or exited early). */
+export const LoadError = defineError('LoadError', 'SKEIN_ERR_LOAD', 'the load run failed');
+export type LoadError = InstanceType<typeof LoadError>;
 
 /** A client connection attempt failed (refused, unreachable, cancelled, or refused by the factory). */
 export const ConnectError = defineError('ConnectError', 'SKEIN_ERR_CONNECT', 'could not connect');
@@ -327,6 +353,11 @@ export const errorClasses = {
   OffloadThreadError,
   ConnectError,
   ConnectTimeoutError,
+  InvalidResponseError,
+  WorkerStartError,
+  WorkerError,
+  InvalidStateError,
+  LoadError,
   WebSocketProtocolError,
   WebSocketInvalidPayloadError,
   WebSocketMessageTooBigError,
@@ -361,15 +392,17 @@ export function serializeError(error: unknown): SerializedError {
 
 /**
  * Rebuilds an error from its wire form. A skein error comes back as its own
- * class; anything else comes back as a plain `Error` that keeps the original
- * `name`, `code` and `message`.
+ * class; anything else as `Foreign` (the catalogue class for where it came
+ * from: {@link OffloadError} from a pool thread, {@link WorkerError} from a
+ * worker) keeping the original `name`, `message` and `code` (the class's code
+ * when it had none).
  */
-export function deserializeError(wire: SerializedError): Error {
+export function deserializeError(wire: SerializedError, Foreign: new (message?: string) => SkeinError): SkeinError {
   const Known = (errorClasses as Record<string, new (message?: string) => SkeinError>)[wire.name];
-  const error: Error = Known ? new Known(wire.message) : new Error(wire.message);
+  const error = new (Known ?? Foreign)(wire.message);
   if (!Known) {
     error.name = wire.name;
-    if (wire.code !== undefined) (error as { code?: string }).code = wire.code;
+    if (wire.code !== undefined) (error as { code: string }).code = wire.code;
   }
   if (wire.stack) error.stack = wire.stack;
   return error;

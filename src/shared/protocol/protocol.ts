@@ -1,8 +1,9 @@
 import type { DelayedCall } from './clock.js';
 import { realClock } from './clock.js';
-import { NoProcessorError } from './errors.js';
+import { ConnectionLost, NoProcessorError } from './errors.js';
 import type { Factory } from './factory.js';
 import type { MessageMeter } from './message-meter.js';
+import { LINK, METER, RELEASE, type ProtocolLink } from './link.js';
 import { ReplyQueue, type ReplyValue } from './reply-queue.js';
 import type { OffloadOptions, PausableReading } from './services.js';
 import type { Transport } from './transport.js';
@@ -28,19 +29,20 @@ export class Protocol {
   /** True between `connectionMade` and `connectionLost`. */
   connected = false;
 
-  /**
-   * @internal Set by the reactor when metrics are on: counts frames
-   * (`skein_messages_total`) and times them to their reply
-   * (`skein_message_duration_seconds`).
-   */
-  messageMeter: MessageMeter | undefined;
+  /** @internal Set by the driver: where failures and protocol errors go (see link.ts). */
+  [LINK]: ProtocolLink | undefined = undefined;
+  /** @internal Set by the driver when metrics are on: counts frames and times them to their reply. */
+  [METER]: MessageMeter | undefined = undefined;
 
   // ES private fields: a user subclass may name its own fields anything.
   #replies: ReplyQueue | undefined;
   #lifetime: AbortController | undefined;
   #released = false;
 
-  /** @internal Called by the reactor: binds the transport and calls `connectionMade`. */
+  /**
+   * Binds the transport and calls `connectionMade`. The driver calls it when a
+   * connection is up; a test calls it with a `StringTransport`, as in Twisted.
+   */
   makeConnection(transport: Transport): void | Promise<void> {
     this.connected = true;
     this.transport = transport;
@@ -69,8 +71,11 @@ export class Protocol {
   writeConnectionLost(): void {}
 
   /**
-   * Called when the worker starts draining (shutdown or reload). Close at a safe
-   * point if the protocol knows one; the default waits for the peer to close.
+   * Called once when the reactor starts draining (shutdown or reload), for
+   * each open connection, and at once for one whose TLS handshake or PROXY
+   * header finishes during the drain. Close at a safe point if the protocol
+   * knows one; the default waits for the peer to close. A throw aborts this
+   * connection and is counted, like any other callback's.
    */
   drain(): void {}
 
@@ -87,7 +92,7 @@ export class Protocol {
    * are off.
    */
   frameReceived(): void {
-    this.messageMeter?.received();
+    this[METER]?.received();
   }
 
   /**
@@ -137,12 +142,13 @@ export class Protocol {
     this.#replies ??= new ReplyQueue(
       (data) => {
         if (this.connected) this.transport.write(data);
+        this.replyWritten();
       },
       (error) => {
         try {
           this.replyFailed(error);
         } catch (thrown) {
-          this.reportFailure(thrown);
+          reportFailure(this, thrown);
         }
       },
     );
@@ -157,10 +163,20 @@ export class Protocol {
   /**
    * Called (in order) for a reply whose promise rejected. The default aborts
    * the connection; override to answer with a protocol-level error instead.
+   * A throw from it aborts the connection and is counted.
    */
   replyFailed(error: unknown): void {
     if (this.connected) throw error;
   }
+
+  /**
+   * Called after each reply given to {@link Protocol.reply} has been written
+   * (in order; a `null` or `undefined` reply writes nothing and is not
+   * reported), also when the connection was already lost and nothing was
+   * written. The default does nothing; a protocol that must act once a reply is
+   * out (close after it, start the next streamed body) overrides it.
+   */
+  replyWritten(): void {}
 
   /**
    * Closes the connection at once because the peer broke the protocol (a frame
@@ -173,23 +189,9 @@ export class Protocol {
    */
   closeWithError(error: Error): void {
     if (!this.connected) return;
-    this.reportProtocolError(error);
-  }
-
-  /**
-   * @internal Where `closeWithError` goes. The lifecycle driver (reactor,
-   * testing kit) replaces it to record, count and abort; alone, it aborts.
-   */
-  reportProtocolError(_error: Error): void {
-    this.transport.abortConnection();
-  }
-
-  /**
-   * @internal Where failures outside a callback go (a reply that failed). The
-   * reactor's driver replaces it to log, count and abort; alone, it aborts.
-   */
-  reportFailure(_error: unknown): void {
-    if (this.connected) this.transport.abortConnection();
+    const link = this[LINK];
+    if (link) link.protocolError(error);
+    else this.transport.abortConnection();
   }
 
   /** Schedules `fn` on the reactor clock (cancel it with the returned handle). */
@@ -197,12 +199,12 @@ export class Protocol {
     return (this.factory?.reactor?.clock ?? realClock).callLater(seconds, fn);
   }
 
-  /** @internal Called by the reactor after `connectionLost`: drops queued replies, cancels tasks. */
-  releaseConnection(): void {
+  /** @internal Called by the driver after `connectionLost`: drops queued replies, cancels tasks. Subclasses extend it to stop their timers. */
+  [RELEASE](): void {
     this.connected = false;
     this.#released = true;
     this.#replies?.close();
-    this.#lifetime?.abort(new Error('connection lost'));
+    this.#lifetime?.abort(new ConnectionLost());
   }
 }
 
@@ -211,6 +213,16 @@ export function isProtocolClass(value: unknown): value is new () => Protocol {
   if (typeof value !== 'function') return false;
   const v = value as unknown as Record<PropertyKey, unknown> & { prototype?: Record<string, unknown> };
   return v[PROTOCOL_BRAND] === true || (typeof v.prototype?.dataReceived === 'function' && typeof v.prototype?.makeConnection === 'function');
+}
+
+/**
+ * Reports a failure outside a callback (a reply that failed) for `protocol`:
+ * to its driver, which logs, counts and aborts; without one, aborts.
+ */
+export function reportFailure(protocol: Protocol, error: unknown): void {
+  const link = protocol[LINK];
+  if (link) link.fail(error);
+  else if (protocol.connected) protocol.transport.abortConnection();
 }
 
 function isPausable(transport: unknown): transport is PausableReading {

@@ -9,7 +9,7 @@
  * checks the shared slot directly, so even a loop that never yields can stop.
  * A task message carries only its slot number.
  */
-import { OffloadCancelledError } from '../../shared/protocol/errors.js';
+import { InvalidStateError, OffloadCancelledError } from '../../shared/protocol/errors.js';
 
 const STATE = 0;
 const THREAD = 1;
@@ -32,7 +32,7 @@ export class AbortSlots {
   /** A slot for a task about to be dispatched. */
   take(): number {
     const slot = this.free.pop();
-    if (slot === undefined) throw new Error('skein bug: more tasks dispatched than pool threads');
+    if (slot === undefined) throw new InvalidStateError('skein bug: more tasks dispatched than pool threads');
     Atomics.store(this.array, slot * WIDTH + STATE, RUNNING);
     Atomics.store(this.array, slot * WIDTH + THREAD, 0);
     return slot;

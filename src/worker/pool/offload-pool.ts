@@ -1,4 +1,4 @@
-import { deserializeError, OffloadCancelledError, OffloadOverloadError, OffloadThreadError } from '../../shared/protocol/errors.js';
+import { deserializeError, OffloadCancelledError, OffloadError, OffloadOverloadError, OffloadThreadError } from '../../shared/protocol/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { OffloadRequest, PausableReading } from '../../shared/protocol/services.js';
 import { AbortSlots } from './abort-flag.js';
@@ -245,7 +245,7 @@ export class OffloadPool {
         task.counts.failed++;
         task.reject(
           result
-            ? deserializeError(result.error)
+            ? deserializeError(result.error, OffloadError)
             : new OffloadThreadError(`pool thread died while running '${task.request.task}': ${(threadError as Error)?.message ?? String(threadError)}`, {
                 cause: threadError,
               }),

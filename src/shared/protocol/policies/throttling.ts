@@ -1,4 +1,5 @@
 import type { DelayedCall } from '../clock.js';
+import { RELEASE } from '../link.js';
 import type { Factory } from '../factory.js';
 import type { Protocol } from '../protocol.js';
 import { ProtocolWrapper, WrappingFactory } from './wrapping.js';
@@ -37,9 +38,10 @@ export class ThrottlingProtocol extends ProtocolWrapper {
     this.throttle.writtenThisSecond += bytes;
   }
 
-  override releaseConnection(): void {
+  /** @internal */
+  override [RELEASE](): void {
     this.throttle.connections.delete(this);
-    super.releaseConnection();
+    super[RELEASE]();
   }
 }
 

@@ -1,4 +1,5 @@
 import type { DelayedCall } from '../clock.js';
+import { RELEASE } from '../link.js';
 import { IdleTimeoutError } from '../errors.js';
 import type { Protocol } from '../protocol.js';
 
@@ -76,10 +77,10 @@ export function TimeoutMixin<TBase extends ProtocolConstructor>(Base: TBase): TB
     }
 
     /** @internal Cancels the timer when the connection is gone. */
-    override releaseConnection(): void {
+    override [RELEASE](): void {
       this.timeoutCall?.cancel();
       this.timeoutCall = undefined;
-      super.releaseConnection();
+      super[RELEASE]();
     }
   };
 }

@@ -1,4 +1,6 @@
 import type { Address } from '../address.js';
+import { RELEASE } from '../link.js';
+import { nestProtocol } from '../nesting.js';
 import { Factory } from '../factory.js';
 import { Protocol } from '../protocol.js';
 import type { PausableReading } from '../services.js';
@@ -110,8 +112,7 @@ export class ProtocolWrapper extends Protocol {
     this.transport = transport;
     const inner = this.wrappedProtocol;
     // The wrapped protocol's errors go where ours go: the driver counts them.
-    inner.reportFailure = (error) => this.reportFailure(error);
-    inner.reportProtocolError = (error) => this.reportProtocolError(error);
+    nestProtocol(this, inner);
     this.wrappedTransport = new WrappingTransport(transport, (bytes) => this.written(bytes));
     return this.connectionMade();
   }
@@ -144,9 +145,9 @@ export class ProtocolWrapper extends Protocol {
   written(_bytes: number): void {}
 
   /** @internal */
-  override releaseConnection(): void {
-    super.releaseConnection();
-    this.wrappedProtocol.releaseConnection();
+  override [RELEASE](): void {
+    super[RELEASE]();
+    this.wrappedProtocol[RELEASE]();
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Address } from '../address.js';
 import { DEFAULTS, defaultLowWaterMark } from '../../config/defaults.js';
-import { ConnectionAborted, ConnectionDone, ConnectionLost, errorCode } from '../errors.js';
+import { ConnectionAborted, ConnectionDone, ConnectionLost, errorCode, InvalidStateError } from '../errors.js';
 import { Factory } from '../factory.js';
 import type { Protocol } from '../protocol.js';
 import { ProtocolDriver } from '../driver.js';
@@ -180,7 +180,7 @@ export class LoopbackPair<C extends Protocol = Protocol, S extends Protocol = Pr
       moved += step;
       if (step === 0 && !closed) return moved;
     }
-    throw new Error(`LoopbackPair.pump: still moving bytes after ${MAX_ROUNDS} rounds`);
+    throw new InvalidStateError(`LoopbackPair.pump: still moving bytes after ${MAX_ROUNDS} rounds`);
   }
 
   /** Moves the fake clock forward, then pumps. */

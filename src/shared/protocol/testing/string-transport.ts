@@ -1,4 +1,5 @@
 import type { Address } from '../address.js';
+import { InvalidStateError } from '../errors.js';
 import type { Producer, Transport } from '../transport.js';
 
 /**
@@ -84,7 +85,7 @@ export class StringTransport implements Transport {
   }
 
   registerProducer(producer: Producer, streaming: boolean): void {
-    if (this.producer) throw new Error('a producer is already registered on this transport');
+    if (this.producer) throw new InvalidStateError('a producer is already registered on this transport');
     this.producer = producer;
     this.streaming = streaming;
   }

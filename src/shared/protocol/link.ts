@@ -1,0 +1,22 @@
+/**
+ * What ties a Protocol to the lifecycle driver that runs it, kept off the
+ * protocol's public surface: module-private symbol keys (registered, so two
+ * copies of skein loaded in one process still agree), read by the Protocol
+ * base class and set by the driver. Protocol authors never see these; the
+ * public index does not export them.
+ */
+
+/** Where a protocol's failures go while a driver runs it. */
+export interface ProtocolLink {
+  /** A failure outside a callback (a reply that failed): log, count, abort. */
+  fail(error: unknown): void;
+  /** `closeWithError`: record, count, abort. */
+  protocolError(error: Error): void;
+}
+
+/** The driver's {@link ProtocolLink}; absent when nothing drives the protocol (a bare StringTransport test). */
+export const LINK: unique symbol = Symbol.for('skein.protocol.link');
+/** The message meter, when metrics are on (read once per frame: its own key, one load). */
+export const METER: unique symbol = Symbol.for('skein.protocol.meter');
+/** Called by the driver after `connectionLost`: drops queued replies, cancels tasks, stops timers. */
+export const RELEASE: unique symbol = Symbol.for('skein.protocol.release');
