@@ -63,6 +63,7 @@ export abstract class IntNStringReceiver<F extends ProtocolFactory = Factory> ex
         buffer.reserve(prefix + length);
         return;
       }
+      if (!this.mayDeliverFrame()) return;
       buffer.consume(prefix + length);
       this.frameReceived();
       this.stringReceived(view.subarray(prefix, prefix + length));

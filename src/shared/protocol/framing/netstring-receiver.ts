@@ -71,6 +71,7 @@ export class NetstringReceiver<F extends ProtocolFactory = Factory> extends Buff
         return;
       }
       if (view[total - 1] !== COMMA) return this.#malformed("no ',' after the body");
+      if (!this.mayDeliverFrame()) return;
       buffer.consume(total);
       this.frameReceived();
       this.stringReceived(view.subarray(bodyStart, bodyStart + length));
