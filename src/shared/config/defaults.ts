@@ -56,8 +56,11 @@ export const DEFAULTS: Readonly<{
   listen: string;
   /** Round-robin (node:cluster), least-connections or client-hash. */
   balance: BalancePolicy;
+  /** Worker processes allowed per core: the default `--max-workers` is this × cores. */
   workersPerCore: number;
+  /** Seconds a worker's event loop may be stuck before it takes no new connections. */
   heartbeatTimeout: number;
+  /** Seconds after which such a worker is replaced (at least twice the heartbeat timeout). */
   heartbeatKillTimeout: number;
   /** Fatal, error, warn, info (default), debug, trace or silent. */
   logLevel: LogLevel;
