@@ -31,6 +31,7 @@ export { HttpFactory, HttpProtocol, HttpRequest, HTTP_DEFAULTS, type HttpFactory
 export {
   WebSocketProtocol,
   WebSocketFactory,
+  webSocketUpgrade,
   WEBSOCKET_DEFAULTS,
   PER_MESSAGE_DEFLATE_DEFAULTS,
   type WebSocketFactoryInit,

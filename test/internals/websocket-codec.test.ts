@@ -63,13 +63,16 @@ describe('frame encoding', () => {
   it('encodes text without an intermediate buffer and masks with the phase carried over', () => {
     expect(Buffer.from(encodeTextFrame(1, 'hé') as Buffer)).toEqual(Buffer.from([0x81, 3, 0x68, 0xc3, 0xa9]));
     const data = Buffer.from('abcdefg');
-    const mask = Buffer.from([9, 8, 7, 6]);
+    const mask = 0x09080706;
     const whole = Buffer.from(data);
     applyMask(whole, 0, 7, mask, 0);
-    const pieces = Buffer.from(data);
-    const phase = applyMask(pieces, 0, 3, mask, 0);
-    applyMask(pieces, 3, 7, mask, phase);
-    expect(pieces).toEqual(whole);
+    expect(whole).toEqual(Buffer.from(data.map((b, i) => b ^ [9, 8, 7, 6][i % 4]!)));
+    for (const cut of [1, 2, 3, 5]) {
+      const pieces = Buffer.from(data);
+      const phase = applyMask(pieces, 0, cut, mask, 0);
+      applyMask(pieces, cut, 7, mask, phase);
+      expect(pieces, `cut at ${cut}`).toEqual(whole);
+    }
   });
 
   it('knows which close codes may be sent', () => {

@@ -7,6 +7,8 @@
  * a request the parser refuses never reaches the handler.
  */
 import type { Address } from '../../shared/protocol/address.js';
+import type { DelayedCall } from '../../shared/protocol/clock.js';
+import { meterOf } from '../../shared/protocol/nesting.js';
 import { Protocol } from '../../shared/protocol/protocol.js';
 import type { SkeinError } from '../../shared/protocol/errors.js';
 import type { OffloadOptions } from '../../shared/protocol/services.js';
@@ -24,6 +26,7 @@ import {
   type HttpResponse,
   type ResponseContext,
 } from './response.js';
+import { asksToUpgrade, isProtocolSwitch, SWITCH_PROTOCOLS, type ProtocolSwitch, type SwitchDecision, type SwitchedConnection } from './switch.js';
 import type { TimeoutCheck, TimeoutSweep } from './timeouts.js';
 import { ResponseTurns, writeBody } from './stream.js';
 
@@ -39,7 +42,10 @@ export interface HttpConnection {
  * Answers one request. May return a promise; responses still leave in request
  * order. A throw or rejection is answered 500 (the connection stays usable).
  */
-export type HttpHandler = (request: HttpRequest, connection: HttpConnection) => HttpHandlerResult | PromiseLike<HttpHandlerResult>;
+export type HttpHandler = (
+  request: HttpRequest,
+  connection: HttpConnection,
+) => HttpHandlerResult | ProtocolSwitch | PromiseLike<HttpHandlerResult | ProtocolSwitch>;
 
 /** What an `http` protocol needs from its factory. */
 export interface HttpService {
@@ -56,9 +62,20 @@ export interface HttpService {
 interface Pending extends ResponseContext {
   /** Its slot in the reply queue (0, 1, 2… per connection). */
   seq: number;
+  /** The request asks to switch protocols: reading waits until its answer is written. */
+  upgrade?: boolean;
+  /** Its answer switched protocols: the connection is handed over once the 101 head is written. */
+  switchTo?: Extract<SwitchDecision, { accepted: true }>;
 }
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/**
+ * Seconds a draining connection with nothing to answer stays open for a request
+ * already on its way (a keep-alive client sends its next request as soon as it
+ * has the last response); that request is answered with `Connection: close`.
+ */
+export const DRAIN_IDLE_GRACE = 1;
 
 /**
  * The `http` protocol. Responses go through `Protocol.reply` (in request
@@ -80,6 +97,8 @@ export class HttpProtocol extends Protocol {
   private closing = false;
   private pipelinePaused = false;
   private draining = false;
+  /** Closes a draining connection that stayed idle through the grace. */
+  private drainGrace: DelayedCall | undefined;
   /** The peer half-closed its side. */
   private peerDone = false;
   /** Replies pushed to the queue. */
@@ -93,6 +112,14 @@ export class HttpProtocol extends Protocol {
   private seenWritten = 0;
   private requestSince = 0;
   private phaseSince = 0;
+  /** After a 101 (a WebSocket upgrade), the protocol that has the connection. */
+  private switched: SwitchedConnection | undefined;
+  /** A switch whose 101 was written while the parser ran: it happens when the parser returns. */
+  private switchAfterParse: Extract<SwitchDecision, { accepted: true }> | undefined;
+  /** Parser calls in progress (execute or resume). */
+  private parsing = 0;
+  /** An upgrade request waits for its answer: parsing stays stopped whatever else is written. */
+  private awaitingUpgrade = false;
 
   override connectionMade(): void {
     this.service = this.factory as unknown as HttpService;
@@ -118,13 +145,16 @@ export class HttpProtocol extends Protocol {
   }
 
   override dataReceived(data: Buffer): void {
-    this.parser.execute(data);
+    if (this.switched) return this.switched.dataReceived(data);
+    this.parse(() => this.parser.execute(data));
   }
 
-  override connectionLost(_reason: Error): void {
+  override connectionLost(reason: Error): void | Promise<void> {
+    this.drainGrace?.cancel();
     this.service.sweep.delete(this.timeoutCheck);
     this.parser.finish();
     this.inFlight.length = 0;
+    return this.switched?.connectionLost(reason);
   }
 
   /**
@@ -132,16 +162,28 @@ export class HttpProtocol extends Protocol {
    * completed, then close (as node:http does); an unfinished request is dropped.
    */
   override readConnectionLost(): void {
+    if (this.switched) return this.switched.readConnectionLost();
     this.peerDone = true;
     if (this.pendingReplies === 0 && !this.pipelinePaused) this.closeNow();
   }
 
-  /** Shutdown or reload: close after the response in flight (with `Connection: close`), or now if idle. */
+  /**
+   * Shutdown or reload: every request already received is answered; a request
+   * read from now on is answered with `Connection: close` and the connection
+   * closes after it. A connection with nothing to answer waits
+   * {@link DRAIN_IDLE_GRACE} for a request already on its way, then closes.
+   */
   override drain(): void {
+    if (this.switched) return this.switched.drain();
     this.draining = true;
-    if (this.pendingReplies === 0 && this.parser.phase === ParserPhase.Idle) {
-      this.closeNow();
-    }
+    if (this.pendingReplies === 0 && this.parser.phase === ParserPhase.Idle) this.closeWhenStillIdle();
+  }
+
+  /** Draining and idle: close unless a request arrives within the grace (it is then answered and closes the connection). */
+  private closeWhenStillIdle(): void {
+    this.drainGrace ??= this.callLater(DRAIN_IDLE_GRACE, () => {
+      if (this.pendingReplies === 0 && this.parser.phase === ParserPhase.Idle) this.closeNow();
+    });
   }
 
   // The parser's events
@@ -152,6 +194,8 @@ export class HttpProtocol extends Protocol {
   }
 
   private request(request: HttpRequest): boolean {
+    // One message per request: skein_messages_total, and timed to its response's write.
+    this.frameReceived();
     const ctx: Pending = {
       seq: this.pushed,
       head: request.method === 'HEAD',
@@ -160,12 +204,20 @@ export class HttpProtocol extends Protocol {
       keepAliveFields: this.service.keepAliveFields,
     };
     if (!ctx.keepAlive) this.stopReading();
+    // What follows an upgrade request may be another protocol's bytes: read nothing more until it is answered.
+    if (ctx.keepAlive && asksToUpgrade(request)) {
+      ctx.upgrade = true;
+      this.awaitingUpgrade = true;
+      this.pipelinePaused = true;
+      this.transport.pauseProducing();
+    }
     if (this.expectationFailed) {
       this.expectationFailed = false;
       this.push(errorResponse(new HttpExpectationFailedError(`unsupported expectation: ${request.headers.expect ?? ''}`), ctx), ctx);
     } else {
       this.dispatch(request, ctx);
     }
+    if (ctx.upgrade) return false;
     if (this.pendingReplies >= this.service.limits.maxPipelinedRequests && !this.closing) {
       this.pipelinePaused = true;
       this.transport.pauseProducing();
@@ -175,6 +227,8 @@ export class HttpProtocol extends Protocol {
   }
 
   private error(error: SkeinError): void {
+    // A refused request (400, 413, 414, 431, 501, 505) counts by code; the peer gets its status.
+    this.countProtocolError(error);
     const ctx: Pending = { seq: this.pushed, head: false, keepAlive: keepsConnection(error), http10: false, keepAliveFields: this.service.keepAliveFields };
     if (!ctx.keepAlive) this.stopReading();
     this.push(errorResponse(error, ctx), ctx);
@@ -220,7 +274,7 @@ export class HttpProtocol extends Protocol {
   // internals
 
   private dispatch(request: HttpRequest, ctx: Pending): void {
-    let result: HttpHandlerResult | PromiseLike<HttpHandlerResult>;
+    let result: ReturnType<HttpHandler>;
     try {
       result = this.service.handler(request, this.connection);
     } catch (error) {
@@ -241,12 +295,13 @@ export class HttpProtocol extends Protocol {
       );
       return;
     }
-    this.push(this.serialize(result as HttpHandlerResult, ctx, request), ctx);
+    this.push(this.serialize(result as HttpHandlerResult | ProtocolSwitch, ctx, request), ctx);
   }
 
   /** The response's bytes, or for a streamed body the promise of its last chunk. */
-  private serialize(result: HttpHandlerResult, ctx: Pending, request: HttpRequest): string | Buffer | Promise<string> {
+  private serialize(result: HttpHandlerResult | ProtocolSwitch, ctx: Pending, request: HttpRequest): string | Buffer | Promise<string> {
     try {
+      if (isProtocolSwitch(result)) return this.switchProtocols(result[SWITCH_PROTOCOLS](request), ctx);
       if (typeof result === 'object' && result !== null && !(result instanceof Uint8Array) && isStreamBody(result.body)) {
         return this.stream(result, ctx);
       }
@@ -255,6 +310,17 @@ export class HttpProtocol extends Protocol {
       this.service.handlerFailed(error, request);
       return internalError(ctx);
     }
+  }
+
+  /** A switch's answer: the 101 head (the connection is handed over once it is written), or its refusal (then close). */
+  private switchProtocols(decision: SwitchDecision, ctx: Pending): string {
+    if (decision.accepted) {
+      ctx.switchTo = decision;
+      return decision.head;
+    }
+    if (decision.error) meterOf(this)?.protocolError(decision.error.code);
+    ctx.keepAlive = false;
+    return decision.response;
   }
 
   /**
@@ -286,17 +352,59 @@ export class HttpProtocol extends Protocol {
     if (!this.connected) return;
     this.written++;
     this.turns.advance();
+    if (ctx?.switchTo) return this.handOver(ctx.switchTo);
     if (ctx !== undefined && !ctx.keepAlive) {
       this.closeNow();
       return;
     }
-    if (this.pipelinePaused && this.pendingReplies < this.service.limits.maxPipelinedRequests) {
+    // An upgrade request answered with an ordinary response: HTTP goes on (`request` sees the flag cleared if this ran inside it).
+    if (ctx?.upgrade) {
+      ctx.upgrade = false;
+      this.awaitingUpgrade = false;
+    }
+    if (this.pipelinePaused && !this.awaitingUpgrade && this.pendingReplies < this.service.limits.maxPipelinedRequests) {
       this.pipelinePaused = false;
       this.transport.resumeProducing();
-      this.parser.resume();
+      this.parse(() => this.parser.resume());
     }
     if (this.pendingReplies > 0 || this.pipelinePaused) return;
-    if (this.peerDone || (this.draining && this.parser.phase === ParserPhase.Idle)) this.closeNow();
+    if (this.peerDone) this.closeNow();
+    else if (this.draining && this.parser.phase === ParserPhase.Idle) this.closeWhenStillIdle();
+  }
+
+  /**
+   * The 101 head is written: the switched-to protocol takes the connection, with
+   * the bytes that followed the upgrade request. HTTP reads nothing more.
+   */
+  private handOver(decision: Extract<SwitchDecision, { accepted: true }>): void {
+    // Answered while the parser runs (a synchronous handler): the bytes after the request are held once it returns.
+    if (this.parsing > 0) {
+      this.switchAfterParse = decision;
+      return;
+    }
+    this.service.sweep.delete(this.timeoutCheck);
+    const leftover = this.parser.detach();
+    this.closing = true;
+    this.switched = decision.open(this, leftover);
+    if (this.pipelinePaused) {
+      this.pipelinePaused = false;
+      this.transport.resumeProducing();
+    }
+  }
+
+  /** Runs the parser; a protocol switch decided meanwhile happens once it has stopped. */
+  private parse(run: () => void): void {
+    this.parsing++;
+    try {
+      run();
+    } finally {
+      this.parsing--;
+    }
+    const decision = this.switchAfterParse;
+    if (decision && this.parsing === 0) {
+      this.switchAfterParse = undefined;
+      this.handOver(decision);
+    }
   }
 
   /** A reply promise rejected (serialization is guarded, so this is a bug): cut the connection (the driver counts it). */
@@ -318,6 +426,7 @@ export class HttpProtocol extends Protocol {
 
   private timedOut(message: string): void {
     const error = new HttpRequestTimeoutError(message);
+    this.countProtocolError(error);
     const ctx: Pending = { seq: this.pushed, head: false, keepAlive: false, http10: false, keepAliveFields: this.service.keepAliveFields };
     this.stopReading();
     this.push(errorResponse(error, ctx), ctx);

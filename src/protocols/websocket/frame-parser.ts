@@ -42,15 +42,16 @@ const S_STOPPED: number = 2;
 
 export class FrameParser {
   private state: number = S_HEAD;
-  /** A header that arrived in pieces. */
-  private readonly head = Buffer.alloc(14);
+  /** A header that arrived in pieces (made the first time one does: most never need it). */
+  private head: Buffer | undefined;
   private headLength = 0;
   // The frame being read.
   private opcode = 0;
   private fin = false;
   private rsv1 = false;
   private masked = false;
-  private readonly mask = Buffer.alloc(4);
+  /** The masking key as a big-endian 32-bit number (no buffer per connection). */
+  private mask = 0;
   private maskPhase = 0;
   private remaining = 0;
   private pieces: Buffer[] = [];
@@ -109,7 +110,7 @@ export class FrameParser {
       }
     }
     // Collect the header byte by byte (it is at most 14 bytes).
-    const head = this.head;
+    const head = (this.head ??= Buffer.allocUnsafe(14));
     while (pos < chunk.length) {
       head[this.headLength++] = chunk[pos++]!;
       if (this.headLength >= 2 && this.headLength === headSize(head[1]!)) {
@@ -169,7 +170,7 @@ export class FrameParser {
     this.fin = fin;
     this.rsv1 = rsv1;
     this.masked = masked;
-    if (masked) buf.copy(this.mask, 0, maskAt, maskAt + 4);
+    if (masked) this.mask = buf.readUInt32BE(maskAt);
     this.maskPhase = 0;
     this.remaining = length;
     this.state = S_PAYLOAD;

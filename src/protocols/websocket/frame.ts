@@ -39,15 +39,19 @@ export function isSendableCloseCode(code: number): boolean {
 }
 
 /**
- * XORs `data[start..end)` with the 4-byte mask, in place, starting at mask
- * byte `phase` (a payload that arrives in pieces continues where the last
- * piece stopped). Returns the phase after the last byte.
+ * XORs `data[start..end)` with the masking key (4 bytes, as a big-endian
+ * 32-bit number), in place, starting at key byte `phase` (a payload that
+ * arrives in pieces continues where the last piece stopped). Returns the
+ * phase after the last byte.
  */
-export function applyMask(data: Buffer, start: number, end: number, mask: Buffer, phase: number): number {
-  const m0 = mask[phase & 3]!;
-  const m1 = mask[(phase + 1) & 3]!;
-  const m2 = mask[(phase + 2) & 3]!;
-  const m3 = mask[(phase + 3) & 3]!;
+export function applyMask(data: Buffer, start: number, end: number, mask: number, phase: number): number {
+  const shift = (phase & 3) * 8;
+  // Rotate the key so that its first byte is the one for data[start].
+  const key = shift === 0 ? mask : ((mask << shift) | (mask >>> (32 - shift))) >>> 0;
+  const m0 = key >>> 24;
+  const m1 = (key >>> 16) & 0xff;
+  const m2 = (key >>> 8) & 0xff;
+  const m3 = key & 0xff;
   let i = start;
   const fours = end - ((end - start) & 3);
   for (; i < fours; i += 4) {
@@ -112,7 +116,7 @@ export function encodeFrame(opcode: number, payload: Buffer, fin = true, rsv1 = 
   const out = Buffer.allocUnsafe(size + length);
   const at = writeHeader(out, opcode, length, fin, rsv1, mask);
   payload.copy(out, at);
-  if (mask) applyMask(out, at, at + length, mask, 0);
+  if (mask) applyMask(out, at, at + length, mask.readUInt32BE(0), 0);
   return out;
 }
 
@@ -130,7 +134,7 @@ export function encodeTextFrame(opcode: number, text: string, fin = true, mask?:
   const out = Buffer.allocUnsafe(size + length);
   const at = writeHeader(out, opcode, length, fin, false, mask);
   out.write(text, at);
-  if (mask) applyMask(out, at, at + length, mask, 0);
+  if (mask) applyMask(out, at, at + length, mask.readUInt32BE(0), 0);
   return out;
 }
 

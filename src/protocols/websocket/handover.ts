@@ -6,7 +6,7 @@
  * meter and failure reporting as the outer protocol.
  */
 import type { Protocol } from '../../shared/protocol/protocol.js';
-import { meterOf, nestProtocol, releaseProtocol, reportFailure } from '../../shared/protocol/nesting.js';
+import { nestProtocol } from '../../shared/protocol/nesting.js';
 import type { HttpRequest } from '../http/request.js';
 import { PerMessageDeflate } from './deflate.js';
 import type { Agreement } from './handshake.js';
@@ -19,7 +19,8 @@ import { WebSocketSession } from './session.js';
  * the 101 response was written: `connectionMade` is called, then `leftover`
  * (bytes the client sent after its request) is parsed as frames.
  * The caller forwards `dataReceived`, `connectionLost`, `readConnectionLost`
- * and `drain` to the returned session.
+ * and `drain` to the returned session. Failures of `ws` (a rejected hook,
+ * `closeWithError`) are reported through `outer`, whose driver counts them.
  */
 export function openSession(
   outer: Protocol,
@@ -29,7 +30,6 @@ export function openSession(
   options: WebSocketOptions,
   leftover: Buffer,
 ): WebSocketSession {
-  const transport = outer.transport;
   ws.request = request;
   ws.subprotocol = agreement.subprotocol;
   ws.extensions = agreement.extensions;
@@ -37,31 +37,12 @@ export function openSession(
   if (ws.factory && !ws.factory.reactor) ws.factory.reactor = outer.factory?.reactor;
   // Failures of the inner protocol are the outer connection's: counted, logged and aborted by its driver.
   nestProtocol(outer, ws, { meter: true });
-  ws.transport = transport;
+  ws.transport = outer.transport;
   ws.connected = true;
   const deflate = agreement.deflate && options.perMessageDeflate ? new PerMessageDeflate(agreement.deflate, options.perMessageDeflate) : undefined;
-  const session = new WebSocketSession(
-    ws,
-    {
-      transport,
-      meter: meterOf(outer),
-      callLater: (seconds, fn) => ws.callLater(seconds, fn),
-      reportFailure: (error) => reportFailure(outer, error),
-    },
-    options,
-    deflate,
-  );
+  const session = new WebSocketSession(ws, outer, options, deflate);
   ws[SESSION] = session;
   session.open();
   if (leftover.length > 0 && ws.connected) session.dataReceived(leftover);
   return session;
-}
-
-/** Ends the inner protocol once its session reported `connectionLost`: drops queued replies, cancels tasks. */
-export function closeSession(ws: WebSocketProtocol, session: WebSocketSession, reason: Error): void | Promise<void> {
-  try {
-    return session.connectionLost(reason);
-  } finally {
-    releaseProtocol(ws);
-  }
 }

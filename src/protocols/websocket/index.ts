@@ -4,3 +4,4 @@ export { WebSocketFactory, type WebSocketFactoryInit, type UpgradeAnswer, type U
 export { WEBSOCKET_DEFAULTS, resolveWebSocketOptions, type WebSocketOptions } from './options.js';
 export { PER_MESSAGE_DEFLATE_DEFAULTS, type PerMessageDeflateOptions } from './deflate.js';
 export type { SendOptions } from './session.js';
+export { webSocketUpgrade } from './upgrade.js';

@@ -116,7 +116,7 @@ export class WebSocketProtocol extends Protocol implements SessionHooks {
    * with 1001 (going away) once the messages being handled are done.
    */
   override drain(): void {
-    this[SESSION]?.drain();
+    this[SESSION]?.goAway();
   }
 }
 

@@ -74,6 +74,7 @@ export class WebSocketServerProtocol extends Protocol {
     this.pending = undefined;
     this.parser = undefined;
     this.timer?.cancel();
+    this.timer = undefined;
     const leftover = parser.detach();
     const service = this.service;
     const decision = decideUpgrade(service, request, () => service.decide(request));

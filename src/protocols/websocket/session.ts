@@ -11,6 +11,7 @@
  * error's code (1002, 1007, 1009), stop reading, and close; the close timer
  * also bounds how long a peer that never reads can hold that socket.
  */
+import { asBuffer } from '../../shared/protocol/bytes.js';
 import type { DelayedCall } from '../../shared/protocol/clock.js';
 import {
   WebSocketClosed,
@@ -21,8 +22,9 @@ import {
   WebSocketProtocolError,
   type SkeinError,
 } from '../../shared/protocol/errors.js';
-import type { MessageMeter } from '../../shared/protocol/message-meter.js';
-import type { Transport } from '../../shared/protocol/transport.js';
+import { meterOf, releaseProtocol, reportFailure } from '../../shared/protocol/nesting.js';
+import type { Protocol } from '../../shared/protocol/protocol.js';
+import type { SwitchedConnection } from '../http/switch.js';
 import type { PerMessageDeflate } from './deflate.js';
 import {
   CLOSE_ABNORMAL,
@@ -46,23 +48,17 @@ import { FrameParser, type FrameSink } from './frame-parser.js';
 import type { WebSocketOptions } from './options.js';
 import { isUtf8, Utf8Stream } from './utf8.js';
 
-/** The hooks a session calls on its protocol (a {@link WebSocketProtocol}). */
+/** What a session calls on its protocol (a {@link WebSocketProtocol}). */
 export interface SessionHooks {
   connectionMade(): void | Promise<void>;
   messageReceived(data: Buffer, isBinary: boolean): void | Promise<void>;
   pongReceived(data: Buffer): void;
   connectionLost(reason: WebSocketClosed): void | Promise<void>;
   frameReceived(): void;
-}
-
-/** What the session needs from the connection that carries it. */
-export interface SessionOwner {
-  readonly transport: Transport;
-  readonly meter: MessageMeter | undefined;
+  /** The author's drain hook (its default calls the session's `goAway`). */
+  drain(): void;
   /** Schedules on the reactor clock. */
   callLater(seconds: number, fn: () => void): DelayedCall;
-  /** A hook failed outside a dispatch (a rejected promise): abort the connection, log and count it. */
-  reportFailure(error: unknown): void;
 }
 
 /** How to send one message. */
@@ -83,7 +79,12 @@ const CLOSED = 2;
 
 const EMPTY = Buffer.alloc(0);
 
-export class WebSocketSession implements FrameSink {
+/**
+ * The session is also what the outer protocol (the plain endpoint's, or
+ * `http`'s after a 101) forwards its events to: one object per connection,
+ * no closures.
+ */
+export class WebSocketSession implements FrameSink, SwitchedConnection {
   private readonly parser: FrameParser;
   private state = OPEN;
   // The message being reassembled (only when it spans frames or is compressed).
@@ -108,8 +109,9 @@ export class WebSocketSession implements FrameSink {
   private lost = false;
 
   constructor(
-    private readonly hooks: SessionHooks,
-    private readonly owner: SessionOwner,
+    private readonly hooks: SessionHooks & Protocol,
+    /** The protocol the reactor drives: its transport, meter and failure reporting are the session's. */
+    readonly outer: Protocol,
     private readonly options: WebSocketOptions,
     private readonly deflate: PerMessageDeflate | undefined,
   ) {
@@ -123,7 +125,7 @@ export class WebSocketSession implements FrameSink {
 
   /** Starts the session: counts it, arms the ping timer, calls `connectionMade`. */
   open(): void {
-    this.owner.meter?.sessionOpened();
+    meterOf(this.outer)?.sessionOpened();
     if (this.options.pingInterval > 0) this.armPing(this.options.pingInterval);
     this.settle(this.hooks.connectionMade());
   }
@@ -185,7 +187,7 @@ export class WebSocketSession implements FrameSink {
     if (this.state !== OPEN) return false;
     const isString = typeof data === 'string';
     const opcode = (options.binary ?? !isString) ? OP_BINARY : OP_TEXT;
-    const transport = this.owner.transport;
+    const transport = this.outer.transport;
     let payload: Buffer | string = isString ? data : asBuffer(data);
     let rsv1 = false;
     const deflate = this.deflate;
@@ -211,7 +213,7 @@ export class WebSocketSession implements FrameSink {
       }
       transport.writeSequence(frames);
     }
-    this.owner.meter?.sent();
+    meterOf(this.outer)?.sent();
     return true;
   }
 
@@ -220,7 +222,7 @@ export class WebSocketSession implements FrameSink {
     if (this.state !== OPEN) return;
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
     if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('a ping carries at most 125 bytes');
-    this.owner.transport.write(encodeControl(OP_PING, payload));
+    this.outer.transport.write(encodeControl(OP_PING, payload));
   }
 
   /**
@@ -237,8 +239,13 @@ export class WebSocketSession implements FrameSink {
     this.armCloseTimer();
   }
 
-  /** The server drains (shutdown, reload): close with 1001 once the messages being handled are done. */
+  /** The server drains (shutdown, reload): the author's drain hook decides (by default {@link goAway}). */
   drain(): void {
+    this.hooks.drain();
+  }
+
+  /** Closes with 1001 (going away) once the messages being handled are done. */
+  goAway(): void {
     this.draining = true;
     if (this.inFlight === 0) this.close(CLOSE_GOING_AWAY, 'server going away');
   }
@@ -246,12 +253,20 @@ export class WebSocketSession implements FrameSink {
   /** The peer half-closed without a Close frame: nothing more will come, so close. */
   readConnectionLost(): void {
     this.parser.stop();
-    this.owner.transport.loseConnection();
+    this.outer.transport.loseConnection();
   }
 
   /** The connection is gone: release everything and tell the protocol how it ended. */
   connectionLost(reason: Error): void | Promise<void> {
     if (this.lost) return;
+    try {
+      return this.lose(reason);
+    } finally {
+      releaseProtocol(this.hooks);
+    }
+  }
+
+  private lose(reason: Error): void | Promise<void> {
     this.lost = true;
     this.state = CLOSED;
     this.closeTimer?.cancel();
@@ -276,7 +291,7 @@ export class WebSocketSession implements FrameSink {
       const cause = this.timedOut ?? reason;
       closed = new WebSocketClosed(`WebSocket closed abnormally: ${cause.message}`, { closeCode: CLOSE_ABNORMAL, cause });
     }
-    this.owner.meter?.sessionClosed(closed.closeCode);
+    meterOf(this.outer)?.sessionClosed(closed.closeCode);
     return this.hooks.connectionLost(closed);
   }
 
@@ -295,7 +310,7 @@ export class WebSocketSession implements FrameSink {
       () => this.settled(),
       (error: unknown) => {
         this.settled();
-        this.owner.reportFailure(error);
+        reportFailure(this.outer, error);
       },
     );
   }
@@ -307,7 +322,7 @@ export class WebSocketSession implements FrameSink {
 
   private control(opcode: number, payload: Buffer): void {
     if (opcode === OP_PING) {
-      if (this.state === OPEN) this.owner.transport.write(encodeControl(OP_PONG, payload));
+      if (this.state === OPEN) this.outer.transport.write(encodeControl(OP_PONG, payload));
       return;
     }
     if (opcode === OP_PONG) {
@@ -333,41 +348,41 @@ export class WebSocketSession implements FrameSink {
     // Echo the peer's code (none if it sent none), then close: the server closes the TCP connection first.
     if (!this.sentClose) this.sendClose(code === CLOSE_NO_STATUS ? undefined : code, '');
     this.state = CLOSED;
-    this.owner.transport.loseConnection();
+    this.outer.transport.loseConnection();
     this.armCloseTimer();
   }
 
   private sendClose(code: number | undefined, reason: string): void {
     this.sentClose = true;
-    this.owner.transport.write(encodeControl(OP_CLOSE, closePayload(code, reason)));
+    this.outer.transport.write(encodeControl(OP_CLOSE, closePayload(code, reason)));
   }
 
   /** Fails the connection (RFC 6455 §7.1.7): Close with the error's code, stop reading, close. */
   private failWith(error: SkeinError & { closeCode: number }): void {
     if (this.state === CLOSED) return;
     this.failure = error;
-    this.owner.meter?.protocolError(error.code);
+    meterOf(this.outer)?.protocolError(error.code);
     this.parser.stop();
     this.fragments = [];
     if (!this.sentClose) this.sendClose(error.closeCode, '');
     this.state = CLOSED;
-    this.owner.transport.loseConnection();
+    this.outer.transport.loseConnection();
     this.armCloseTimer();
   }
 
   private armCloseTimer(): void {
     if (this.closeTimer || this.lost) return;
-    this.closeTimer = this.owner.callLater(this.options.closeTimeout, () => {
+    this.closeTimer = this.hooks.callLater(this.options.closeTimeout, () => {
       if (this.lost) return;
       this.timedOut = new WebSocketCloseTimeoutError(`the peer did not complete the closing handshake within ${this.options.closeTimeout} s`);
-      this.owner.meter?.protocolError(this.timedOut.code);
-      this.owner.transport.abortConnection();
+      meterOf(this.outer)?.protocolError(this.timedOut.code);
+      this.outer.transport.abortConnection();
     });
   }
 
   /** A fired call cannot be reset (Twisted's rule): each check schedules the next. */
   private armPing(seconds: number): void {
-    this.pingTimer = this.owner.callLater(seconds, () => this.checkAlive());
+    this.pingTimer = this.hooks.callLater(seconds, () => this.checkAlive());
   }
 
   /** Runs every `pingInterval` (then `pingTimeout` after a ping): ping a silent peer, drop one that stays silent. */
@@ -380,15 +395,11 @@ export class WebSocketSession implements FrameSink {
     }
     if (!this.pinged && this.state === OPEN) {
       this.pinged = true;
-      this.owner.transport.write(encodeControl(OP_PING, EMPTY));
+      this.outer.transport.write(encodeControl(OP_PING, EMPTY));
       return this.armPing(this.options.pingTimeout);
     }
     this.timedOut = new WebSocketPingTimeoutError(`the peer sent nothing for ${this.options.pingInterval + this.options.pingTimeout} s, not even a pong`);
-    this.owner.meter?.protocolError(this.timedOut.code);
-    this.owner.transport.abortConnection();
+    meterOf(this.outer)?.protocolError(this.timedOut.code);
+    this.outer.transport.abortConnection();
   }
-}
-
-function asBuffer(data: Buffer | Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }

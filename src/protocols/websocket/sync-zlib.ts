@@ -9,8 +9,8 @@
  * with `writeSync` the way node's own one-shot path does (lib/zlib.js
  * `processChunkSync`), without closing it afterwards. Running synchronously on
  * the worker's thread also avoids what `ws` users hit with permessage-deflate:
- * zlib work spread over libuv's thread pool, whose per-thread malloc arenas
- * fragment (websockets/ws#1369, #1202).
+ * many zlib jobs queued on libuv's thread pool fragment memory that is never
+ * given back (websockets/ws#1202, nodejs/node#8871).
  *
  * The internals it relies on (`_handle.writeSync`, `_writeState`,
  * `_handle.onerror`) are checked when a context is made; a node without them

@@ -11,7 +11,7 @@ import type { HttpRequest } from '../http/request.js';
 import { SWITCH_PROTOCOLS, type ProtocolSwitch, type SwitchDecision } from '../http/switch.js';
 import type { UpgradeAcceptance, UpgradeVerdict, WebSocketFactory } from './factory.js';
 import { acceptResponse, checkUpgrade, extraHeaderLines, negotiate, refusalResponse } from './handshake.js';
-import { closeSession, openSession } from './handover.js';
+import { openSession } from './handover.js';
 import type { WebSocketProtocol } from './protocol.js';
 
 /**
@@ -32,15 +32,7 @@ export function decideUpgrade(factory: WebSocketFactory<WebSocketProtocol>, requ
   return {
     accepted: true,
     head: acceptResponse(request, agreement, answer.headerLines),
-    open: (outer: Protocol, leftover: Buffer) => {
-      const session = openSession(outer, ws, request, agreement, settings, leftover);
-      return {
-        dataReceived: (data) => session.dataReceived(data),
-        readConnectionLost: () => session.readConnectionLost(),
-        drain: () => ws.drain(),
-        connectionLost: (reason) => closeSession(ws, session, reason),
-      };
-    },
+    open: (outer: Protocol, leftover: Buffer) => openSession(outer, ws, request, agreement, settings, leftover),
   };
 }
 
