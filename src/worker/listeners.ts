@@ -113,14 +113,21 @@ export class Listeners {
     const stats = host.stats(service);
     if (factory.processors !== undefined) host.usesPool(service);
     const preamble = new Preamble(parsed, text, host.log, stats);
+    const acceptNow = (socket: Socket, peer: Address) => host.accept(socket, factory, stats, peer);
     return (raw: Socket) => {
-      // A socket error before the protocol exists must never reach the process.
-      raw.on('error', () => {});
       if (host.isClosing()) {
+        raw.on('error', () => {});
         stats.reject('shutting_down');
         raw.destroy();
         return;
       }
+      // Plain TCP: the protocol is attached before this returns (accept guards the socket's errors).
+      if (preamble.immediate) {
+        preamble.run(raw, acceptNow);
+        return;
+      }
+      // A socket error before the protocol exists must never reach the process.
+      raw.on('error', () => {});
       // A connection that reaches us while we drain (handed over just before the listener
       // closed, its request perhaps already sent) is served and drained like the others:
       // its protocol hears `drain()` as soon as it exists. So is one whose preamble
