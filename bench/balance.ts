@@ -25,7 +25,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const DURATION_S = Number(process.env.DURATION ?? 4);
 const LOOPS = Number(process.env.LOOPS ?? 16);
 const SPREAD_WORKERS = Number(process.env.SPREAD_WORKERS ?? 4);
-const POLICIES = ['round-robin', 'least-connections', 'client-hash'] as const;
+const POLICIES = ['round-robin', 'shared-socket', 'least-connections', 'client-hash'] as const;
 const WELCOME = 'Welcome to my network application!\r\n';
 
 /** One short connection: greeting, one request, its reply, close. Resolves false on any failure. */

@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startNginx, startNodeHttp } from './lib/http-servers.js';
 import { INSTALL_HINT, missingHttpTools, runWrk } from './lib/native.js';
-import { cpuSeconds, ROOT, startSkein, type BenchServer } from './lib/proc.js';
+import { cpuSeconds, freePort, ROOT, startSkein, type BenchServer } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
 
 export interface HttpOptions {
@@ -67,6 +67,8 @@ export interface HttpCase {
   readonly sides: HttpSide[];
   /** skein variant ÷ baseline, median of the per-round ratios, with their min and max. */
   readonly ratios: Array<{ readonly skein: string; readonly baseline: string; readonly median: number; readonly min: number; readonly max: number }>;
+  /** How the connections spread over skein's workers, per balance policy (a separate run with metrics on). */
+  readonly spread?: Array<{ readonly policy: string; readonly perWorker: number[]; readonly maxOverMin: number }>;
 }
 
 export interface HttpReport {
@@ -192,6 +194,38 @@ async function tryStart(start: () => Promise<BenchServer>, label: string, skippe
   }
 }
 
+/**
+ * Connections each skein worker accepted under `policy` during one `Connection: close` wrk run
+ * (metrics on, read from `skein_worker_connections_total{worker}`), and their max/min.
+ */
+async function spreadOf(
+  policy: string,
+  workers: number,
+  connections: number,
+  seconds: number,
+  log: (line: string) => void,
+): Promise<NonNullable<HttpCase['spread']>[number] | undefined> {
+  const metricsPort = await freePort();
+  let server: BenchServer;
+  try {
+    server = await startSkein('http', workers, ['--balance', policy, '--metrics-port', String(metricsPort)]);
+  } catch {
+    return undefined;
+  }
+  try {
+    await runWrk({ port: server.port, connections, seconds, headers: ['Connection: close'] });
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const perWorker = [...text.matchAll(/^skein_worker_connections_total\{[^}]*worker="(\d+)"[^}]*\} (\d+)/gm)]
+      .sort((a, b) => Number(a[1]) - Number(b[1]))
+      .map((m) => Number(m[2]));
+    const maxOverMin = round(Math.max(...perWorker) / Math.max(1, Math.min(...perWorker)), 2);
+    log(`  spread ${policy}: connections per worker ${perWorker.join(' / ')}, max/min ${maxOverMin}`);
+    return { policy, perWorker, maxOverMin };
+  } finally {
+    await server.stop();
+  }
+}
+
 /** Runs every HTTP case; the servers of a case run side by side. */
 export async function runHttp(options: HttpOptions): Promise<HttpReport> {
   const missing = missingHttpTools();
@@ -241,6 +275,13 @@ export async function runHttp(options: HttpOptions): Promise<HttpReport> {
   } finally {
     await stopAll(servers);
   }
+  const close = cases[cases.length - 1]!;
+  const spread: NonNullable<HttpCase['spread']> = [];
+  for (const policy of ['round-robin', 'shared-socket']) {
+    const s = await spreadOf(policy, workers, options.closeConnections, seconds, log);
+    if (s) spread.push(s);
+  }
+  cases[cases.length - 1] = { ...close, spread };
   return {
     machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverage: loadavg().map((l) => round(l, 2)) },
     options: { workers, rounds, seconds, keepAliveConnections: options.keepAliveConnections, closeConnections: options.closeConnections, depths: options.depths, autocannon: options.autocannon },
@@ -264,6 +305,7 @@ export function httpMarkdown(report: HttpReport): string[] {
       ),
       '',
       ...c.ratios.map((r) => `- ${r.skein} ÷ ${r.baseline}: **${r.median.toFixed(2)}** (rounds ${r.min.toFixed(2)}–${r.max.toFixed(2)})`),
+      ...(c.spread ?? []).map((s) => `- spread over skein's workers with \`--balance ${s.policy}\` (one run, metrics on): connections per worker ${s.perWorker.join(' / ')}, max/min **${s.maxOverMin}**`),
       '',
     );
   }

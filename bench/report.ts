@@ -124,6 +124,19 @@ function headlines(r: BenchReport): Headline[] {
   http('`Connection: close`, skein shared-socket ÷ node:http round-robin', 'Connection: close', 'shared-socket', 'node:http ×' + n, '≥ 1.8', (x) => x >= 1.8);
   http('`Connection: close`, skein shared-socket ÷ nginx', 'Connection: close', 'shared-socket', 'nginx', '≥ 0.5', (x) => x >= 0.5);
   http('`Connection: close`, skein round-robin ÷ node:http round-robin', 'Connection: close', 'round-robin', 'node:http ×' + n, '≥ 0.95', (x) => x >= 0.95);
+  const spread = r.http?.cases.find((x) => x.name === 'Connection: close')?.spread ?? [];
+  const shared = spread.find((x) => x.policy === 'shared-socket');
+  const rr = spread.find((x) => x.policy === 'round-robin');
+  if (shared) {
+    rows.push({
+      measure: '`Connection: close`, connections per worker max/min: shared-socket (round-robin beside)',
+      ratio: shared.maxOverMin,
+      spread: '',
+      detail: `shared-socket ${shared.perWorker.join(' / ')}${rr ? `; round-robin ${rr.perWorker.join(' / ')} (${rr.maxOverMin})` : ''}`,
+      ok: () => true,
+      goal: '(shown)',
+    });
+  }
   if (r.scrape) {
     rows.push({
       measure: 'scrape of /metrics with one worker stopped (SIGSTOP), ms',

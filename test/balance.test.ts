@@ -64,6 +64,55 @@ describe('--balance least-connections', () => {
   });
 });
 
+describe('--balance shared-socket (workers accept from the shared socket)', () => {
+  let server: StartedServer;
+  beforeAll(async () => {
+    // A PROXY endpoint with a per-IP limit: allowed, since the workers (which read the header) accept.
+    server = await startServer([
+      'processed',
+      '--listen',
+      'tcp:0',
+      '--listen',
+      'tcp:0:proxy=v1',
+      '--workers',
+      '2',
+      '--balance',
+      'shared-socket',
+      '--max-connections-per-ip',
+      '50',
+      '--metrics-port',
+      String(await freePort()),
+    ]);
+  });
+  afterAll(async () => {
+    expect(await server.stop()).toBe(0);
+  });
+
+  it('serves every connection, each counted by the worker that accepted it', async () => {
+    const clients = await open(server.port, 40);
+    for (const [i, c] of clients.entries()) {
+      c.write(`n${i}`);
+      await c.waitFor((t) => t.endsWith(`Processed: n${i}`));
+    }
+    const counts = await eventually(async () => {
+      const c = await perWorker(server);
+      return [...c.values()].reduce((a, b) => a + b, 0) === 40 ? c : undefined;
+    });
+    expect([...counts.keys()].every((w) => w === '0' || w === '1')).toBe(true);
+    for (const c of clients) c.end();
+    await Promise.all(clients.map((c) => c.closed()));
+  });
+
+  it('reads the PROXY header in the worker, so the real client address is the one limited', async () => {
+    const proxied = server.endpoints.find((e) => e.endpoint.includes('proxy'))!.port!;
+    const c = await connectClient(proxied);
+    c.write(encodeProxyV1({ host: '192.0.2.7', port: 4000 }, { host: '127.0.0.1', port: proxied }));
+    await c.waitFor((t) => t.startsWith(WELCOME));
+    c.end();
+    await c.closed();
+  });
+});
+
 describe('--balance client-hash', () => {
   const marker = join(mkdtempSync(join(tmpdir(), 'skein-hash-')), 'slow');
   let server: StartedServer;
@@ -146,7 +195,7 @@ describe('cluster-wide limits', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/--balance client-hash cannot be combined with the PROXY endpoint 'tcp:0:proxy=v2'/);
     const bad = await runToExit(['serve', '--balance', 'fastest', '--metrics-port', '0']);
-    expect(bad.stderr).toMatch(/--balance must be one of round-robin, least-connections, client-hash \(got 'fastest'\)/);
+    expect(bad.stderr).toMatch(/--balance must be one of round-robin, shared-socket, least-connections, client-hash \(got 'fastest'\)/);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import { Counter, Registry } from 'prom-client';
 import { clientKey, pickClientHash, pickLeastConnections } from './balance.js';
-import type { BalancePolicy } from '../shared/config/defaults.js';
+import type { PrimaryAcceptPolicy } from '../shared/config/option-table.js';
 import { listen } from '../shared/net/listen.js';
 import type { BoundEndpoint } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
@@ -28,7 +28,7 @@ export interface AcceptorListener {
 }
 
 export interface AcceptorOptions {
-  readonly policy: Exclude<BalancePolicy, 'round-robin'>;
+  readonly policy: PrimaryAcceptPolicy;
   /** Whole-server connection limit. */
   readonly maxConnections?: number | undefined;
   /** Per client address, whole server (the socket's address: a PROXY endpoint's is the proxy's). */

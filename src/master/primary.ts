@@ -106,7 +106,10 @@ export class Primary extends EventEmitter {
       this.endpoints = await this.acceptor.listen(listeners);
     }
     if (this.stopping) return; // told to stop while it was starting
-    cluster.schedulingPolicy = cluster.SCHED_RR;
+    // node reads the policy once per process, at the first setupPrimary: `shared-socket` lets every
+    // worker accept from the listening socket itself (SCHED_NONE); otherwise the primary hands
+    // connections out in turn (SCHED_RR; under the primary-accepting policies workers listen on nothing).
+    cluster.schedulingPolicy = this.config.options.balance === 'shared-socket' ? cluster.SCHED_NONE : cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
     for (let i = 0; i < this.config.options.workers; i++) this.addSlot();
     this.memory?.start(

@@ -39,6 +39,9 @@ export class Connection {
   ) {
     this.lastActivity = clock.seconds();
     const meter = timeMessages ? new MessageMeter(stats, undefined, stats) : undefined;
+    // As node:http and Netty do: a reply never waits for the ACK of the previous one (Nagle with
+    // delayed ACKs stalls pipelined replies); a protocol may turn it off with transport.setTcpNoDelay(false).
+    socket.setNoDelay(true);
     const attached = attachProtocol(socket, protocol, {
       marks,
       counters: stats,

@@ -113,14 +113,21 @@ export class Listeners {
     const stats = host.stats(service);
     if (factory.processors !== undefined) host.usesPool(service);
     const preamble = new Preamble(parsed, text, host.log, stats);
+    const acceptNow = (socket: Socket, peer: Address) => host.accept(socket, factory, stats, peer);
     return (raw: Socket) => {
-      // A socket error before the protocol exists must never reach the process.
-      raw.on('error', () => {});
       if (host.isDraining()) {
+        raw.on('error', () => {});
         stats.reject('shutting_down');
         raw.destroy();
         return;
       }
+      // Plain TCP: the protocol is attached before this returns (accept guards the socket's errors).
+      if (preamble.immediate) {
+        preamble.run(raw, acceptNow);
+        return;
+      }
+      // A socket error before the protocol exists must never reach the process.
+      raw.on('error', () => {});
       // Accepted before any drain began: its preamble (PROXY header, TLS handshake) may finish
       // during one, and the connection is then served and drained like the others.
       host.preambleStarted(raw);

@@ -34,6 +34,11 @@ export class Preamble {
     this.tls = endpoint.kind === 'tls' ? tlsOptions(endpoint, text) : undefined;
   }
 
+  /** True when there is nothing to wait for (no PROXY header, no TLS): `run` calls `accept` before it returns. */
+  get immediate(): boolean {
+    return this.tls === undefined && !this.endpoint.proxy;
+  }
+
   /** Runs the preamble on `raw`, then hands the (possibly TLS) socket and the real peer to `accept`. */
   run(raw: Socket, accept: (socket: Socket, peer: Address) => void): void {
     const socketPeer = addressFrom(raw.remoteAddress, raw.remotePort, raw.remoteFamily);

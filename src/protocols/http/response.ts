@@ -69,6 +69,31 @@ export function dateHeader(): string {
   return dateLine;
 }
 
+/**
+ * The bytes of a response object a handler returns again and again (a constant
+ * like `{ body: 'Hello' }`), per variant (keep-alive or close, HEAD or not),
+ * valid for the second their Date header names. Only responses whose parts
+ * cannot change unseen are cached: a text body, and no headers or frozen ones;
+ * a changed status, headers object or body is seen and rebuilds the entry.
+ */
+interface CachedResponse {
+  status: number | undefined;
+  headers: HttpResponseHeaders | undefined;
+  body: string;
+  keepAliveFields: string;
+  second: number;
+  /** The headers ask to close (`connection: close`): a keep-alive request's response closes. */
+  closes: boolean;
+  /** Indexed by variant: bit 0 keep-alive, bit 1 HEAD. */
+  bytes: Array<Buffer | undefined>;
+}
+
+const responseCache = new WeakMap<HttpResponse, CachedResponse>();
+
+function cacheable(response: HttpResponse): boolean {
+  return typeof response.body === 'string' && (response.headers === undefined || Object.isFrozen(response.headers));
+}
+
 /** Per-connection facts the serializer needs; `close` is set when the response ends the connection. */
 export interface ResponseContext {
   /** The request's method is HEAD: send headers only. */
@@ -98,6 +123,35 @@ export interface StreamHead {
  * @throws InvalidResponseError for a status or header skein cannot send.
  */
 export function serializeResponse(result: HttpHandlerResult, ctx: ResponseContext): string | Buffer {
+  if (typeof result !== 'object' || result === null || result instanceof Uint8Array || !cacheable(result)) return serializeSized(result, ctx);
+  dateHeader();
+  const variant = (ctx.keepAlive ? 1 : 0) | (ctx.head ? 2 : 0);
+  let entry = responseCache.get(result);
+  if (
+    entry === undefined ||
+    entry.second !== dateSecond ||
+    entry.status !== result.status ||
+    entry.headers !== result.headers ||
+    entry.body !== result.body ||
+    entry.keepAliveFields !== ctx.keepAliveFields
+  ) {
+    entry = { status: result.status, headers: result.headers, body: result.body as string, keepAliveFields: ctx.keepAliveFields, second: dateSecond, closes: false, bytes: [] };
+    responseCache.set(result, entry);
+  }
+  const hit = entry.bytes[variant];
+  if (hit !== undefined) {
+    if (entry.closes) ctx.keepAlive = false;
+    return hit;
+  }
+  const out = serializeSized(result, ctx);
+  if (ctx.keepAlive !== ((variant & 1) === 1)) entry.closes = true;
+  const bytes = typeof out === 'string' ? Buffer.from(out) : out;
+  entry.bytes[variant] = bytes;
+  return bytes;
+}
+
+/** {@link serializeResponse} without the cache. */
+function serializeSized(result: HttpHandlerResult, ctx: ResponseContext): string | Buffer {
   let status = 200;
   let headers: HttpResponseHeaders | undefined;
   let body: HttpBody;

@@ -5,7 +5,7 @@
  */
 
 /** The connection-distribution policies (`--balance`). */
-export const BALANCE_POLICIES = ['round-robin', 'least-connections', 'client-hash'] as const;
+export const BALANCE_POLICIES = ['round-robin', 'shared-socket', 'least-connections', 'client-hash'] as const;
 /** One of {@link BALANCE_POLICIES}. */
 export type BalancePolicy = (typeof BALANCE_POLICIES)[number];
 

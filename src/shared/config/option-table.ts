@@ -49,7 +49,7 @@ export const OPTION_SPECS = {
   lowWaterMark: { flag: 'low-water-mark', env: 'SKEIN_LOW_WATER_MARK', kind: 'bytes', doc: 'unsent bytes below which reading resumes', defaultText: 'min(16384, highWaterMark ÷ 4)' },
   metricsToken: { flag: 'metrics-token', env: 'SKEIN_METRICS_TOKEN', kind: 'string', doc: 'bearer token required by /metrics (prefer the env variable)' },
   poolOverload: { flag: 'pool-overload', env: 'SKEIN_POOL_OVERLOAD', kind: 'string', choices: POOL_OVERLOAD_POLICIES, doc: 'full pool queue: pause reading, or reject the task' },
-  balance: { flag: 'balance', env: 'SKEIN_BALANCE', kind: 'string', choices: BALANCE_POLICIES, doc: 'round-robin (node:cluster), least-connections or client-hash' },
+  balance: { flag: 'balance', env: 'SKEIN_BALANCE', kind: 'string', choices: BALANCE_POLICIES, doc: 'round-robin (node:cluster), shared-socket (workers accept), least-connections or client-hash' },
   logLevel: { flag: 'log-level', env: 'SKEIN_LOG_LEVEL', kind: 'string', choices: LOG_LEVELS, doc: 'fatal, error, warn, info (default), debug, trace or silent' },
   logFormat: { flag: 'log-format', env: 'SKEIN_LOG_FORMAT', kind: 'string', choices: LOG_FORMATS, doc: 'json, or pretty (one line per record; the default on a terminal)', defaultText: '`pretty` when stdout is a terminal, `json` otherwise' },
   shutdownDelay: { flag: 'shutdown-delay', env: 'SKEIN_SHUTDOWN_DELAY', kind: 'seconds', doc: 'on SIGTERM, seconds /readyz is 503 while still serving, before draining' },
@@ -168,13 +168,17 @@ export interface ReactorSettings {
   readonly metrics: boolean;
 }
 
+/** The policies under which the primary accepts every connection and passes it to a worker it picks. */
+export type PrimaryAcceptPolicy = Exclude<BalancePolicy, 'round-robin' | 'shared-socket'>;
+
 /**
  * True when the primary accepts connections itself and hands them to a
  * reactor (least-connections, client-hash); false when every reactor listens
- * on a shared handle (round-robin).
+ * on a shared handle: node:cluster's primary hands connections out in turn
+ * (round-robin, SCHED_RR), or each worker accepts from it (shared-socket, SCHED_NONE).
  */
-export function primaryAccepts(balance: BalancePolicy): balance is Exclude<BalancePolicy, 'round-robin'> {
-  return balance !== 'round-robin';
+export function primaryAccepts(balance: BalancePolicy): balance is PrimaryAcceptPolicy {
+  return balance === 'least-connections' || balance === 'client-hash';
 }
 
 /**

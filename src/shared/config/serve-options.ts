@@ -106,10 +106,10 @@ export interface ServerOptionFields {
    */
   poolOverload?: 'pause' | 'reject';
   /**
-   * Round-robin (node:cluster), least-connections or client-hash. Default: `'round-robin'`.
+   * Round-robin (node:cluster), shared-socket (workers accept), least-connections or client-hash. Default: `'round-robin'`.
    * Flag `--balance`, environment variable `SKEIN_BALANCE`, config key `balance`.
    */
-  balance?: 'round-robin' | 'least-connections' | 'client-hash';
+  balance?: 'round-robin' | 'shared-socket' | 'least-connections' | 'client-hash';
   /**
    * Fatal, error, warn, info (default), debug, trace or silent. Default: `'info'`.
    * Flag `--log-level`, environment variable `SKEIN_LOG_LEVEL`, config key `logLevel`.

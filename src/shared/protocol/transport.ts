@@ -44,7 +44,7 @@ export interface Transport {
   registerProducer(producer: Producer, streaming: boolean): void;
   /** Removes the registered producer. */
   unregisterProducer(): void;
-  /** Turns Nagle's algorithm off (true) or on. */
+  /** Turns Nagle's algorithm off (true) or on. Connections a skein server accepts start with it off (TCP_NODELAY), as node:http's do. */
   setTcpNoDelay(enabled: boolean): void;
   /** Turns TCP keep-alive probes on or off. */
   setTcpKeepAlive(enabled: boolean, initialDelaySeconds?: number): void;
