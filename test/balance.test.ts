@@ -190,6 +190,39 @@ describe('cluster-wide limits', () => {
     }
   });
 
+  it('connections waiting for a worker count against the per-IP and whole-server limits (issue 15, case 9)', async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'skein-held-')), 'slow');
+    writeFileSync(marker, '');
+    const port = await freePort();
+    // Workers take 4 s to load: the primary accepts (and holds) connections meanwhile.
+    const starting = startServer(
+      [SLOW_START, '--port', String(port), '--workers', '1', '--balance', 'least-connections', '--max-connections-per-ip', '8', '--max-connections', '10', '--metrics-port', String(await freePort())],
+      { env: { SLOW_START_MARKER: marker } },
+    );
+    const early: TestClient[] = [];
+    await eventually(async () => {
+      early.push(await connectClient(port, '127.0.0.1', '127.0.0.6'));
+      return true;
+    });
+    while (early.length < 12) early.push(await connectClient(port, '127.0.0.1', '127.0.0.6'));
+    const others: TestClient[] = [];
+    for (let i = 0; i < 3; i++) others.push(await connectClient(port, '127.0.0.1', '127.0.0.7'));
+    const server = await starting;
+    try {
+      const served = (cs: TestClient[]) => cs.filter((c) => c.received().startsWith(WELCOME)).length;
+      await eventually(() => served(early) === 8 && served(others) === 2);
+      const refused = await Promise.all(early.filter((c) => c.received() === '').map((c) => c.closed()));
+      expect(refused).toHaveLength(4);
+      const m = await scrape(server.metricsPort!);
+      expect(sumSeries(m, 'skein_connections_rejected_total', 'reason="max_connections_per_ip"')).toBe(4);
+      expect(sumSeries(m, 'skein_connections_rejected_total', 'reason="max_connections"')).toBe(1);
+      for (const c of [...early, ...others]) c.end();
+    } finally {
+      rmSync(marker);
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
   it('refuses at start-up a policy that cannot combine with a PROXY endpoint', async () => {
     const { code, stderr } = await runToExit(['serve', '--listen', 'tcp:0:proxy=v2', '--balance', 'client-hash', '--metrics-port', '0']);
     expect(code).toBe(2);

@@ -1,7 +1,14 @@
 import { createServer } from 'node:net';
 import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runToExit } from './helpers/server.js';
+import { CLI, eventually, ROOT, runToExit } from './helpers/server.js';
+
+const SLOW_START = fileURLToPath(new URL('./fixtures/slow-start.ts', import.meta.url));
 
 describe('skein command line', () => {
   it.each([
@@ -12,6 +19,15 @@ describe('skein command line', () => {
     [['serve', '--metrics-timeout=-1'], /--metrics-timeout must be a positive number of seconds/],
     [['serve', 'no-such-protocol', '--metrics-port', '0'], /protocol 'no-such-protocol' is not a built-in protocol/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    // Issue 15, case 6: forked thousands of workers in a synchronous loop.
+    [['serve', '--workers', '99999999999999999999', '--metrics-port', '0'], /--workers must be a positive integer \(got '99999999999999999999'\)/],
+    [['serve', '--workers', String(4 * availableParallelism() + 1), '--metrics-port', '0'], /--workers must be at most \d+ \(4 × \d+ cores; raise --max-workers to allow more\)/],
+    [['serve', '--workers', '3', '--max-workers', '2', '--metrics-port', '0'], /--workers must be at most 2 \(--max-workers; raise --max-workers/],
+    // Issue 15, case 11: every option has a range; protocol options are typed.
+    [['serve', '--high-water-mark', '0', '--metrics-port', '0'], /--high-water-mark must be a positive number of bytes \(got '0'\)/],
+    [['serve', '--metrics-timeout', '1e10', '--metrics-port', '0'], /--metrics-timeout must be at most 2147483 seconds/],
+    [['serve', 'lines', '--option', 'maxLength=abc', '--port', '0', '--workers', '1', '--metrics-port', '0'], /lines: option 'maxLength' must be a positive integer \(got "abc"\)/],
+    [['serve', 'processed', '--option', 'offload=maybe', '--port', '0', '--workers', '1', '--metrics-port', '0'], /processed: option 'offload' must be true or false \(got "maybe"\)/],
   ])('%j exits non-zero with one line naming the problem', async (args, message) => {
     const { code, stderr } = await runToExit(args);
     expect(code).not.toBe(0);
@@ -66,5 +82,27 @@ describe('skein command line', () => {
     const { code, stdout } = await runToExit(['serve', '--help']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/usage: skein serve/);
+  });
+
+  it('honours SIGTERM while workers are still starting: exits 0, never ready', async () => {
+    const marker = join(tmpdir(), `skein-slow-${process.pid}-${Date.now()}`);
+    writeFileSync(marker, '');
+    const child = spawn(process.execPath, [CLI, 'serve', SLOW_START, '--port', '0', '--workers', '2', '--metrics-port', '0'], {
+      cwd: ROOT,
+      env: { ...process.env, SLOW_START_MARKER: marker },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    // The primary is up (its handlers installed) and forking; each worker loads for 4 s.
+    await eventually(() => output.includes('starting 2 workers'));
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(timer);
+    expect(code).toBe(0);
+    expect(output).not.toMatch(/skein ready/);
   });
 });

@@ -1,12 +1,15 @@
 /**
- * Baseline for bench/reload-churn.ts: the usual bare node:cluster rolling reload.
- * Workers answer each line with `echo LINE`. On SIGHUP, for each worker in turn:
+ * Baseline for bench/reload-churn.ts and bench/drain-keepalive.ts: the usual bare
+ * node:cluster rolling reload. Workers answer each line with `echo LINE`, or with
+ * `PROTOCOL=http` they are node:http servers answering as skein's demo `GET /` does. On SIGHUP, for each worker in turn:
  * fork a new one, wait for 'listening', then `old.disconnect()` (close its server,
  * let its connections end, exit). Prints `{"port":N}` when every worker listens.
  */
 import cluster from 'node:cluster';
 import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
+import { Buffer } from 'node:buffer';
 import process from 'node:process';
 
 const WORKERS = Number(process.env.WORKERS ?? 2);
@@ -39,6 +42,12 @@ if (cluster.isPrimary) {
       if (Object.keys(cluster.workers).length === 0) process.exit(0);
     });
   });
+} else if (process.env.PROTOCOL === 'http') {
+  const body = 'Hello from skein\n';
+  createHttpServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }).listen(Number(process.env.PORT), '127.0.0.1');
 } else {
   createServer((socket) => {
     let buffer = '';

@@ -6,10 +6,13 @@
  *   node --import tsx bench/baselines/net-server.ts PROTOCOL --port N [--workers W] [--greeting TEXT]
  *
  * PROTOCOL: `processed` (welcome line, then each chunk answered `Processed: ` +
- * chunk) or `lines` (each `\r\n` line answered `Processed: <line>\r\n`).
+ * chunk), `lines` (each `\r\n` line answered `Processed: <line>\r\n`) or `hash`
+ * (each `\n` line answered with its PBKDF2 digest, as skein's `hash`: one digest at a
+ * time per connection on libuv's thread pool, in order, none started once the socket closed).
  * Prints one JSON line `{"ready":true,"port":…,"pids":[…]}` when every process listens.
  */
 import cluster from 'node:cluster';
+import { pbkdf2 } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 
@@ -49,10 +52,44 @@ function lines(socket: Socket, greeting: string | undefined): void {
   });
 }
 
+/** `hash`: LF lines, each answered by its digest in order; the next digest starts when the last is written. */
+function hash(socket: Socket): void {
+  const queue: Buffer[] = [];
+  let pending: Buffer | undefined;
+  let busy = false;
+  const next = (): void => {
+    const line = queue.shift();
+    if (line === undefined || socket.destroyed) {
+      busy = false;
+      return;
+    }
+    busy = true;
+    pbkdf2(line, 'skein-hash', HASH_ROUNDS, 32, 'sha256', (error, key) => {
+      if (!error) socket.write(`${key.toString('hex')}\n`);
+      next();
+    });
+  };
+  socket.on('data', (chunk: Buffer) => {
+    const data = pending ? Buffer.concat([pending, chunk]) : chunk;
+    let start = 0;
+    let end;
+    while ((end = data.indexOf(10, start)) !== -1) {
+      const stop = end > start && data[end - 1] === 13 ? end - 1 : end;
+      queue.push(Buffer.from(data.subarray(start, stop)));
+      start = end + 1;
+    }
+    pending = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
+    if (!busy) next();
+  });
+}
+
+const HASH_ROUNDS = 8000; // skein's hash default
+
 function serve(onListening: (port: number) => void): void {
   const server = createServer({ allowHalfOpen: false }, (socket) => {
     socket.on('error', () => {});
     if (protocol === 'lines') lines(socket, values.greeting);
+    else if (protocol === 'hash') hash(socket);
     else processed(socket);
   });
   server.listen(port, () => onListening((server.address() as { port: number }).port));

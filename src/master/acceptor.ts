@@ -41,10 +41,13 @@ interface Open {
   readonly ip: string;
 }
 
+/** An admitted connection on its way to a worker (held while none can take it). */
 interface Held {
   readonly socket: Socket;
   readonly listener: number;
   readonly service: string;
+  /** Its client address key ('' when unknown), counted in `perIp` from admission until it closes. */
+  readonly ip: string;
   readonly until: number;
 }
 
@@ -89,7 +92,7 @@ export class Acceptor {
   flush(): void {
     const held = this.held;
     this.held = [];
-    for (const h of held) this.dispatch(h.socket, h.listener, h.service);
+    for (const h of held) this.dispatch(h);
   }
 
   /** Listens on every endpoint; resolves with their real ports. */
@@ -123,55 +126,61 @@ export class Acceptor {
 
   /** Stops accepting (drain). Connections already handed out are the workers' to finish. */
   close(): Promise<void> {
-    for (const h of this.held.splice(0)) this.refuse(h.socket, h.service, 'shutting_down');
+    for (const h of this.held.splice(0)) this.refuseHeld(h);
     if (this.holdTimer) clearInterval(this.holdTimer);
     const servers = this.servers.splice(0);
     return Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => {});
   }
 
+  /**
+   * Admits a connection within the limits, counting it from here on: the
+   * connections held until a worker can take one count against the whole-server
+   * and per-IP limits as much as those handed out, so a burst that arrives
+   * before the workers are ready (or while a lone worker restarts) cannot pass them.
+   */
   private accept(socket: Socket, listener: number, { service }: AcceptorListener): void {
     socket.on('error', () => {});
     const ip = clientKey(socket.remoteAddress);
     const { maxConnections, maxConnectionsPerIp } = this.options;
-    const waiting = this.held.length;
-    if (maxConnections !== undefined && this.open.size + waiting >= maxConnections) return this.refuse(socket, service, 'max_connections');
+    if (maxConnections !== undefined && this.open.size + this.held.length >= maxConnections) return this.refuse(socket, service, 'max_connections');
     if (maxConnectionsPerIp !== undefined && ip && (this.perIp.get(ip) ?? 0) >= maxConnectionsPerIp) {
       return this.refuse(socket, service, 'max_connections_per_ip');
     }
-    this.dispatch(socket, listener, service);
+    if (ip) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    this.dispatch({ socket, listener, service, ip, until: Date.now() + HOLD_MS });
   }
 
-  private dispatch(socket: Socket, listener: number, service: string): void {
-    if (socket.destroyed) return;
-    const ip = clientKey(socket.remoteAddress);
+  /** Hands an admitted connection to a worker by policy, or holds it until one can take it. */
+  private dispatch(h: Held): void {
+    if (h.socket.destroyed) return this.releaseIp(h.ip);
     // A worker that died a moment ago may still be listed: try the next choice, never drop the client.
     const tried = new Set<number>();
     for (;;) {
       const candidates = this.targets()
         .filter((t) => !tried.has(t.id))
         .map((t) => ({ target: t, slot: t.slot, open: this.perWorker.get(t.id) ?? 0 }));
-      const choice = this.options.policy === 'client-hash' ? pickClientHash(ip, candidates) : pickLeastConnections(candidates);
-      if (!choice) return this.hold(socket, listener, service);
+      const choice = this.options.policy === 'client-hash' ? pickClientHash(h.ip, candidates) : pickLeastConnections(candidates);
+      if (!choice) return this.hold(h);
       const id = this.nextId++;
-      const entry = { worker: choice.target.id, ip };
-      this.open.set(id, entry);
-      this.perWorker.set(entry.worker, (this.perWorker.get(entry.worker) ?? 0) + 1);
-      if (ip) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-      if (choice.target.send(id, listener, socket)) return;
-      this.closed(id);
-      tried.add(choice.target.id);
+      const worker = choice.target.id;
+      this.open.set(id, { worker, ip: h.ip });
+      this.perWorker.set(worker, (this.perWorker.get(worker) ?? 0) + 1);
+      if (choice.target.send(id, h.listener, h.socket)) return;
+      this.open.delete(id);
+      this.releaseWorker(worker);
+      tried.add(worker);
     }
   }
 
   /** Keeps a connection (unread) until a worker can take it, within bounds. */
-  private hold(socket: Socket, listener: number, service: string): void {
-    if (this.held.length >= HOLD_MAX) return this.refuse(socket, service, 'shutting_down');
-    this.held.push({ socket, listener, service, until: Date.now() + HOLD_MS });
+  private hold(h: Held): void {
+    if (this.held.length >= HOLD_MAX) return this.refuseHeld(h);
+    this.held.push(h);
     this.holdTimer ??= setInterval(() => {
       const now = Date.now();
-      this.held = this.held.filter((h) => {
-        if (h.until > now && !h.socket.destroyed) return true;
-        this.refuse(h.socket, h.service, 'shutting_down');
+      this.held = this.held.filter((w) => {
+        if (w.until > now && !w.socket.destroyed) return true;
+        this.refuseHeld(w);
         return false;
       });
       if (this.held.length === 0 && this.holdTimer) {
@@ -181,18 +190,31 @@ export class Acceptor {
     }, 500);
   }
 
+  private refuseHeld(h: Held): void {
+    this.releaseIp(h.ip);
+    this.refuse(h.socket, h.service, 'shutting_down');
+  }
+
   private refuse(socket: Socket, protocol: string, reason: string): void {
     this.rejected.inc({ protocol, reason });
     socket.destroy();
   }
 
   private release(entry: Open): void {
-    const workerCount = (this.perWorker.get(entry.worker) ?? 1) - 1;
-    if (workerCount <= 0) this.perWorker.delete(entry.worker);
-    else this.perWorker.set(entry.worker, workerCount);
-    if (!entry.ip) return;
-    const ipCount = (this.perIp.get(entry.ip) ?? 1) - 1;
-    if (ipCount <= 0) this.perIp.delete(entry.ip);
-    else this.perIp.set(entry.ip, ipCount);
+    this.releaseWorker(entry.worker);
+    this.releaseIp(entry.ip);
+  }
+
+  private releaseWorker(worker: number): void {
+    const workerCount = (this.perWorker.get(worker) ?? 1) - 1;
+    if (workerCount <= 0) this.perWorker.delete(worker);
+    else this.perWorker.set(worker, workerCount);
+  }
+
+  private releaseIp(ip: string): void {
+    if (!ip) return;
+    const ipCount = (this.perIp.get(ip) ?? 1) - 1;
+    if (ipCount <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, ipCount);
   }
 }

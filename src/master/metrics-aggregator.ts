@@ -81,6 +81,7 @@ export class MetricsAggregator {
   readonly extraRegistries: Registry[] = [];
   readonly workersAlive: Gauge<string>;
   readonly workerRestarts: Counter<string>;
+  readonly workersUnresponsive: Counter<string>;
   private readonly scrapeFailures: Counter<string>;
   private readonly workers = new Map<number, WorkerState>();
   /** Cumulative metrics of workers that are gone, labelled and summed. */
@@ -94,6 +95,11 @@ export class MetricsAggregator {
     const registers = [this.registry];
     this.workersAlive = new Gauge({ name: METRICS.workersAlive, help: 'Worker processes alive and listening.', registers });
     this.workerRestarts = new Counter({ name: METRICS.workerRestarts, help: 'Workers replaced after dying.', registers });
+    this.workersUnresponsive = new Counter({
+      name: METRICS.workersUnresponsive,
+      help: 'Times a worker missed its event-loop heartbeat for --heartbeat-timeout (marked not ready; killed and replaced after --heartbeat-kill-timeout).',
+      registers,
+    });
     this.scrapeFailures = new Counter({
       name: METRICS.scrapeWorkerFailures,
       help: 'Scrapes in which a worker did not answer before the deadline (its last counters were used).',

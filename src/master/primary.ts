@@ -10,6 +10,7 @@ import { MetricsAggregator, type ScrapeTarget } from './metrics-aggregator.js';
 import { RestartPolicy } from './restart-policy.js';
 import { MemoryWatch } from './memory-watch.js';
 import { PortPins } from './port-pins.js';
+import { checkTlsEndpoints } from '../shared/net/tls-options.js';
 import { WorkerHandle } from './worker-handle.js';
 
 /** How the primary forks its workers. */
@@ -56,6 +57,8 @@ export class Primary extends EventEmitter {
   private readonly ports = new PortPins();
   private endpoints: BoundEndpoint[] = [];
   private everReady = false;
+  /** Still forking the first workers: not ready even if every slot so far is. */
+  private forking = true;
   private stopping = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
@@ -64,6 +67,8 @@ export class Primary extends EventEmitter {
   private readonly memory: MemoryWatch | undefined;
   /** Accepts in the primary for least-connections and client-hash; absent under round-robin. */
   private readonly acceptor: Acceptor | undefined;
+  /** Checks the workers' heartbeats. */
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly config: PrimaryConfig) {
     super();
@@ -87,9 +92,17 @@ export class Primary extends EventEmitter {
     return this.endpoints;
   }
 
-  /** True while at least one worker listens and the server is not draining. */
+  /**
+   * True while at least one worker listens and the server is not draining.
+   * When the workers accept (round-robin, shared-socket) a
+   * worker whose event loop is stuck makes the server not ready: a share of
+   * new connections would wait for it.
+   */
   get isReady(): boolean {
-    return !this.stopping && [...this.workers.values()].some((w) => w.ready);
+    if (this.stopping) return false;
+    const workers = [...this.workers.values()];
+    if (!primaryAccepts(this.config.options.balance) && workers.some((w) => w.ready && w.stalled)) return false;
+    return workers.some((w) => w.serving);
   }
 
   /** Number of slots (the worker count SIGTTIN/SIGTTOU change). */
@@ -99,6 +112,8 @@ export class Primary extends EventEmitter {
 
   /** Forks every worker. Listen for `ready` and `fatal`. */
   async start(): Promise<void> {
+    // A key/certificate pair that does not load or match refuses to start, before any worker serves it.
+    for (const service of this.config.options.services) checkTlsEndpoints(service.listen);
     await this.ports.pin(this.config.options.services);
     if (this.acceptor) {
       // The primary listens; workers adopt the sockets it passes them, listener by listener index.
@@ -106,12 +121,24 @@ export class Primary extends EventEmitter {
       this.endpoints = await this.acceptor.listen(listeners);
     }
     if (this.stopping) return; // told to stop while it was starting
+    const { heartbeatTimeout } = this.config.options;
+    this.watchdog = setInterval(() => this.checkHeartbeats(), Math.min(1000, (heartbeatTimeout * 1000) / 4));
+    this.watchdog.unref();
     // node reads the policy once per process, at the first setupPrimary: `shared-socket` lets every
     // worker accept from the listening socket itself (SCHED_NONE); otherwise the primary hands
     // connections out in turn (SCHED_RR; under the primary-accepting policies workers listen on nothing).
     cluster.schedulingPolicy = this.config.options.balance === 'shared-socket' ? cluster.SCHED_NONE : cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.config.exec, execArgv: [...this.config.execArgv] });
-    for (let i = 0; i < this.config.options.workers; i++) this.addSlot();
+    this.log.info({ workers: this.config.options.workers }, `starting ${this.config.options.workers} workers`);
+    // One fork per turn of the event loop, not a synchronous loop: a SIGTERM or SIGINT
+    // during start-up is handled at once, and stops the forking.
+    for (let i = 0; i < this.config.options.workers; i++) {
+      if (this.stopping) return;
+      this.addSlot();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    this.forking = false;
+    this.checkReady();
     this.memory?.start(
       () => this.slots.flatMap((s) => (s.current?.ready && !s.replacing ? [{ slot: s.index, worker: s.current }] : [])),
       (index, worker) => {
@@ -136,7 +163,7 @@ export class Primary extends EventEmitter {
   private acceptTargets(): AcceptTarget[] {
     return this.slots.flatMap((s) => {
       const w = s.current;
-      if (!w?.ready) return [];
+      if (!w?.serving) return [];
       return [{ slot: s.index, id: w.id, send: (id: number, listener: number, socket) => w.sendSocket({ type: 'skein:conn:adopt', id, listener }, socket) }];
     });
   }
@@ -153,6 +180,8 @@ export class Primary extends EventEmitter {
    */
   async shutdown(): Promise<void> {
     this.stopping = true;
+    // A stuck worker is still killed by its drain deadline.
+    if (this.watchdog) clearInterval(this.watchdog);
     this.memory?.stop();
     for (const slot of this.slots) if (slot.respawn) clearTimeout(slot.respawn);
     const delay = this.config.options.shutdownDelay;
@@ -185,6 +214,7 @@ export class Primary extends EventEmitter {
   /** Kills every worker at once. */
   kill(): void {
     this.stopping = true;
+    if (this.watchdog) clearInterval(this.watchdog);
     void this.acceptor?.close();
     this.memory?.stop();
     for (const slot of this.slots) if (slot.respawn) clearTimeout(slot.respawn);
@@ -195,7 +225,9 @@ export class Primary extends EventEmitter {
    * Rolling reload (SIGHUP): for each slot in turn, forks a fresh worker (which
    * imports the protocol module anew), waits until it listens, then drains the
    * old one. A replacement that fails to start stops the reload and the old
-   * workers keep serving. A reload asked for during one runs after it.
+   * workers keep serving. A reload asked for during one runs after it. A
+   * `tls:` key/certificate pair that does not load or match refuses the
+   * reload (logged), and the old workers keep serving.
    */
   reload(): Promise<void> {
     if (this.reloading) {
@@ -205,6 +237,13 @@ export class Primary extends EventEmitter {
     this.reloading = (async () => {
       do {
         this.reloadAgain = false;
+        try {
+          // Renewed certificates are read anew by the new workers: check them first, so a bad pair keeps the old workers.
+          for (const service of this.config.options.services) checkTlsEndpoints(service.listen);
+        } catch (error) {
+          this.log.error({ err: error, pids: this.workerPids() }, `reload refused: ${(error as Error).message}; the old workers keep serving`);
+          continue;
+        }
         this.log.info({ workers: this.slots.length }, 'reloading workers one at a time');
         let replaced = 0;
         let failed = false;
@@ -233,9 +272,13 @@ export class Primary extends EventEmitter {
     return this.reloading;
   }
 
-  /** Adds a worker (SIGTTIN). */
+  /** Adds a worker (SIGTTIN), up to `--max-workers`. */
   addWorker(): void {
     if (this.stopping) return;
+    if (this.slots.length >= this.config.options.maxWorkers) {
+      this.log.warn({ workers: this.slots.length, maxWorkers: this.config.options.maxWorkers }, `not adding a worker: already at --max-workers (${this.config.options.maxWorkers})`);
+      return;
+    }
     const slot = this.addSlot();
     this.log.info({ worker: slot.index, workers: this.slots.length }, `adding worker ${slot.index}`);
   }
@@ -324,17 +367,19 @@ export class Primary extends EventEmitter {
   }
 
   private onMessage(slot: Slot, handle: WorkerHandle, message: WorkerMessage): void {
+    // Any message shows the worker's event loop turning.
+    handle.lastBeat = performance.now();
+    if (handle.stalled) this.recovered(handle);
     switch (message.type) {
+      case 'skein:heartbeat':
+        return;
       case 'skein:ready':
         handle.markReady();
         this.memory?.started(slot.index, handle);
         if (this.endpoints.length === 0) this.endpoints = [...message.endpoints];
         this.updateAlive();
         this.acceptor?.flush();
-        if (!this.everReady && this.slots.every((s) => s.current?.ready)) {
-          this.everReady = true;
-          this.emit('ready', this.endpoints);
-        }
+        this.checkReady();
         return;
       case 'skein:fatal':
         handle.lastError = message.error;
@@ -360,8 +405,48 @@ export class Primary extends EventEmitter {
     }
   }
 
+  /** Emits `ready` once, when every slot's worker listens after the first forks. */
+  private checkReady(): void {
+    if (this.everReady || this.forking || this.stopping) return;
+    if (!this.slots.every((s) => s.current?.ready)) return;
+    this.everReady = true;
+    this.emit('ready', this.endpoints);
+  }
+
   private updateAlive(): void {
-    this.metrics.workersAlive.set([...this.workers.values()].filter((w) => w.ready).length);
+    this.metrics.workersAlive.set([...this.workers.values()].filter((w) => w.serving).length);
+  }
+
+  /**
+   * A worker silent for `--heartbeat-timeout` is stuck (stopped, or a protocol
+   * in a loop): not ready, counted, no new connections from the acceptor.
+   * Silent for `--heartbeat-kill-timeout`, it is killed, and replaced as any dead worker.
+   */
+  private checkHeartbeats(): void {
+    const now = performance.now();
+    const { heartbeatTimeout, heartbeatKillTimeout } = this.config.options;
+    for (const handle of this.workers.values()) {
+      if (!handle.started || handle.retiring || handle.isDead) continue;
+      const silentS = (now - handle.lastBeat) / 1000;
+      if (!handle.stalled && silentS > heartbeatTimeout) {
+        handle.stalled = true;
+        this.metrics.workersUnresponsive.inc();
+        this.log.warn({ worker: handle.slot, pid: handle.pid, silentSeconds: Math.round(silentS) }, `worker ${handle.slot} (pid ${handle.pid}) missed its heartbeat for ${Math.round(silentS)}s: not ready`);
+        this.updateAlive();
+      }
+      if (silentS > heartbeatKillTimeout) {
+        this.log.error({ worker: handle.slot, pid: handle.pid, silentSeconds: Math.round(silentS) }, `worker ${handle.slot} (pid ${handle.pid}) unresponsive for ${Math.round(silentS)}s: killing it`);
+        handle.lastBeat = now; // once
+        handle.kill();
+      }
+    }
+  }
+
+  private recovered(handle: WorkerHandle): void {
+    handle.stalled = false;
+    this.log.info({ worker: handle.slot, pid: handle.pid }, `worker ${handle.slot} (pid ${handle.pid}) answers again: ready`);
+    this.updateAlive();
+    this.acceptor?.flush();
   }
 
   private onExit(slot: Slot, handle: WorkerHandle, code: number | null, signal: string | null): void {

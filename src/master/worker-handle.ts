@@ -27,6 +27,10 @@ export class WorkerHandle {
   retiring = false;
   /** RSS (MiB) when it started listening: a worker already over the ceiling then is not recycled. */
   firstRssMiB: number | undefined;
+  /** When the worker last showed its event loop turning (any message), `performance.now()` ms. */
+  lastBeat = performance.now();
+  /** Missed its heartbeat for `--heartbeat-timeout`: takes no new connections until it beats again. */
+  stalled = false;
   /** The last error the worker reported (`skein:fatal`). */
   lastError: SerializedError | undefined;
   /** Resolves when the process has exited. */
@@ -50,6 +54,11 @@ export class WorkerHandle {
       });
     });
     worker.on('error', (error: NodeJS.ErrnoException) => this.channelError(error));
+  }
+
+  /** Listening, not retiring, and its event loop turns: may take new connections. */
+  get serving(): boolean {
+    return this.ready && !this.stalled;
   }
 
   /** The cluster worker id: unique for the life of the primary. */

@@ -4,6 +4,7 @@
  * a longer line closes the connection with SKEIN_ERR_LINE_TOO_LONG.
  * `skein serve lines`.
  */
+import { InvalidOptionError } from '../shared/protocol/errors.js';
 import { Factory } from '../shared/protocol/factory.js';
 import { LineReceiver } from '../shared/protocol/framing/line-receiver.js';
 
@@ -23,10 +24,23 @@ export class LinesProtocol extends LineReceiver {
 export class LinesFactory extends Factory<LinesProtocol> {
   override protocol = LinesProtocol;
 
+  private maxLength: number | undefined;
+
+  /**
+   * Checks the service options before anything is served.
+   * @throws InvalidOptionError naming a bad option (`--option maxLength=abc`).
+   */
+  override startFactory(): void {
+    const max = this.options.maxLength;
+    if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1)) {
+      throw new InvalidOptionError(`lines: option 'maxLength' must be a positive integer (got ${JSON.stringify(max)})`);
+    }
+    this.maxLength = max;
+  }
+
   override buildProtocol(): LinesProtocol {
     const protocol = new LinesProtocol();
-    const max = Number(this.options.maxLength);
-    if (Number.isInteger(max) && max > 0) protocol.maxLength = max;
+    if (this.maxLength !== undefined) protocol.maxLength = this.maxLength;
     protocol.factory = this as unknown as Factory;
     return protocol;
   }

@@ -4,6 +4,7 @@
  * option `offload` (`skein serve processed --offload`) the processing step runs
  * on the worker's piscina pool, and replies still leave in order.
  */
+import { InvalidOptionError } from '../shared/protocol/errors.js';
 import { ownModule } from '../shared/config/loader.js';
 import { Factory } from '../shared/protocol/factory.js';
 import { Protocol } from '../shared/protocol/protocol.js';
@@ -31,6 +32,17 @@ export class ProcessedProtocol extends Protocol {
 export class ProcessedFactory extends Factory<ProcessedProtocol> {
   override protocol = ProcessedProtocol;
   override processors = ownModule('./processed-processors', import.meta.url);
+
+  /**
+   * Checks the service options before anything is served.
+   * @throws InvalidOptionError naming a bad option (`--option offload=maybe`).
+   */
+  override startFactory(): void {
+    const offload = this.options.offload;
+    if (offload !== undefined && typeof offload !== 'boolean') {
+      throw new InvalidOptionError(`processed: option 'offload' must be true or false (got ${JSON.stringify(offload)})`);
+    }
+  }
 }
 
 export default new ProcessedFactory();

@@ -47,7 +47,9 @@ export type WorkerMessage =
   /** A drain finished; the worker exits when the primary answers `skein:exit`. */
   | { type: 'skein:drained' }
   /** An adopted connection (`skein:conn:adopt`) closed: keeps the primary's counts exact. */
-  | { type: 'skein:conn:closed'; id: number };
+  | { type: 'skein:conn:closed'; id: number }
+  /** Sent from a timer on the worker's event loop: the loop turns (see `--heartbeat-timeout`). */
+  | { type: 'skein:heartbeat' };
 
 export type PrimaryMessage =
   | { type: 'skein:metrics:req'; id: number; kind?: MetricsKind }

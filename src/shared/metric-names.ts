@@ -34,6 +34,8 @@ export const METRICS = {
   workersAlive: 'skein_workers_alive',
   /** Counter: workers replaced after dying. */
   workerRestarts: 'skein_worker_restarts_total',
+  /** Counter: times a worker missed its event-loop heartbeat for --heartbeat-timeout. */
+  workersUnresponsive: 'skein_workers_unresponsive_total',
   /** Counter, per worker: scrapes that worker did not answer in time. */
   scrapeWorkerFailures: 'skein_metrics_scrape_worker_failures_total',
   /** Per worker: 1 when the scrape used the worker's last report because it did not answer within `--metrics-worker-wait`. */

@@ -63,6 +63,7 @@ export class Connection {
             'connection closed with a protocol error',
           );
         },
+        protocolErrorCounted: (error) => stats.error(errorCode(error)),
       },
       onClose: () => {
         stats.connectionsActive--;

@@ -18,8 +18,8 @@ export interface ListenerHost {
   stats(service: string): ProtocolStats;
   /** A factory with a processors module was started for `service`. */
   usesPool(service: string): void;
-  /** True once a drain began: new sockets are refused. */
-  isDraining(): boolean;
+  /** Past the drain deadline: new sockets are refused (before it, they are served and drained). */
+  isClosing(): boolean;
   preambleStarted(raw: Socket): void;
   preambleEnded(raw: Socket): void;
   /** A socket through its preamble, with its real peer: admission, then a protocol. */
@@ -115,7 +115,7 @@ export class Listeners {
     const preamble = new Preamble(parsed, text, host.log, stats);
     const acceptNow = (socket: Socket, peer: Address) => host.accept(socket, factory, stats, peer);
     return (raw: Socket) => {
-      if (host.isDraining()) {
+      if (host.isClosing()) {
         raw.on('error', () => {});
         stats.reject('shutting_down');
         raw.destroy();
@@ -128,8 +128,10 @@ export class Listeners {
       }
       // A socket error before the protocol exists must never reach the process.
       raw.on('error', () => {});
-      // Accepted before any drain began: its preamble (PROXY header, TLS handshake) may finish
-      // during one, and the connection is then served and drained like the others.
+      // A connection that reaches us while we drain (handed over just before the listener
+      // closed, its request perhaps already sent) is served and drained like the others:
+      // its protocol hears `drain()` as soon as it exists. So is one whose preamble
+      // (PROXY header, TLS handshake) finishes during a drain.
       host.preambleStarted(raw);
       preamble.run(raw, (socket, peer) => {
         // Counted as open before it leaves the preamble, so a drain waiting for everything to end never sees a gap.

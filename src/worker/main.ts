@@ -151,4 +151,7 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
     return;
   }
   send({ type: 'skein:ready', endpoints: bound });
+  // The primary marks a worker whose loop stops turning not ready, then replaces it.
+  const beatMs = Math.min(1000, Math.max(100, (options.heartbeatTimeout * 1000) / 5));
+  setInterval(() => send({ type: 'skein:heartbeat' }), beatMs).unref();
 }

@@ -68,7 +68,16 @@ export class Preamble {
       accept(raw, peer);
       return;
     }
-    const socket = new TLSSocket(raw, { ...this.tls, isServer: true });
+    let socket: TLSSocket;
+    try {
+      socket = new TLSSocket(raw, { ...this.tls, isServer: true });
+    } catch (error) {
+      // Whatever a client does must cost its own connection only, never the worker.
+      this.stats.error(TlsHandshakeError.code);
+      this.log.warn({ err: error, peer: raw.remoteAddress }, 'TLS session could not start');
+      raw.destroy();
+      return;
+    }
     const timer = setTimeout(() => socket.destroy(), TLS_HANDSHAKE_TIMEOUT_MS);
     const onError = (error: Error) => {
       clearTimeout(timer);

@@ -50,6 +50,8 @@ export class Reactor implements ReactorServices {
   private readonly marks: WaterMarks;
   private readonly timeMessages: boolean;
   private draining = false;
+  /** Past the drain deadline: what is left is closed, and new sockets are refused. */
+  private closingAll = false;
   private stopped: Promise<void> | undefined;
   /** When a drain gives up waiting for connections (epoch ms). */
   private drainDeadline = Infinity;
@@ -71,7 +73,7 @@ export class Reactor implements ReactorServices {
       services: this,
       stats: (service) => this.metrics.service(service),
       usesPool: (service) => this.pool.register(service),
-      isDraining: () => this.draining,
+      isClosing: () => this.closingAll,
       preambleStarted: (raw) => this.open.preambleStarted(raw),
       preambleEnded: (raw) => this.open.preambleEnded(raw),
       accept: (socket, factory, stats, peer) => this.accept(socket, factory, stats, peer),
@@ -142,6 +144,7 @@ export class Reactor implements ReactorServices {
       await this.listeners.stopFactories();
       for (const connection of this.open) connection.drain();
       await this.open.ended(this.drainDeadline);
+      this.closingAll = true;
       this.open.closeAll();
       // Sockets report 'close' (and protocols hear connectionLost) on a later turn.
       await this.open.ended(Date.now() + CLOSE_GRACE_MS);

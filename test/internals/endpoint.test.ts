@@ -32,6 +32,7 @@ describe('parseEndpoint', () => {
     ['tcp:1:proxy=v3', /proxy must be v1, v2 or any/],
     ['tcp:1:trusted=10.0.0.0/8', /trusted= needs proxy/],
     ['tcp:1:proxy=v1:trusted=nope', /invalid CIDR 'nope'/],
+    ['unix:/tmp/s.sock:proxy=v2:trusted=10.0.0.0/8', /trusted= cannot apply to a unix endpoint/],
   ])('rejects %j naming the bad part', (text, message) => {
     expect(() => parseEndpoint(text)).toThrow(InvalidEndpointError);
     expect(() => parseEndpoint(text)).toThrow(message);

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { resolveHttpLimits, type HttpLimits } from '../../src/protocols/http/limits.js';
 import { HttpRequestParser, ParserPhase } from '../../src/protocols/http/parser.js';
@@ -205,5 +207,47 @@ describe('HttpRequestParser', () => {
     p.parser.execute(Buffer.from('T / HTTP/1.1\r\nHost: a\r\n\r\n'));
     expect(p.parser.requestsStarted).toBe(2);
     expect(p.parser.phase).toBe(ParserPhase.Idle);
+  });
+});
+
+describe('HttpRequestParser memory (issue 15, case 3)', () => {
+  /** A full collection, without --expose-gc on the runner. */
+  function collect(): void {
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+  }
+
+  it('holds a chunked body of 1-byte chunks as its bytes, not as one object per chunk', () => {
+    const head = Buffer.from('POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const chunks = 150_000; // 900 KB on the wire, 150 KB decoded, below the 1 MiB body limit
+    const wire = Buffer.from('1\r\nA\r\n'.repeat(chunks));
+    const out = { errors: [] as SkeinError[], requests: 0 };
+    const parser = new HttpRequestParser(resolveHttpLimits({}), {
+      headComplete: () => {},
+      request: () => (out.requests++, true),
+      error: (e) => out.errors.push(e),
+    });
+    collect();
+    const before = process.memoryUsage();
+    parser.execute(head);
+    // 64 KiB reads, each its own buffer, as a socket delivers them.
+    for (let i = 0; i < wire.length; i += 65536) parser.execute(Buffer.from(wire.subarray(i, i + 65536)));
+    collect();
+    const after = process.memoryUsage();
+    expect(out.errors).toEqual([]);
+    expect(out.requests).toBe(0); // never finished
+    const held = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
+    // The decoded bytes (150 KB) in a buffer at most twice that, and a little heap: not ~100 bytes per chunk.
+    expect(held).toBeLessThan(1024 * 1024);
+    parser.finish();
+  });
+
+  it('enforces maxBodySize on the decoded size, whatever the chunk overhead', () => {
+    const body = (n: number) => `POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${'1\r\nA\r\n'.repeat(n)}0\r\n\r\n`;
+    const ok = parse(body(1000), 7, { maxBodySize: 1000 });
+    expect(ok.errors).toEqual([]);
+    expect(ok.requests[0]!.body.toString()).toBe('A'.repeat(1000));
+    const over = parse(body(1001), 7, { maxBodySize: 1000 });
+    expect(over.errors.map((e) => statusOf(e))).toEqual([413]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { RELEASE } from '../../src/shared/protocol/link.js';
 import { HttpFactory } from '../../src/protocols/http/factory.js';
-import type { HttpHandler, HttpProtocol } from '../../src/protocols/http/protocol.js';
+import { DRAIN_IDLE_GRACE, type HttpHandler, type HttpProtocol } from '../../src/protocols/http/protocol.js';
 import type { Clock, DelayedCall } from '../../src/shared/protocol/clock.js';
 import type { ReactorServices } from '../../src/shared/protocol/services.js';
 import { StringTransport } from '../../src/shared/protocol/testing/string-transport.js';
@@ -263,22 +263,35 @@ describe('HttpProtocol', () => {
   });
 
   describe('drain', () => {
-    it('closes an idle connection at once', () => {
+    it('closes an idle connection after the drain grace, unless a request arrives', () => {
       const c = connect(() => 'ok');
       c.send(GET('/'));
       c.protocol.drain();
+      expect(c.transport.disconnecting).toBe(false);
+      c.clock.advance(DRAIN_IDLE_GRACE);
       expect(c.transport.disconnecting).toBe(true);
     });
 
-    it('finishes the response in flight with Connection: close', async () => {
+    it('answers a request that arrives during the grace with Connection: close, then closes', () => {
+      const c = connect(() => 'ok');
+      c.send(GET('/'));
+      c.protocol.drain();
+      c.send(GET('/second'));
+      expect(c.text().split('HTTP/1.1 200').length - 1).toBe(2);
+      expect(c.text()).toMatch(/Connection: close\r\n[\s\S]*$/i);
+      expect(c.transport.disconnecting).toBe(true);
+    });
+
+    it('finishes the response in flight, then waits the grace for the next request', async () => {
       let finish!: () => void;
       const c = connect(() => new Promise<string>((resolve) => (finish = () => resolve('done'))));
       c.send(GET('/'));
       c.protocol.drain();
       expect(c.transport.disconnecting).toBe(false);
       finish();
-      await vi.waitFor(() => expect(c.transport.disconnecting).toBe(true));
-      expect(c.text()).toContain('done');
+      await vi.waitFor(() => expect(c.text()).toContain('done'));
+      c.clock.advance(DRAIN_IDLE_GRACE);
+      expect(c.transport.disconnecting).toBe(true);
     });
   });
 

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { NoProcessorError, OffloadCancelledError, OffloadOverloadError } from '../../src/shared/protocol/errors.js';
@@ -113,6 +114,26 @@ describe('OffloadPool', () => {
     expect(connection.events).toEqual([`pause:${POOL_QUEUE}`, `resume:${POOL_QUEUE}`]);
     expect(await other).toBe('other');
     expect([...p.stats][0]).toMatchObject({ completed: 1, cancelled: 3, queued: 0 });
+  });
+
+  it('adds one abort listener per connection however many of its tasks wait, and cancels them all', async () => {
+    const p = makePool({ threads: 1, maxQueue: 1 });
+    const connection = new FakeConnection();
+    const lifetime = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const tasks = Array.from({ length: 2000 }, (_, id) => p.run(request('spin', { id, ms: 0 }, { connection, lifetime: lifetime.signal })));
+      expect(getEventListeners(lifetime.signal, 'abort')).toHaveLength(1);
+      lifetime.abort();
+      const settled = await Promise.allSettled(tasks);
+      expect(settled.filter((s) => s.status === 'rejected').length).toBeGreaterThanOrEqual(1998);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('moves transferred buffers instead of copying them, and hands Buffers back as Buffers', async () => {

@@ -46,7 +46,15 @@ describe('resolveOptions', () => {
     [{ config: { services: [] } }, /'services' must be a non-empty array/],
     [{ config: { services: [{ listen: ['tcp:x'] }] } }, /services\[0\].listen: invalid endpoint 'tcp:x'/],
     [{ config: { services: [{}, {}] } }, /two services are named 'processed'/],
-    [{ flags: { highWaterMark: '10', lowWaterMark: '20' } }, /low-water-mark \(20\) must not exceed/],
+    [{ flags: { highWaterMark: '10', lowWaterMark: '20' } }, /low-water-mark \(20\) must be below high-water-mark \(10\)/],
+    // Issue 15, case 11: every option has a range.
+    [{ flags: { highWaterMark: '0' } }, /--high-water-mark must be a positive number of bytes \(got '0'\)/],
+    [{ flags: { lowWaterMark: '0' } }, /--low-water-mark must be a positive number of bytes/],
+    [{ flags: { highWaterMark: '100', lowWaterMark: '100' } }, /low-water-mark \(100\) must be below high-water-mark \(100\)/],
+    [{ flags: { highWaterMark: '1' } }, /low-water-mark \(1\) must be below high-water-mark \(1\)/],
+    [{ flags: { metricsTimeout: '1e10' } }, /--metrics-timeout must be at most 2147483 seconds, the longest timer Node keeps \(got '1e10'\)/],
+    [{ config: { shutdownTimeout: 3e6 } }, /config key 'shutdownTimeout' must be at most 2147483 seconds/],
+    [{ env: { SKEIN_IDLE_TIMEOUT: 'Infinity' } }, /SKEIN_IDLE_TIMEOUT must be a positive number of seconds/],
     [{ flags: { metricsTimeout: '1', metricsWorkerWait: '2' } }, /metrics-worker-wait \(2 s\) must not exceed metrics-timeout \(1 s\)/],
     [{ env: { SKEIN_METRICS_WORKER_WAIT: '0' } }, /SKEIN_METRICS_WORKER_WAIT must be a positive number of seconds/],
     [{ flags: { poolOverload: 'drop' } }, /--pool-overload must be one of pause, reject \(got 'drop'\)/],
@@ -54,5 +62,26 @@ describe('resolveOptions', () => {
   ])('rejects %j naming the option', (layers, message) => {
     expect(() => resolveOptions(layers as never)).toThrow(InvalidOptionError);
     expect(() => resolveOptions(layers as never)).toThrow(message);
+  });
+});
+
+describe('--workers bound (issue 15, case 6)', () => {
+  it('defaults --max-workers to 4 × cores and refuses more workers', () => {
+    expect(resolveOptions({}).maxWorkers).toBe(4 * availableParallelism());
+    expect(() => resolveOptions({ flags: { workers: String(4 * availableParallelism() + 1) } })).toThrow(InvalidOptionError);
+    expect(resolveOptions({ flags: { workers: String(4 * availableParallelism()) } }).workers).toBe(4 * availableParallelism());
+  });
+
+  it('takes an explicit --max-workers, and names the source of the bad value', () => {
+    const many = 4 * availableParallelism() + 3;
+    expect(resolveOptions({ flags: { workers: String(many), maxWorkers: String(many) } }).workers).toBe(many);
+    expect(() => resolveOptions({ env: { SKEIN_WORKERS: '9' }, config: { maxWorkers: 8 } })).toThrow(
+      /SKEIN_WORKERS must be at most 8 \(config key 'maxWorkers'; raise --max-workers to allow more\) \(got 9\)/,
+    );
+  });
+
+  it('refuses counts that are not safe integers', () => {
+    expect(() => resolveOptions({ flags: { workers: '99999999999999999999' } })).toThrow(/--workers must be a positive integer/);
+    expect(() => resolveOptions({ flags: { maxWorkers: '1e300' } })).toThrow(/--max-workers must be a positive integer/);
   });
 });

@@ -127,7 +127,14 @@ export class HttpRequestParser {
   private remaining = 0; // body bytes (identity) or chunk bytes still to read
   private bodyLength = 0;
   private bodyBuffer: Buffer | undefined; // identity body that spans chunks
-  private bodyParts: Buffer[] = [];
+  /**
+   * A chunked body decoded so far, as bytes: the first piece as a view of its
+   * read, later pieces copied into one buffer that doubles up to `maxBodySize`.
+   * Never one object per chunk: 1-byte chunks cost their byte, not ~100.
+   */
+  private chunked: Buffer | undefined;
+  private chunkedFill = 0;
+  private chunkedOwned = false;
 
   constructor(
     private readonly limits: HttpLimits,
@@ -204,7 +211,8 @@ export class HttpRequestParser {
     this.partial = [];
     this.partialLength = 0;
     this.held = [];
-    this.bodyParts = [];
+    this.chunked = undefined;
+    this.chunkedFill = 0;
     this.bodyBuffer = undefined;
   }
 
@@ -510,10 +518,32 @@ export class HttpRequestParser {
   private readChunkData(data: Buffer, pos: number): number {
     const available = data.length - pos;
     const take = available < this.remaining ? available : this.remaining;
-    this.bodyParts.push(data.subarray(pos, pos + take));
+    this.appendChunked(data, pos, take);
     this.remaining -= take;
     if (this.remaining === 0) this.state = S_CHUNK_END;
     return pos + take;
+  }
+
+  /** Adds `take` decoded bytes of `data` from `pos` to the chunked body (see `chunked`). */
+  private appendChunked(data: Buffer, pos: number, take: number): void {
+    const fill = this.chunkedFill;
+    if (fill === 0) {
+      this.chunked = data.subarray(pos, pos + take);
+      this.chunkedFill = take;
+      this.chunkedOwned = false;
+      return;
+    }
+    let body = this.chunked!;
+    if (!this.chunkedOwned || fill + take > body.length) {
+      // The declared sizes were checked against maxBodySize, so fill + take never exceeds it.
+      const capacity = Math.max(fill + take, Math.min(this.limits.maxBodySize, Math.max(2 * fill, 4096)));
+      const grown = Buffer.allocUnsafe(capacity);
+      body.copy(grown, 0, 0, fill);
+      this.chunked = body = grown;
+      this.chunkedOwned = true;
+    }
+    data.copy(body, fill, pos, pos + take);
+    this.chunkedFill = fill + take;
   }
 
   /** `chunk-size [ chunk-ext ]`: hex digits, then `;name[=value]` extensions, no whitespace (as node:http). */
@@ -582,9 +612,7 @@ export class HttpRequestParser {
   /** A whole request: hand it over, then get ready for the next one. */
   private complete(): void {
     const request = this.request!;
-    if (this.bodyParts.length > 0) {
-      request.body = this.bodyParts.length === 1 ? this.bodyParts[0]! : Buffer.concat(this.bodyParts, this.bodyLength);
-    }
+    if (this.chunkedFill > 0) request.body = this.chunked!.subarray(0, this.chunkedFill);
     if (this.trailers) request.trailers = this.trailers;
     this.reset();
     if (!this.events.request(request) && this.state !== S_DONE) this.stopped = true;
@@ -607,7 +635,8 @@ export class HttpRequestParser {
     this.remaining = 0;
     this.bodyLength = 0;
     this.bodyBuffer = undefined;
-    if (this.bodyParts.length > 0) this.bodyParts = [];
+    this.chunked = undefined;
+    this.chunkedFill = 0;
   }
 
   private fail(error: SkeinError): void {

@@ -7,6 +7,7 @@
  * a request the parser refuses never reaches the handler.
  */
 import type { Address } from '../../shared/protocol/address.js';
+import type { DelayedCall } from '../../shared/protocol/clock.js';
 import { meterOf } from '../../shared/protocol/nesting.js';
 import { Protocol } from '../../shared/protocol/protocol.js';
 import type { SkeinError } from '../../shared/protocol/errors.js';
@@ -70,6 +71,13 @@ interface Pending extends ResponseContext {
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /**
+ * Seconds a draining connection with nothing to answer stays open for a request
+ * already on its way (a keep-alive client sends its next request as soon as it
+ * has the last response); that request is answered with `Connection: close`.
+ */
+export const DRAIN_IDLE_GRACE = 1;
+
+/**
  * The `http` protocol. Responses go through `Protocol.reply` (in request
  * order); each carries what must happen once it is written (close the
  * connection, let a streamed body start), applied in `replyWritten`. Handlers
@@ -89,6 +97,8 @@ export class HttpProtocol extends Protocol {
   private closing = false;
   private pipelinePaused = false;
   private draining = false;
+  /** Closes a draining connection that stayed idle through the grace. */
+  private drainGrace: DelayedCall | undefined;
   /** The peer half-closed its side. */
   private peerDone = false;
   /** Replies pushed to the queue. */
@@ -140,6 +150,7 @@ export class HttpProtocol extends Protocol {
   }
 
   override connectionLost(reason: Error): void | Promise<void> {
+    this.drainGrace?.cancel();
     this.service.sweep.delete(this.timeoutCheck);
     this.parser.finish();
     this.inFlight.length = 0;
@@ -156,13 +167,23 @@ export class HttpProtocol extends Protocol {
     if (this.pendingReplies === 0 && !this.pipelinePaused) this.closeNow();
   }
 
-  /** Shutdown or reload: close after the response in flight (with `Connection: close`), or now if idle. */
+  /**
+   * Shutdown or reload: every request already received is answered; a request
+   * read from now on is answered with `Connection: close` and the connection
+   * closes after it. A connection with nothing to answer waits
+   * {@link DRAIN_IDLE_GRACE} for a request already on its way, then closes.
+   */
   override drain(): void {
     if (this.switched) return this.switched.drain();
     this.draining = true;
-    if (this.pendingReplies === 0 && this.parser.phase === ParserPhase.Idle) {
-      this.closeNow();
-    }
+    if (this.pendingReplies === 0 && this.parser.phase === ParserPhase.Idle) this.closeWhenStillIdle();
+  }
+
+  /** Draining and idle: close unless a request arrives within the grace (it is then answered and closes the connection). */
+  private closeWhenStillIdle(): void {
+    this.drainGrace ??= this.callLater(DRAIN_IDLE_GRACE, () => {
+      if (this.pendingReplies === 0 && this.parser.phase === ParserPhase.Idle) this.closeNow();
+    });
   }
 
   // The parser's events
@@ -173,6 +194,8 @@ export class HttpProtocol extends Protocol {
   }
 
   private request(request: HttpRequest): boolean {
+    // One message per request: skein_messages_total, and timed to its response's write.
+    this.frameReceived();
     const ctx: Pending = {
       seq: this.pushed,
       head: request.method === 'HEAD',
@@ -204,6 +227,8 @@ export class HttpProtocol extends Protocol {
   }
 
   private error(error: SkeinError): void {
+    // A refused request (400, 413, 414, 431, 501, 505) counts by code; the peer gets its status.
+    this.countProtocolError(error);
     const ctx: Pending = { seq: this.pushed, head: false, keepAlive: keepsConnection(error), http10: false, keepAliveFields: this.service.keepAliveFields };
     if (!ctx.keepAlive) this.stopReading();
     this.push(errorResponse(error, ctx), ctx);
@@ -343,7 +368,8 @@ export class HttpProtocol extends Protocol {
       this.parse(() => this.parser.resume());
     }
     if (this.pendingReplies > 0 || this.pipelinePaused) return;
-    if (this.peerDone || (this.draining && this.parser.phase === ParserPhase.Idle)) this.closeNow();
+    if (this.peerDone) this.closeNow();
+    else if (this.draining && this.parser.phase === ParserPhase.Idle) this.closeWhenStillIdle();
   }
 
   /**
@@ -400,6 +426,7 @@ export class HttpProtocol extends Protocol {
 
   private timedOut(message: string): void {
     const error = new HttpRequestTimeoutError(message);
+    this.countProtocolError(error);
     const ctx: Pending = { seq: this.pushed, head: false, keepAlive: false, http10: false, keepAliveFields: this.service.keepAliveFields };
     this.stopReading();
     this.push(errorResponse(error, ctx), ctx);

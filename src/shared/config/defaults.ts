@@ -56,6 +56,9 @@ export const DEFAULTS: Readonly<{
   listen: string;
   /** Round-robin (node:cluster), least-connections or client-hash. */
   balance: BalancePolicy;
+  workersPerCore: number;
+  heartbeatTimeout: number;
+  heartbeatKillTimeout: number;
   /** Fatal, error, warn, info (default), debug, trace or silent. */
   logLevel: LogLevel;
 }> = Object.freeze({
@@ -74,8 +77,21 @@ export const DEFAULTS: Readonly<{
   protocol: 'processed',
   listen: 'tcp:9000',
   balance: 'round-robin',
+  workersPerCore: 4, // the default --max-workers is this × cores
+  heartbeatTimeout: 5, // seconds: a worker whose event loop is stuck this long takes no new connections
+  heartbeatKillTimeout: 30, // seconds: … and is replaced after this long (at least twice the heartbeat timeout)
   logLevel: 'info', // the format defaults to pretty on a terminal, JSON otherwise
 });
+
+/** The most workers `--workers` and SIGTTIN may ask for, unless `--max-workers` says otherwise. */
+export function defaultMaxWorkers(cores: number): number {
+  return DEFAULTS.workersPerCore * cores;
+}
+
+/** Seconds without a heartbeat before a worker is killed: the default, or twice the heartbeat timeout if that is longer. */
+export function defaultHeartbeatKillTimeout(heartbeatTimeout: number): number {
+  return Math.max(DEFAULTS.heartbeatKillTimeout, 2 * heartbeatTimeout);
+}
 
 /** Pool threads per worker: the cores shared between the workers, at least one. */
 export function defaultPoolThreads(workers: number, cores: number): number {
@@ -89,5 +105,5 @@ export function defaultPoolMaxQueue(threads: number): number {
 
 /** The low-water mark for a given high one: the default, or a quarter of the high mark if that is lower. */
 export function defaultLowWaterMark(highWaterMark: number): number {
-  return Math.min(DEFAULTS.lowWaterMark, Math.floor(highWaterMark / 4));
+  return Math.max(1, Math.min(DEFAULTS.lowWaterMark, Math.floor(highWaterMark / 4)));
 }

@@ -11,6 +11,9 @@ import type { ServerOptions } from './options.js';
 
 type Kind = 'count' | 'natural' | 'seconds' | 'port' | 'string' | 'bytes';
 
+/** The longest delay Node's timers accept: 2^31-1 ms, about 24.8 days. */
+export const MAX_TIMER_SECONDS = 2_147_483;
+
 interface OptionSpec {
   readonly flag: string;
   readonly env: string;
@@ -25,6 +28,13 @@ interface OptionSpec {
 /** The option table: flag, environment variable and config key (the property name) of every scalar option. */
 export const OPTION_SPECS = {
   workers: { flag: 'workers', env: 'SKEIN_WORKERS', kind: 'count', doc: 'worker processes', defaultText: '`os.availableParallelism()`' },
+  maxWorkers: {
+    flag: 'max-workers',
+    env: 'SKEIN_MAX_WORKERS',
+    kind: 'count',
+    doc: 'the most workers --workers and SIGTTIN may ask for: a typo such as --workers 99999 is refused instead of forking',
+    defaultText: '4 × cores',
+  },
   poolThreads: { flag: 'pool-threads', env: 'SKEIN_POOL_THREADS', kind: 'count', doc: 'piscina threads per worker', defaultText: 'max(1, floor(cores ÷ workers))' },
   poolMaxQueue: { flag: 'pool-max-queue', env: 'SKEIN_POOL_MAX_QUEUE', kind: 'count', doc: 'queued tasks per worker before backpressure', defaultText: 'poolThreads²' },
   poolIdleTimeout: { flag: 'pool-idle-timeout', env: 'SKEIN_POOL_IDLE_TIMEOUT', kind: 'seconds', doc: 'seconds before an idle pool thread exits' },
@@ -53,6 +63,19 @@ export const OPTION_SPECS = {
   logLevel: { flag: 'log-level', env: 'SKEIN_LOG_LEVEL', kind: 'string', choices: LOG_LEVELS, doc: 'fatal, error, warn, info (default), debug, trace or silent' },
   logFormat: { flag: 'log-format', env: 'SKEIN_LOG_FORMAT', kind: 'string', choices: LOG_FORMATS, doc: 'json, or pretty (one line per record; the default on a terminal)', defaultText: '`pretty` when stdout is a terminal, `json` otherwise' },
   shutdownDelay: { flag: 'shutdown-delay', env: 'SKEIN_SHUTDOWN_DELAY', kind: 'seconds', doc: 'on SIGTERM, seconds /readyz is 503 while still serving, before draining' },
+  heartbeatTimeout: {
+    flag: 'heartbeat-timeout',
+    env: 'SKEIN_HEARTBEAT_TIMEOUT',
+    kind: 'seconds',
+    doc: "seconds a worker's event loop may miss its heartbeat before the worker is not ready",
+  },
+  heartbeatKillTimeout: {
+    flag: 'heartbeat-kill-timeout',
+    env: 'SKEIN_HEARTBEAT_KILL_TIMEOUT',
+    kind: 'seconds',
+    doc: 'seconds without a heartbeat before the worker is killed and replaced',
+    defaultText: 'max(30, 2 × heartbeat timeout)',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ScalarOptionName = keyof typeof OPTION_SPECS;
@@ -101,17 +124,21 @@ function parseRaw(spec: OptionSpec, raw: unknown, where: string): number | strin
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
   switch (spec.kind) {
     case 'count':
-      if (!Number.isInteger(n) || n < 1) throw new InvalidOptionError(`${where} must be a positive integer (got ${shown})`);
+      if (!Number.isSafeInteger(n) || n < 1) throw new InvalidOptionError(`${where} must be a positive integer (got ${shown})`);
       return n;
     case 'natural':
+      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidOptionError(`${where} must be a non-negative integer (got ${shown})`);
+      return n;
     case 'bytes':
-      if (!Number.isInteger(n) || n < 0) throw new InvalidOptionError(`${where} must be a non-negative integer (got ${shown})`);
+      if (!Number.isSafeInteger(n) || n < 1) throw new InvalidOptionError(`${where} must be a positive number of bytes (got ${shown})`);
       return n;
     case 'port':
       if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidOptionError(`${where} must be a port number 0-65535 (got ${shown})`);
       return n;
     case 'seconds':
       if (!Number.isFinite(n) || n <= 0) throw new InvalidOptionError(`${where} must be a positive number of seconds (got ${shown})`);
+      // Node's timers take at most 2^31-1 ms; beyond it they fire after 1 ms (TimeoutOverflowWarning).
+      if (n > MAX_TIMER_SECONDS) throw new InvalidOptionError(`${where} must be at most ${MAX_TIMER_SECONDS} seconds, the longest timer Node keeps (got ${shown})`);
       return n;
   }
 }

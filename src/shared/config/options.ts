@@ -1,7 +1,18 @@
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError } from '../protocol/errors.js';
-import { DEFAULTS, defaultLowWaterMark, defaultPoolMaxQueue, defaultPoolThreads, type BalancePolicy, type LogFormat, type LogLevel, type PoolOverload } from './defaults.js';
-import { OPTION_SPECS, parseOptionValue, type OptionValue, type ScalarOptionName } from './option-table.js';
+import {
+  DEFAULTS,
+  defaultHeartbeatKillTimeout,
+  defaultLowWaterMark,
+  defaultMaxWorkers,
+  defaultPoolMaxQueue,
+  defaultPoolThreads,
+  type BalancePolicy,
+  type LogFormat,
+  type LogLevel,
+  type PoolOverload,
+} from './defaults.js';
+import { OPTION_SPECS, optionName, parseOptionValue, type OptionValue, type ScalarOptionName } from './option-table.js';
 import { checkServices, normalizeService, type ServiceConfig } from './service-config.js';
 
 export { BALANCE_POLICIES, DEFAULTS, type BalancePolicy, type PoolOverload } from './defaults.js';
@@ -18,6 +29,8 @@ export { defaultServiceName, normalizeService, type ServiceConfig } from './serv
 export interface ServerOptions {
   /** Worker processes. */
   readonly workers: number;
+  /** The most workers `--workers` and SIGTTIN may ask for (default 4 × cores). */
+  readonly maxWorkers: number;
   /** Piscina threads per worker. */
   readonly poolThreads: number;
   /** Queued tasks per worker before backpressure. */
@@ -66,6 +79,10 @@ export interface ServerOptions {
   readonly logLevel: LogLevel;
   /** Json, or pretty (one line per record; the default on a terminal). */
   readonly logFormat: LogFormat;
+  /** Seconds without a worker heartbeat before it is not ready. */
+  readonly heartbeatTimeout: number;
+  /** Seconds without a heartbeat before the worker is killed and replaced. */
+  readonly heartbeatKillTimeout: number;
 }
 
 /** The options as given, by source, before merging. */
@@ -100,12 +117,30 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     if (config[name] !== undefined) return parseOptionValue(name, config[name], 'config');
     return undefined;
   };
+  /** The option's name in the first layer that sets it, for messages. */
+  const named = (name: ScalarOptionName): string => {
+    if (layers.flags?.[name] !== undefined) return optionName(name, 'flag');
+    if (layers.api?.[name] !== undefined) return optionName(name, 'api');
+    const env = layers.env?.[OPTION_SPECS[name].env];
+    return env !== undefined && env !== '' ? optionName(name, 'env') : optionName(name, 'config');
+  };
   const workers = given('workers') ?? availableParallelism();
+  const maxWorkers = given('maxWorkers') ?? defaultMaxWorkers(availableParallelism());
+  if (workers > maxWorkers) {
+    // Each worker is a process with its own heap: a typo must not fork thousands of them.
+    const bound = given('maxWorkers') === undefined ? `${DEFAULTS.workersPerCore} × ${availableParallelism()} cores` : named('maxWorkers');
+    throw new InvalidOptionError(`${named('workers')} must be at most ${maxWorkers} (${bound}; raise --max-workers to allow more) (got ${workers})`);
+  }
+  const heartbeatTimeout = given('heartbeatTimeout') ?? DEFAULTS.heartbeatTimeout;
+  const heartbeatKillTimeout = given('heartbeatKillTimeout') ?? defaultHeartbeatKillTimeout(heartbeatTimeout);
+  if (heartbeatKillTimeout <= heartbeatTimeout) {
+    throw new InvalidOptionError(`heartbeat-kill-timeout (${heartbeatKillTimeout}) must exceed heartbeat-timeout (${heartbeatTimeout})`);
+  }
   const poolThreads = given('poolThreads') ?? defaultPoolThreads(workers, availableParallelism());
   const highWaterMark = given('highWaterMark') ?? DEFAULTS.highWaterMark;
   const lowWaterMark = given('lowWaterMark') ?? defaultLowWaterMark(highWaterMark);
-  if (lowWaterMark > highWaterMark) {
-    throw new InvalidOptionError(`low-water-mark (${lowWaterMark}) must not exceed high-water-mark (${highWaterMark})`);
+  if (lowWaterMark >= highWaterMark) {
+    throw new InvalidOptionError(`low-water-mark (${lowWaterMark}) must be below high-water-mark (${highWaterMark})`);
   }
   const metricsTimeout = given('metricsTimeout') ?? DEFAULTS.metricsTimeout;
   const metricsWorkerWait = given('metricsWorkerWait') ?? Math.min(DEFAULTS.metricsWorkerWait, metricsTimeout);
@@ -118,6 +153,7 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
   checkServices(services, balance, maxConnectionsPerIp !== undefined);
   return Object.freeze({
     workers,
+    maxWorkers,
     poolThreads,
     poolMaxQueue: given('poolMaxQueue') ?? defaultPoolMaxQueue(poolThreads),
     poolIdleTimeout: given('poolIdleTimeout') ?? DEFAULTS.poolIdleTimeout,
@@ -142,6 +178,8 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     balance,
     logLevel: given('logLevel') ?? DEFAULTS.logLevel,
     logFormat: given('logFormat') ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+    heartbeatTimeout,
+    heartbeatKillTimeout,
   });
 }
 

@@ -11,6 +11,11 @@ export interface ServerOptionFields {
    */
   workers?: number;
   /**
+   * The most workers --workers and SIGTTIN may ask for: a typo such as --workers 99999 is refused instead of forking. Default: 4 × cores.
+   * Flag `--max-workers`, environment variable `SKEIN_MAX_WORKERS`, config key `maxWorkers`.
+   */
+  maxWorkers?: number;
+  /**
    * Piscina threads per worker. Default: max(1, floor(cores ÷ workers)).
    * Flag `--pool-threads`, environment variable `SKEIN_POOL_THREADS`, config key `poolThreads`.
    */
@@ -125,4 +130,14 @@ export interface ServerOptionFields {
    * Flag `--shutdown-delay`, environment variable `SKEIN_SHUTDOWN_DELAY`, config key `shutdownDelay`.
    */
   shutdownDelay?: number;
+  /**
+   * Seconds a worker's event loop may miss its heartbeat before the worker is not ready. Default: `5`.
+   * Flag `--heartbeat-timeout`, environment variable `SKEIN_HEARTBEAT_TIMEOUT`, config key `heartbeatTimeout`.
+   */
+  heartbeatTimeout?: number;
+  /**
+   * Seconds without a heartbeat before the worker is killed and replaced. Default: max(30, 2 × heartbeat timeout).
+   * Flag `--heartbeat-kill-timeout`, environment variable `SKEIN_HEARTBEAT_KILL_TIMEOUT`, config key `heartbeatKillTimeout`.
+   */
+  heartbeatKillTimeout?: number;
 }

@@ -46,13 +46,16 @@ export function attachProtocol(socket: Socket, protocol: Protocol, options: Atta
   const meter = options.meter;
   const transport = new SocketTransport(socket, options.marks, counters, () => driver.writeLost(), options.peer, meter);
   const driver = new ProtocolDriver(protocol, transport, options.events, meter);
-  socket.on('data', (chunk: Buffer) => {
+  const deliver = (chunk: Buffer) => {
     meter?.arrived();
     counters.bytesReceived += chunk.length;
     transport.beginDispatch();
     driver.data(chunk);
     transport.endDispatch();
-  });
+  };
+  socket.on('data', deliver);
+  // Frames a receiver held back (its budget) come back this way, with an empty chunk.
+  transport.deliver = deliver;
   socket.on('end', () => driver.readLost());
   socket.once('close', () => {
     transport.closed();

@@ -6,8 +6,9 @@ import type { ProxyVersion } from './proxy-protocol.js';
  * A server endpoint, parsed from a Twisted-style string:
  * `tcp:9000`, `tcp:9000:interface=127.0.0.1:backlog=511`, `tcp6:9000:interface=\:\:1`,
  * `unix:/run/skein.sock:mode=660`, `tls:9443:key=server.key:cert=server.crt[:ca=ca.crt][:sni=DIR]`.
- * Any of them takes `proxy=v1|v2|any` (expect a PROXY protocol header first) and
- * `trusted=CIDR[,CIDR]` (who may send one; loopback only by default).
+ * Any of them takes `proxy=v1|v2|any` (expect a PROXY protocol header first); tcp,
+ * tcp6 and tls also take `trusted=CIDR[,CIDR]` (who may send one; loopback only by
+ * default). A unix endpoint refuses `trusted=`: its peers have no address (its file mode decides).
  * A colon inside a value is escaped as `\:`.
  */
 export type Endpoint = TcpEndpoint | TlsEndpoint | UnixEndpoint;
@@ -204,6 +205,12 @@ export function parseEndpoint(source: string): Endpoint {
         throw new InvalidEndpointError(`invalid endpoint '${source}': mode must be octal like 660 (got '${modeText}')`);
       }
       const backlog = parseBacklog(kw.get('backlog'), source);
+      if (kw.has('trusted')) {
+        // A unix socket's peer has no address to check: trusted= would be silently ignored.
+        throw new InvalidEndpointError(
+          `invalid endpoint '${source}': trusted= cannot apply to a unix endpoint (its peers have no address); limit who may connect with mode= instead`,
+        );
+      }
       return {
         kind: 'unix',
         path: first,

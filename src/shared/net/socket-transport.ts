@@ -3,7 +3,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { addressFrom, type Address } from '../protocol/address.js';
 import { ConnectionAborted, ConnectionDone, ConnectionLost, InvalidStateError, ShutdownError } from '../protocol/errors.js';
 import type { MessageMeter } from '../protocol/message-meter.js';
-import type { PausableReading } from '../protocol/services.js';
+import type { FrameFlow } from '../protocol/services.js';
 import type { Producer, Transport } from '../protocol/transport.js';
 
 /** Where a transport counts the bytes it sends (a server's per-service stats; a private counter on the client). */
@@ -39,7 +39,7 @@ export const DEFAULT_WATER_MARKS: WaterMarks = Object.freeze({ high: DEFAULTS.hi
  * high-water mark, reading stops and a registered producer is paused, so a
  * peer that never reads cannot make the server buffer without bound.
  */
-export class SocketTransport implements Transport, PausableReading {
+export class SocketTransport implements Transport, FrameFlow {
   private readonly peer: Address;
   private readonly host: Address;
   private readonly pauseReasons = new Set<string>();
@@ -56,6 +56,10 @@ export class SocketTransport implements Transport, PausableReading {
   private closeReason: Error | undefined;
   private socketError: Error | undefined;
   private lostWrite = false;
+  /** A receiver held frames back: deliver an empty chunk once reading resumes. */
+  private redeliver = false;
+  /** @internal Set by the socket's owner ({@link attachProtocol}): delivers a chunk as a read would (one dispatch, through the driver). */
+  deliver: ((chunk: Buffer) => void) | undefined;
   disconnecting = false;
 
   constructor(
@@ -209,7 +213,29 @@ export class SocketTransport implements Transport, PausableReading {
 
   resumeReading(reason: string): void {
     if (!this.pauseReasons.delete(reason)) return;
-    if (this.pauseReasons.size === 0 && !this.socket.destroyed) this.socket.resume();
+    if (this.pauseReasons.size === 0 && !this.socket.destroyed) {
+      this.socket.resume();
+      if (this.redeliver) setImmediate(redeliverHeld, this);
+    }
+  }
+
+  get readingPaused(): boolean {
+    return this.pauseReasons.size > 0;
+  }
+
+  redeliverWhenReadable(): void {
+    if (this.redeliver) return;
+    this.redeliver = true;
+    if (this.pauseReasons.size === 0) setImmediate(redeliverHeld, this);
+  }
+
+  /** @internal The held-back frames' turn: an empty chunk down the path a read takes (one dispatch, the driver's guards). */
+  redeliverNow(): void {
+    // Paused again since it was scheduled: resumeReading schedules it anew.
+    if (!this.redeliver || this.pauseReasons.size > 0) return;
+    this.redeliver = false;
+    if (this.socket.destroyed) return;
+    this.deliver?.(EMPTY);
   }
 
   /** Reasons reading is paused for, for tests and debugging. */
@@ -343,6 +369,10 @@ export class SocketTransport implements Transport, PausableReading {
 
 function uncork(transport: SocketTransport): void {
   transport.flush();
+}
+
+function redeliverHeld(transport: SocketTransport): void {
+  transport.redeliverNow();
 }
 
 /**

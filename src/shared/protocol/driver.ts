@@ -16,6 +16,8 @@ export interface DriverEvents {
    * malformed frame). The driver has already asked the transport to abort.
    */
   protocolError?(error: Error): void;
+  /** The protocol counted a protocol error it answered itself (`countProtocolError`); the connection stays up. */
+  protocolErrorCounted?(error: Error): void;
 }
 
 /**
@@ -37,7 +39,11 @@ export class ProtocolDriver {
     /** Counts frames and times them to their replies (absent when metrics are off). */
     meter?: MessageMeter,
   ) {
-    protocol[LINK] = { fail: (error) => this.fail(error, 'reply'), protocolError: (error) => this.closeWithError(error) };
+    protocol[LINK] = {
+      fail: (error) => this.fail(error, 'reply'),
+      protocolError: (error) => this.closeWithError(error),
+      countedError: (error) => this.events.protocolErrorCounted?.(error),
+    };
     protocol[METER] = meter;
   }
 

@@ -12,6 +12,8 @@ export interface ProtocolLink {
   fail(error: unknown): void;
   /** `closeWithError`: record, count, abort. */
   protocolError(error: Error): void;
+  /** `countProtocolError`: count only; the protocol answered the peer itself. */
+  countedError(error: Error): void;
 }
 
 /** The driver's {@link ProtocolLink}; absent when nothing drives the protocol (a bare StringTransport test). */

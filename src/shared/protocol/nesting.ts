@@ -16,7 +16,11 @@ export { reportFailure };
  * `meter`, its frames are counted and timed by `outer`'s meter too.
  */
 export function nestProtocol(outer: Protocol, inner: Protocol, { meter = false }: { meter?: boolean } = {}): void {
-  inner[LINK] = { fail: (error) => reportFailure(outer, error), protocolError: (error) => outer.closeWithError(error) };
+  inner[LINK] = {
+    fail: (error) => reportFailure(outer, error),
+    protocolError: (error) => outer.closeWithError(error),
+    countedError: (error) => outer.countProtocolError(error),
+  };
   if (meter) inner[METER] = outer[METER];
 }
 

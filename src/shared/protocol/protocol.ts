@@ -5,8 +5,11 @@ import type { Factory } from './factory.js';
 import type { MessageMeter } from './message-meter.js';
 import { LINK, METER, RELEASE, type ProtocolLink } from './link.js';
 import { ReplyQueue, type ReplyValue } from './reply-queue.js';
-import type { OffloadOptions, PausableReading } from './services.js';
+import { hasFrameFlow, type OffloadOptions, type PausableReading } from './services.js';
 import type { Transport } from './transport.js';
+
+/** Why reading is paused while too many replies are queued. */
+const REPLIES = 'replies';
 
 /** Marks skein protocol classes so they are recognised by shape even across two copies of skein. */
 export const PROTOCOL_BRAND = Symbol.for('skein.protocol');
@@ -34,8 +37,19 @@ export class Protocol {
   /** @internal Set by the driver when metrics are on: counts frames and times them to their reply. */
   [METER]: MessageMeter | undefined = undefined;
 
+  /**
+   * Replies queued by {@link Protocol.reply} and not yet written above which
+   * reading from the peer pauses (it resumes at half): a pipelining client
+   * cannot make the worker hold more than this many pending replies, however
+   * small each is.
+   */
+  maxPendingReplies = 32;
+
   // ES private fields: a user subclass may name its own fields anything.
   #replies: ReplyQueue | undefined;
+  #pausedForReplies = false;
+  /** The peer half-closed: close once everything received is answered. */
+  #finishing = false;
   #lifetime: AbortController | undefined;
   #released = false;
 
@@ -62,9 +76,34 @@ export class Protocol {
    */
   connectionLost(_reason: Error): void | Promise<void> {}
 
-  /** Called after the peer half-closed (only when the transport allows half-open connections). */
+  /**
+   * Called after the peer half-closed (only when the transport allows
+   * half-open connections). The default answers everything received before
+   * the FIN (frames still held back, replies still pending in the pool
+   * included), then closes: {@link Protocol.loseConnectionWhenAnswered}.
+   */
   readConnectionLost(): void {
-    this.transport.loseConnection();
+    this.loseConnectionWhenAnswered();
+  }
+
+  /**
+   * Closes the connection (`transport.loseConnection`: flush, then close) once
+   * every frame received has been delivered and every reply queued with
+   * {@link Protocol.reply} has been written; at once if nothing is pending.
+   */
+  loseConnectionWhenAnswered(): void {
+    this.#finishing = true;
+    this.finishIfDone();
+  }
+
+  /** True while received frames wait to be delivered (a framing receiver's held-back frames). */
+  protected get framesWaiting(): boolean {
+    return false;
+  }
+
+  /** Closes now if {@link Protocol.loseConnectionWhenAnswered} asked for it and nothing is pending. */
+  protected finishIfDone(): void {
+    if (this.#finishing && this.connected && this.pendingReplies === 0 && !this.framesWaiting) this.transport.loseConnection();
   }
 
   /** Called after `loseWriteConnection` completed. */
@@ -151,8 +190,21 @@ export class Protocol {
           reportFailure(this, thrown);
         }
       },
+      (pending) => this.#repliesReleased(pending),
     );
     this.#replies.push(reply);
+    if (!this.#pausedForReplies && this.#replies.pending >= this.maxPendingReplies && hasFrameFlow(this.transport)) {
+      this.#pausedForReplies = true;
+      this.transport.pauseReading(REPLIES);
+    }
+  }
+
+  #repliesReleased(pending: number): void {
+    if (this.#pausedForReplies && pending <= this.maxPendingReplies >> 1) {
+      this.#pausedForReplies = false;
+      if (hasFrameFlow(this.transport)) this.transport.resumeReading(REPLIES);
+    }
+    if (pending === 0) this.finishIfDone();
   }
 
   /** Number of replies queued by `reply` and not yet written. */
@@ -192,6 +244,16 @@ export class Protocol {
     const link = this[LINK];
     if (link) link.protocolError(error);
     else this.transport.abortConnection();
+  }
+
+  /**
+   * Counts a protocol error in `skein_protocol_errors_total{code}` under
+   * `error.code` without closing the connection: for a protocol that answers
+   * the peer itself (HTTP's 400, 408, 413, 414, 431 …) and closes, or not, on
+   * its own terms. Does nothing when no reactor drives the protocol.
+   */
+  countProtocolError(error: Error): void {
+    this[LINK]?.countedError(error);
   }
 
   /** Schedules `fn` on the reactor clock (cancel it with the returned handle). */

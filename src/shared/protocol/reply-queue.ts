@@ -15,6 +15,8 @@ export class ReplyQueue {
   constructor(
     private readonly write: (value: Buffer | string) => void,
     private readonly fail: (error: unknown) => void,
+    /** Told how many replies are still pending after promises settled and replies left. */
+    private readonly released: (pending: number) => void = () => {},
   ) {}
 
   /** Number of replies pushed but not yet released. */
@@ -69,6 +71,7 @@ export class ReplyQueue {
       this.slots.splice(0, this.head);
       this.head = 0;
     }
+    this.released(this.pending);
   }
 }
 

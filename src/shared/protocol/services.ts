@@ -49,6 +49,29 @@ export interface PausableReading {
 }
 
 /**
+ * The flow control a framing receiver uses between frames, so that what one
+ * connection costs stays bounded however small its frames: frames already
+ * received wait while reading is paused, as unread bytes would. SocketTransport
+ * provides it; a transport without it (the testing kit's) delivers every frame at once.
+ */
+export interface FrameFlow extends PausableReading {
+  /** True while reading is paused for any reason (unsent output over the high-water mark, a full pool queue, queued replies, the protocol). */
+  readonly readingPaused: boolean;
+  /**
+   * Asks for `dataReceived` to be called once more, with an empty chunk, on a
+   * later turn of the event loop once reading is no longer paused: the
+   * receiver then delivers the frames it held back. Calls through the same
+   * path as a read (one dispatch, failures handled), never synchronously.
+   */
+  redeliverWhenReadable(): void;
+}
+
+/** True when `transport` offers {@link FrameFlow}. */
+export function hasFrameFlow(transport: unknown): transport is FrameFlow {
+  return typeof (transport as Partial<FrameFlow> | undefined)?.redeliverWhenReadable === 'function';
+}
+
+/**
  * What a reactor lends the factories it runs: a clock and the offload pool.
  * The worker's reactor, the single-process reactor and the testing kit each
  * provide one.

@@ -2,6 +2,7 @@ import { deserializeError, OffloadCancelledError, OffloadError, OffloadOverloadE
 import type { Logger } from '../../shared/log.js';
 import type { OffloadRequest, PausableReading } from '../../shared/protocol/services.js';
 import { AbortSlots } from './abort-flag.js';
+import { AbortGroups } from './abort-groups.js';
 import { FairQueue } from './fair-queue.js';
 import { Fifo } from './fifo.js';
 import { OffloadCounts, UtilizationWindow } from './offload-stats.js';
@@ -30,7 +31,8 @@ interface Task {
   /** Its abort slot while it is on a thread. */
   slot: number;
   grace?: NodeJS.Timeout;
-  unlisten?: () => void;
+  /** In the abort groups of its signal and its connection's lifetime until it settles. */
+  listening: boolean;
 }
 
 /**
@@ -56,6 +58,7 @@ export class OffloadPool {
   private readonly counts = new Map<string, OffloadCounts>();
   private readonly window: UtilizationWindow;
   private readonly slots: AbortSlots;
+  private readonly aborts = new AbortGroups<Task>((task) => this.cancel(task, 'it was cancelled'));
   private closed = false;
 
   constructor(
@@ -116,7 +119,7 @@ export class OffloadPool {
       return Promise.reject(new OffloadCancelledError(`task '${request.task}' was cancelled before it started`));
     }
     return new Promise<unknown>((resolve, reject) => {
-      const task: Task = { request, counts, resolve, reject, stage: 'waiting', started: 0, slot: -1 };
+      const task: Task = { request, counts, resolve, reject, stage: 'waiting', started: 0, slot: -1, listening: false };
       if (this.waiting.size === 0 && this.queue.size === 0 && this.running < this.options.threads) {
         this.dispatch(task);
       } else if (this.waiting.size === 0 && this.queue.size < this.options.maxQueue) {
@@ -149,18 +152,14 @@ export class OffloadPool {
     return counts;
   }
 
+  /** One listener per signal (a connection's lifetime is shared by all its tasks), not one per task. */
   private listen(task: Task): void {
     if (task.stage === 'settled') return;
     const { signal } = task.request.options ?? {};
     const lifetime = task.request.lifetime;
-    if (!signal && !lifetime) return;
-    const onAbort = () => this.cancel(task, 'it was cancelled');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    lifetime?.addEventListener('abort', onAbort, { once: true });
-    task.unlisten = () => {
-      signal?.removeEventListener('abort', onAbort);
-      lifetime?.removeEventListener('abort', onAbort);
-    };
+    if (signal) this.aborts.add(signal, task);
+    if (lifetime) this.aborts.add(lifetime, task);
+    task.listening = signal !== undefined || lifetime !== undefined;
   }
 
   private wait(task: Task): void {
@@ -282,8 +281,11 @@ export class OffloadPool {
   }
 
   private settle(task: Task): void {
-    task.unlisten?.();
-    task.unlisten = undefined;
+    if (!task.listening) return;
+    task.listening = false;
+    const { signal } = task.request.options ?? {};
+    if (signal) this.aborts.delete(signal, task);
+    if (task.request.lifetime) this.aborts.delete(task.request.lifetime, task);
   }
 
   /** A cancelled task ignored its signal for too long: end its thread (piscina replaces it). */

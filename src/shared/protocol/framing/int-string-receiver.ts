@@ -62,6 +62,7 @@ export abstract class IntNStringReceiver extends BufferedReceiver {
         buffer.reserve(prefix + length);
         return;
       }
+      if (!this.mayDeliverFrame()) return;
       buffer.consume(prefix + length);
       this.frameReceived();
       this.stringReceived(view.subarray(prefix, prefix + length));

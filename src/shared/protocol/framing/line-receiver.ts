@@ -135,6 +135,8 @@ export class LineReceiver extends BufferedReceiver {
         this.#exceeded(buffer.takeAll());
         return false;
       }
+      // The buffer starts at `start` here: a frame that must wait stays in it, whole.
+      if (!this.mayDeliverFrame()) return false;
       const next = at + needleLength;
       buffer.consume(next - start);
       this.frameReceived();

@@ -70,6 +70,7 @@ export class NetstringReceiver extends BufferedReceiver {
         return;
       }
       if (view[total - 1] !== COMMA) return this.#malformed("no ',' after the body");
+      if (!this.mayDeliverFrame()) return;
       buffer.consume(total);
       this.frameReceived();
       this.stringReceived(view.subarray(bodyStart, bodyStart + length));

@@ -1,0 +1,395 @@
+/**
+ * The attack harness: what a cheap, abusive client costs a worker, skein beside
+ * hand-written baselines (node:net for the TCP protocols, node:http for http) in
+ * the same run, one worker each, loopback only, bounded in time and memory.
+ *
+ * For each protocol and shape, a fresh server; `CONNS` abusive connections each
+ * send the shape's bytes (all at once, or one byte per write); meanwhile a probe
+ * client on another connection of the same worker sends one request at a time.
+ * Reported per cell: the worker's RSS growth (peak during the window − before)
+ * per connection and per KiB the server accepted, the worst probe round trip,
+ * and for half-close the share of requests answered before the close.
+ * TLS misconfiguration is reported as an outcome (refused to start, served, crashed).
+ *
+ *   npm run bench:abuse            (env: CONNS=16 WINDOW_MS=3000 ONLY=lines,http SHAPES=tiny-frames)
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { makeCerts } from '../test/helpers/tls.js';
+import { CLI, ROOT, rssBytes, startBaseline, startSkein, type BenchServer } from './lib/proc.js';
+
+const CONNS = Number(process.env.CONNS ?? 16);
+const WINDOW_MS = Number(process.env.WINDOW_MS ?? 3000);
+/** A worker above this is stopped at once (the cell reports "≥ limit"): the machine is shared. */
+const RSS_LIMIT = Number(process.env.RSS_LIMIT_MIB ?? 1536) * 1024 * 1024;
+const MiB = 1024 * 1024;
+const HTTP_BASELINE = fileURLToPath(new URL('./baselines/node-http-cluster.ts', import.meta.url));
+
+type Proto = 'processed' | 'processed-offload' | 'lines' | 'hash' | 'http';
+const PROTOCOLS: Proto[] = ['processed', 'processed-offload', 'lines', 'hash', 'http'];
+
+interface Attack {
+  /** Bytes each abusive connection sends. */
+  readonly bytes: Buffer;
+  /** Send one byte per write (with Nagle off). */
+  readonly oneByte?: boolean;
+  /** Half-close after sending, and count the replies. */
+  readonly halfClose?: { expected: number; count: (reply: string) => number };
+  /** Read (and discard) the replies; otherwise never read. */
+  readonly reads?: boolean;
+}
+
+const GET = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
+const repeatTo = (unit: string, total: number) => Buffer.from(unit.repeat(Math.max(1, Math.floor(total / unit.length))));
+const count = (text: string, needle: string) => text.split(needle).length - 1;
+
+/** Each shape, per protocol (undefined: does not apply). */
+const SHAPES: Record<string, (p: Proto) => Attack | undefined> = {
+  // Many frames for the price of one byte each; the client never reads.
+  'tiny-frames': (p) => ({ bytes: p === 'http' ? repeatTo('\r\n', 64 * 1024) : repeatTo('\n', 64 * 1024) }),
+  // A frame that never ends.
+  'no-newline': (p) => ({ bytes: p === 'http' ? Buffer.concat([Buffer.from('GET /'), repeatTo('a', MiB)]) : repeatTo('a', MiB) }),
+  // 1-byte pieces: HTTP chunks of one byte (never finished), others one byte per write.
+  'one-byte-chunks': (p) =>
+    p === 'http'
+      ? { bytes: Buffer.concat([Buffer.from('POST /process HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n'), repeatTo('1\r\nA\r\n', MiB)]) }
+      : { bytes: repeatTo('ab\n', 1024), oneByte: true },
+  // Valid requests whose replies the client never reads.
+  'never-reading': (p) => ({ bytes: p === 'http' ? repeatTo(GET, MiB) : repeatTo(`${'x'.repeat(1000)}\n`, MiB) }),
+  // Valid requests pipelined as fast as the client can, replies read and discarded.
+  pipelined: (p) => ({ bytes: p === 'http' ? repeatTo(GET, MiB) : repeatTo('hello\r\n', MiB), reads: true }),
+  // Requests, then FIN: every one must be answered before the server closes.
+  'half-close': (p) => {
+    const n = p === 'hash' ? 200 : 1000;
+    const unit = p === 'http' ? GET : 'hello\r\n';
+    const counter: Record<Proto, (reply: string) => number> = {
+      processed: (r) => count(r.replaceAll('Processed: ', ''), 'hello'),
+      'processed-offload': (r) => count(r.replaceAll('Processed: ', ''), 'hello'),
+      lines: (r) => count(r, 'Processed: hello'),
+      hash: (r) => count(r, '\n'),
+      http: (r) => count(r, 'HTTP/1.1 200'),
+    };
+    return { bytes: Buffer.from(unit.repeat(n)), halfClose: { expected: n, count: counter[p] }, reads: true };
+  },
+};
+
+/** One request of the probe, and how to tell its reply is complete. */
+const PROBES: Record<Proto, { request: string; done: (text: string) => boolean }> = {
+  processed: { request: 'ping', done: (t) => t.includes('Processed: ping') },
+  'processed-offload': { request: 'ping', done: (t) => t.includes('Processed: ping') },
+  lines: { request: 'ping\r\n', done: (t) => t.includes('Processed: ping\r\n') },
+  hash: { request: 'ping\n', done: (t) => /[0-9a-f]{64}\n/.test(t) },
+  http: { request: 'GET / HTTP/1.1\r\nHost: probe\r\n\r\n', done: (t) => t.includes('Hello from skein\n') },
+};
+
+interface Cell {
+  impl: string;
+  protocol: Proto;
+  shape: string;
+  conns: number;
+  acceptedKiB: number;
+  rssBeforeMiB: number;
+  rssPeakMiB: number;
+  growthPerConnKiB: number;
+  growthPerKiBSent: number;
+  probeWorstMs: number;
+  probeReplies: number;
+  answered?: string;
+  note?: string;
+}
+
+async function startServer(impl: 'skein' | 'baseline', protocol: Proto): Promise<BenchServer> {
+  if (impl === 'skein') {
+    const extra = protocol === 'processed-offload' ? ['--offload'] : [];
+    return startSkein(protocol === 'processed-offload' ? 'processed' : protocol, 1, extra);
+  }
+  if (protocol !== 'http') return startBaseline(protocol === 'processed-offload' ? 'processed' : protocol, 0);
+  const child = spawn(process.execPath, ['--import', 'tsx', HTTP_BASELINE, '--port', '0', '--workers', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  const { port, pids } = JSON.parse(line.toString()) as { port: number; pids: number[] };
+  child.stdout.resume();
+  return {
+    name: 'node:http ×1',
+    port,
+    workerPids: pids.slice(1),
+    allPids: pids,
+    async stop() {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function open(port: number): Promise<Socket> {
+  const socket = connect({ port, host: '127.0.0.1' });
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** One request at a time on its own connection; records the worst round trip (one still waiting counts). */
+function startProbe(socket: Socket, protocol: Proto) {
+  const { request, done } = PROBES[protocol];
+  let text = '';
+  let sentAt = 0;
+  let worst = 0;
+  let replies = 0;
+  let waiting = false;
+  let stopped = false;
+  const send = () => {
+    if (stopped || socket.destroyed) return;
+    text = '';
+    sentAt = performance.now();
+    waiting = true;
+    socket.write(request);
+  };
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1');
+    if (!waiting || !done(text)) return;
+    waiting = false;
+    replies++;
+    worst = Math.max(worst, performance.now() - sentAt);
+    setTimeout(send, 10);
+  });
+  send();
+  return {
+    replies: () => replies,
+    /** Forgets the warm-up: the worst round trip counts from now. */
+    reset() {
+      worst = 0;
+      replies = 0;
+    },
+    stop() {
+      stopped = true;
+      if (waiting) worst = Math.max(worst, performance.now() - sentAt);
+      socket.destroy();
+      return { worst, replies };
+    },
+  };
+}
+
+function rssOr(pid: number): number | undefined {
+  try {
+    return rssBytes(pid);
+  } catch {
+    return undefined;
+  }
+}
+
+async function runCell(impl: 'skein' | 'baseline', protocol: Proto, shape: string, attack: Attack): Promise<Cell> {
+  const server = await startServer(impl, protocol);
+  const pid = server.workerPids[0]!;
+  const notes: string[] = [];
+  try {
+    const probeSocket = await open(server.port);
+    if (protocol.startsWith('processed')) await once(probeSocket, 'data'); // the welcome line
+    // The probe's first answer warms the server up (pool threads started, code compiled): what
+    // is measured below is what the abusive connections cost, not a one-time start.
+    const probe = startProbe(probeSocket, protocol);
+    const warm = Date.now() + 10_000;
+    while (probe.replies() === 0 && Date.now() < warm) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    const before = rssBytes(pid);
+    probe.reset();
+    const sockets: Socket[] = [];
+    const replies: string[] = [];
+    for (let i = 0; i < CONNS; i++) {
+      const s = await open(server.port);
+      const index = sockets.push(s) - 1;
+      replies[index] = '';
+      if (attack.reads) s.on('data', (c: Buffer) => (replies[index] += attack.halfClose ? c.toString('latin1') : ''));
+      else s.pause();
+    }
+    for (const s of sockets) {
+      if (attack.oneByte) {
+        s.setNoDelay(true);
+        for (let i = 0; i < attack.bytes.length; i++) s.write(attack.bytes.subarray(i, i + 1));
+      } else s.write(attack.bytes);
+      if (attack.halfClose) s.end();
+    }
+    let peak = before;
+    let died = false;
+    // A half-closing client waits for its answers (bounded); the others for the window.
+    const deadline = performance.now() + (attack.halfClose ? Math.max(WINDOW_MS, 10_000) : WINDOW_MS);
+    while (performance.now() < deadline) {
+      const now = rssOr(pid);
+      if (now === undefined) {
+        died = true;
+        break;
+      }
+      peak = Math.max(peak, now);
+      if (now > RSS_LIMIT) {
+        notes.push(`stopped at ${(now / MiB).toFixed(0)} MiB`);
+        break;
+      }
+      if (attack.halfClose && sockets.every((s, i) => attack.halfClose!.count(replies[i]!) >= attack.halfClose!.expected)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { worst, replies: probeReplies } = probe.stop();
+    let accepted = 0;
+    for (const s of sockets) accepted += s.bytesWritten - s.writableLength;
+    for (const s of sockets) s.destroy();
+    if (died) notes.push('worker died');
+    const growth = Math.max(0, peak - before);
+    const cell: Cell = {
+      impl: impl === 'skein' ? 'skein' : protocol === 'http' ? 'node:http' : 'node:net',
+      protocol,
+      shape,
+      conns: CONNS,
+      acceptedKiB: Math.round(accepted / 1024),
+      rssBeforeMiB: round(before / MiB),
+      rssPeakMiB: round(peak / MiB),
+      growthPerConnKiB: round(growth / CONNS / 1024),
+      growthPerKiBSent: round(accepted > 0 ? growth / (accepted / 1024) : 0),
+      probeWorstMs: round(worst),
+      probeReplies,
+    };
+    if (attack.halfClose) {
+      const got = replies.reduce((sum, r) => sum + Math.min(attack.halfClose!.count(r), attack.halfClose!.expected), 0);
+      cell.answered = `${got}/${attack.halfClose.expected * CONNS}`;
+    }
+    if (notes.length > 0) cell.note = notes.join('; ');
+    return cell;
+  } finally {
+    await server.stop();
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+/** TLS misconfiguration: does the server refuse to start, and does a TLS client crash a worker? */
+async function tlsOutcomes(): Promise<Array<{ impl: string; case: string; outcome: string }>> {
+  const certs = makeCerts();
+  const garbage = join(certs.dir, 'garbage.key');
+  writeFileSync(garbage, 'not a key\n');
+  const other = join(certs.dir, 'other.key');
+  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', other], { stdio: 'pipe' });
+  const cases = [
+    { name: 'garbage key', key: garbage },
+    { name: 'key does not match cert', key: other },
+  ];
+  const out: Array<{ impl: string; case: string; outcome: string }> = [];
+  for (const c of cases) {
+    out.push({ impl: 'skein', case: c.name, outcome: await skeinTls(`tls:0:key=${c.key}:cert=${certs.cert}`) });
+    out.push({ impl: 'node:tls', case: c.name, outcome: nodeTls(c.key, certs.cert) });
+  }
+  out.push({ impl: 'skein', case: 'good pair, 16 clients send garbage', outcome: await skeinTls(`tls:0:key=${certs.key}:cert=${certs.cert}`, true) });
+  return out;
+}
+
+function nodeTls(key: string, cert: string): string {
+  const script = `require('tls').createServer({key:require('fs').readFileSync(${JSON.stringify(key)}),cert:require('fs').readFileSync(${JSON.stringify(cert)})}).listen(0,()=>{console.log('listening');process.exit(0)})`;
+  try {
+    execFileSync(process.execPath, ['-e', script], { stdio: 'pipe' });
+    return 'listens';
+  } catch (error) {
+    const text = String((error as { stderr?: Buffer }).stderr ?? '');
+    return `refuses to start: ${/Error: (.*)/.exec(text)?.[1] ?? 'error'}`;
+  }
+}
+
+async function skeinTls(endpoint: string, garbage = false): Promise<string> {
+  const child = spawn(process.execPath, [CLI, 'serve', 'lines', '--listen', endpoint, '--workers', '1', '--metrics-port', '0'], {
+    cwd: ROOT,
+    env: { ...process.env, SKEIN_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = once(child, 'exit');
+  const ready = await Promise.race([
+    new Promise<number>((resolve) => {
+      const check = () => {
+        const line = output.split('\n').find((l) => l.includes('skein ready'));
+        if (line) resolve((JSON.parse(line) as { endpoints: Array<{ port: number }> }).endpoints[0]!.port);
+        else setTimeout(check, 50);
+      };
+      check();
+    }),
+    exited.then(() => undefined),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000)),
+  ]);
+  if (ready === undefined) {
+    child.kill('SIGKILL');
+    const last = output.trim().split('\n').pop() ?? '';
+    return `refuses to start (exit ${child.exitCode}): ${last.slice(0, 140)}`;
+  }
+  for (let i = 0; i < (garbage ? 16 : 5); i++) {
+    if (garbage) {
+      const s = connect({ port: ready, host: '127.0.0.1' });
+      s.on('error', () => {});
+      s.write(repeatTo('\x16\x03\x01\xff\xff garbage', 64 * 1024));
+      setTimeout(() => s.destroy(), 500);
+    } else {
+      const s = tlsConnect({ port: ready, host: '127.0.0.1', rejectUnauthorized: false });
+      s.on('error', () => {});
+      setTimeout(() => s.destroy(), 500);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const crashes = count(output, 'exited (');
+  const alive = child.exitCode === null;
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+  return `started; ${crashes} worker crashes; ${alive ? 'still serving' : 'server stopped'}`;
+}
+
+const only = process.env.ONLY?.split(',') as Proto[] | undefined;
+const onlyShapes = process.env.SHAPES?.split(',');
+const cells: Cell[] = [];
+const started = new Date();
+console.log(`bench:abuse — ${CONNS} connections per cell, ${WINDOW_MS} ms window, 1 worker; ${availableParallelism()} cores, node ${process.version}, load ${loadavg()[0]!.toFixed(1)}`);
+for (const protocol of only ?? PROTOCOLS) {
+  for (const [shape, make] of Object.entries(SHAPES)) {
+    if (onlyShapes && !onlyShapes.includes(shape)) continue;
+    const attack = make(protocol);
+    if (!attack) continue;
+    for (const impl of ['skein', 'baseline'] as const) {
+      const cell = await runCell(impl, protocol, shape, attack);
+      cells.push(cell);
+      console.log(
+        `${cell.impl.padEnd(9)} ${protocol.padEnd(17)} ${shape.padEnd(15)} +${cell.growthPerConnKiB} KiB/conn, ${cell.growthPerKiBSent} B/KiB sent (${cell.acceptedKiB} KiB accepted), probe worst ${cell.probeWorstMs} ms (${cell.probeReplies} replies)${cell.answered ? `, answered ${cell.answered}` : ''}${cell.note ? ` [${cell.note}]` : ''}`,
+      );
+    }
+  }
+}
+const tls = only && !only.includes('tls' as Proto) ? [] : await tlsOutcomes();
+for (const t of tls) console.log(`${t.impl.padEnd(9)} tls ${t.case}: ${t.outcome}`);
+
+const md = [
+  `| protocol | shape | skein KiB/conn | baseline KiB/conn | skein B per KiB sent | baseline B per KiB sent | skein probe worst ms | baseline probe worst ms | half-close answered (skein / baseline) |`,
+  '|---|---|---|---|---|---|---|---|---|',
+];
+for (let i = 0; i < cells.length; i += 2) {
+  const s = cells[i]!;
+  const b = cells[i + 1]!;
+  const note = (c: Cell) => (c.note ? ` (${c.note})` : '');
+  md.push(
+    `| ${s.protocol} | ${s.shape} | ${s.growthPerConnKiB}${note(s)} | ${b.growthPerConnKiB}${note(b)} | ${s.growthPerKiBSent} | ${b.growthPerKiBSent} | ${s.probeWorstMs} | ${b.probeWorstMs} | ${s.answered ? `${s.answered} / ${b.answered}` : ''} |`,
+  );
+}
+if (tls.length > 0) {
+  md.push('', '| TLS case | skein | node:tls |', '|---|---|---|');
+  for (const name of [...new Set(tls.map((t) => t.case))]) {
+    const get = (impl: string) => tls.find((t) => t.case === name && t.impl === impl)?.outcome ?? '';
+    md.push(`| ${name} | ${get('skein')} | ${get('node:tls')} |`);
+  }
+}
+console.log(`\n${md.join('\n')}`);
+const stamp = started.toISOString().replace(/[:.]/g, '-');
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+const meta = { cores: availableParallelism(), node: process.version, loadAverageAtStart: loadavg()[0], conns: CONNS, windowMs: WINDOW_MS };
+writeFileSync(new URL(`./results/abuse-${stamp}.json`, import.meta.url), `${JSON.stringify({ bench: 'abuse', date: started.toISOString(), machine: meta, cells, tls }, null, 2)}\n`);
+writeFileSync(new URL(`./results/abuse-${stamp}.md`, import.meta.url), `${md.join('\n')}\n`);
