@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrape, sumSeries } from './helpers/client.js';
-import { eventually, freePort, startServer, type StartedServer } from './helpers/server.js';
-import { makeCerts } from './helpers/tls.js';
+import { eventually, type StartedServer } from './helpers/server.js';
 import { clientFrame, upgradeRequest } from './helpers/websocket.js';
-import { closeWs, openWs, rawExchange, roundTrip, runPythonClient, WebSocket } from './helpers/ws-client.js';
+import { closeWs, openWs, rawExchange, roundTrip, runPythonClient, startOnEveryEndpoint, WebSocket } from './helpers/ws-client.js';
 
 describe('skein serve ws-echo (2 workers; tcp, tls and PROXY endpoints; permessage-deflate offered)', () => {
   let server: StartedServer;
@@ -13,18 +12,7 @@ describe('skein serve ws-echo (2 workers; tcp, tls and PROXY endpoints; permessa
   let tls: number;
   let proxied: number;
   beforeAll(async () => {
-    const certs = makeCerts();
-    server = await startServer([
-      'ws-echo',
-      '--listen', 'tcp:0:interface=127.0.0.1',
-      '--listen', `tls:0:interface=127.0.0.1:key=${certs.key}:cert=${certs.cert}`,
-      '--listen', 'tcp:0:interface=127.0.0.1:proxy=v1',
-      '--workers', '2',
-      '--metrics-port', String(await freePort()),
-      '--option', 'perMessageDeflate=true',
-      '--option', 'maxMessageBytes=65536',
-    ]);
-    [tcp, tls, proxied] = server.endpoints.map((e) => e.port!) as [number, number, number];
+    ({ server, tcp, tls, proxied } = await startOnEveryEndpoint('ws-echo', ['--option', 'perMessageDeflate=true', '--option', 'maxMessageBytes=65536']));
   });
   afterAll(async () => {
     if (server.child.exitCode === null) await server.stop();

@@ -2,10 +2,9 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrape, sumSeries } from './helpers/client.js';
-import { eventually, freePort, startServer, type StartedServer } from './helpers/server.js';
-import { makeCerts } from './helpers/tls.js';
+import { eventually, type StartedServer } from './helpers/server.js';
 import { clientClose, clientFrame, decodeServer, upgradeRequest } from './helpers/websocket.js';
-import { closeWs, openWs, rawExchange, roundTrip, runPythonClient, WebSocket } from './helpers/ws-client.js';
+import { closeWs, openWs, rawExchange, roundTrip, runPythonClient, startOnEveryEndpoint, WebSocket } from './helpers/ws-client.js';
 
 const HANDLER = fileURLToPath(new URL('./fixtures/ws-upgrade-handler.ts', import.meta.url));
 
@@ -15,17 +14,7 @@ describe('upgrade from http: skein serve http with a handler that upgrades (2 wo
   let tls: number;
   let proxied: number;
   beforeAll(async () => {
-    const certs = makeCerts();
-    server = await startServer([
-      'http',
-      '--listen', 'tcp:0:interface=127.0.0.1',
-      '--listen', `tls:0:interface=127.0.0.1:key=${certs.key}:cert=${certs.cert}`,
-      '--listen', 'tcp:0:interface=127.0.0.1:proxy=v1',
-      '--workers', '2',
-      '--metrics-port', String(await freePort()),
-      '--option', `handler=${HANDLER}`,
-    ]);
-    [tcp, tls, proxied] = server.endpoints.map((e) => e.port!) as [number, number, number];
+    ({ server, tcp, tls, proxied } = await startOnEveryEndpoint('http', ['--option', `handler=${HANDLER}`]));
   });
   afterAll(async () => {
     if (server.child.exitCode === null) await server.stop();

@@ -4,6 +4,8 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket, { type ClientOptions } from 'ws';
+import { freePort, startServer, type StartedServer } from './server.js';
+import { makeCerts } from './tls.js';
 import { decodeServer } from './websocket.js';
 
 export { WebSocket };
@@ -74,4 +76,28 @@ export function runPythonClient(port: number, args: string[] = []): Promise<{ co
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: stdout + stderr });
     });
   });
+}
+
+/** A server started on the three endpoint kinds WebSocket must work on, and their ports. */
+export interface EveryEndpointServer {
+  readonly server: StartedServer;
+  readonly tcp: number;
+  readonly tls: number;
+  /** Expects a PROXY v1 header first. */
+  readonly proxied: number;
+}
+
+/** Starts `skein serve PROTOCOL` with 2 workers on tcp, tls and PROXY v1 endpoints (127.0.0.1), metrics on a free port. */
+export async function startOnEveryEndpoint(protocol: string, extra: string[]): Promise<EveryEndpointServer> {
+  const certs = makeCerts();
+  const server = await startServer([
+    protocol,
+    ...['--listen', 'tcp:0:interface=127.0.0.1'],
+    ...['--listen', `tls:0:interface=127.0.0.1:key=${certs.key}:cert=${certs.cert}`],
+    ...['--listen', 'tcp:0:interface=127.0.0.1:proxy=v1'],
+    ...['--workers', '2', '--metrics-port', String(await freePort())],
+    ...extra,
+  ]);
+  const [tcp, tls, proxied] = server.endpoints.map((e) => e.port!) as [number, number, number];
+  return { server, tcp, tls, proxied };
 }
