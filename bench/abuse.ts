@@ -3,21 +3,32 @@
  * hand-written baselines (node:net for the TCP protocols, node:http for http) in
  * the same run, one worker each, loopback only, bounded in time and memory.
  *
- * For each protocol and shape, a fresh server; `CONNS` abusive connections each
- * send the shape's bytes (all at once, or one byte per write); meanwhile a probe
+ * For each protocol and shape, a fresh server; N abusive connections each send
+ * the shape's bytes (all at once, or one byte per write); meanwhile a probe
  * client on another connection of the same worker sends one request at a time.
- * Reported per cell: the worker's RSS growth (peak during the window − before)
- * per connection and per KiB the server accepted, the worst probe round trip,
+ * Each cell runs twice, at N = CONNS and N = 4 × CONNS (skein, baseline, skein,
+ * baseline), and the growth G(N) = peak RSS during the window − RSS before is
+ * split into its two parts:
+ *
+ *   per connection = (G(4·CONNS) − G(CONNS)) / (3·CONNS)   the marginal cost of one more abusive connection
+ *   fixed          = G(CONNS) − CONNS × per connection     what the process pays once whatever the count
+ *                                                          (V8's young generation growing to its maximum,
+ *                                                          pool threads' heaps, code compiled on first use)
+ *
+ * A peak divided by CONNS alone charges that per-process constant to each of
+ * the few connections; the slope does not. Also reported: growth per KiB the
+ * server accepted (at 4 × CONNS), the worst probe round trip at each count,
  * and for half-close the share of requests answered before the close.
+ * With ROUNDS > 1 each count runs that many times and the medians are used.
  * TLS misconfiguration is reported as an outcome (refused to start, served, crashed).
  *
- *   npm run bench:abuse            (env: CONNS=16 WINDOW_MS=3000 ONLY=lines,http SHAPES=tiny-frames)
+ *   npm run bench:abuse            (env: CONNS=16 ROUNDS=1 WINDOW_MS=3000 ONLY=lines,http SHAPES=tiny-frames)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -25,11 +36,39 @@ import { makeCerts } from '../test/helpers/tls.js';
 import { CLI, ROOT, rssBytes, startBaseline, startSkein, type BenchServer } from './lib/proc.js';
 
 const CONNS = Number(process.env.CONNS ?? 16);
+/** The two connection counts each cell runs at; the slope between them is the cost per connection. */
+const COUNTS = [CONNS, 4 * CONNS] as const;
+const ROUNDS = Number(process.env.ROUNDS ?? 1);
 const WINDOW_MS = Number(process.env.WINDOW_MS ?? 3000);
 /** A worker above this is stopped at once (the cell reports "≥ limit"): the machine is shared. */
 const RSS_LIMIT = Number(process.env.RSS_LIMIT_MIB ?? 1536) * 1024 * 1024;
 const MiB = 1024 * 1024;
 const HTTP_BASELINE = fileURLToPath(new URL('./baselines/node-http-cluster.ts', import.meta.url));
+
+// Every server started below (skein's workers, the baselines) can be asked for its GC-settled memory.
+const SETTLE_DIR = mkdtempSync(join(tmpdir(), 'skein-abuse-'));
+process.env.SKEIN_BENCH_SETTLE_DIR = SETTLE_DIR;
+process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${new URL('./lib/settle-on-signal.mjs', import.meta.url).href}`.trim();
+process.on('exit', () => rmSync(SETTLE_DIR, { recursive: true, force: true }));
+
+/** What `pid`'s main thread holds after two full GCs (heap used + external), bytes; undefined if it did not answer. */
+async function settledBytes(pid: number): Promise<number | undefined> {
+  const file = join(SETTLE_DIR, `${pid}.json`);
+  rmSync(file, { force: true });
+  try {
+    process.kill(pid, 'SIGUSR2');
+  } catch {
+    return undefined;
+  }
+  for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 20));
+  try {
+    const m = JSON.parse(readFileSync(file, 'utf8')) as { heapUsed: number; external: number };
+    return m.heapUsed + m.external;
+  } catch {
+    return undefined;
+  }
+}
 
 type Proto = 'processed' | 'processed-offload' | 'lines' | 'hash' | 'http';
 const PROTOCOLS: Proto[] = ['processed', 'processed-offload', 'lines', 'hash', 'http'];
@@ -96,7 +135,12 @@ interface Cell {
   acceptedKiB: number;
   rssBeforeMiB: number;
   rssPeakMiB: number;
+  /** Peak RSS during the window − RSS before. */
+  growthMiB: number;
+  /** growthMiB / conns: the old, naive figure (charges per-process constants to each connection). */
   growthPerConnKiB: number;
+  /** Main-thread heap used + external after full GCs, end of window − before, per connection (undefined: no reading). */
+  heldPerConnKiB?: number | undefined;
   growthPerKiBSent: number;
   probeWorstMs: number;
   probeReplies: number;
@@ -183,7 +227,7 @@ function rssOr(pid: number): number | undefined {
   }
 }
 
-async function runCell(impl: 'skein' | 'baseline', protocol: Proto, shape: string, attack: Attack): Promise<Cell> {
+async function runCell(impl: 'skein' | 'baseline', protocol: Proto, shape: string, attack: Attack, conns: number): Promise<Cell> {
   const server = await startServer(impl, protocol);
   const pid = server.workerPids[0]!;
   const notes: string[] = [];
@@ -196,11 +240,12 @@ async function runCell(impl: 'skein' | 'baseline', protocol: Proto, shape: strin
     const warm = Date.now() + 10_000;
     while (probe.replies() === 0 && Date.now() < warm) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 300));
+    const settledBefore = await settledBytes(pid);
     const before = rssBytes(pid);
     probe.reset();
     const sockets: Socket[] = [];
     const replies: string[] = [];
-    for (let i = 0; i < CONNS; i++) {
+    for (let i = 0; i < conns; i++) {
       const s = await open(server.port);
       const index = sockets.push(s) - 1;
       replies[index] = '';
@@ -233,6 +278,8 @@ async function runCell(impl: 'skein' | 'baseline', protocol: Proto, shape: strin
       await new Promise((r) => setTimeout(r, 50));
     }
     const { worst, replies: probeReplies } = probe.stop();
+    // What the abusive connections hold at the end of the window, garbage collected (they are still open).
+    const settledAfter = died ? undefined : await settledBytes(pid);
     let accepted = 0;
     for (const s of sockets) accepted += s.bytesWritten - s.writableLength;
     for (const s of sockets) s.destroy();
@@ -242,18 +289,20 @@ async function runCell(impl: 'skein' | 'baseline', protocol: Proto, shape: strin
       impl: impl === 'skein' ? 'skein' : protocol === 'http' ? 'node:http' : 'node:net',
       protocol,
       shape,
-      conns: CONNS,
+      conns,
       acceptedKiB: Math.round(accepted / 1024),
       rssBeforeMiB: round(before / MiB),
       rssPeakMiB: round(peak / MiB),
-      growthPerConnKiB: round(growth / CONNS / 1024),
+      growthMiB: round(growth / MiB),
+      growthPerConnKiB: round(growth / conns / 1024),
+      heldPerConnKiB: settledBefore !== undefined && settledAfter !== undefined ? round((settledAfter - settledBefore) / conns / 1024) : undefined,
       growthPerKiBSent: round(accepted > 0 ? growth / (accepted / 1024) : 0),
       probeWorstMs: round(worst),
       probeReplies,
     };
     if (attack.halfClose) {
       const got = replies.reduce((sum, r) => sum + Math.min(attack.halfClose!.count(r), attack.halfClose!.expected), 0);
-      cell.answered = `${got}/${attack.halfClose.expected * CONNS}`;
+      cell.answered = `${got}/${attack.halfClose.expected * conns}`;
     }
     if (notes.length > 0) cell.note = notes.join('; ');
     return cell;
@@ -348,36 +397,109 @@ async function skeinTls(endpoint: string, garbage = false): Promise<string> {
 
 const only = process.env.ONLY?.split(',') as Proto[] | undefined;
 const onlyShapes = process.env.SHAPES?.split(',');
+
+/** One implementation's cell at both counts, reduced to its marginal and fixed parts. */
+interface Summary {
+  impl: string;
+  protocol: Proto;
+  shape: string;
+  /** Marginal RSS per abusive connection, KiB: the slope of growth between the two counts. */
+  perConnKiB: number;
+  /** The part of the growth that does not scale with connections, MiB. */
+  fixedMiB: number;
+  /** Growth per KiB accepted, at the larger count. */
+  perKiBSent: number;
+  /** Main-thread memory held per connection after full GCs, at the larger count, KiB. */
+  heldPerConnKiB: number | undefined;
+  /** Worst probe round trip at each count, ms. */
+  probeWorstMs: number[];
+  answered: string[];
+  notes: string[];
+  runs: Cell[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function summarise(runs: Cell[]): Summary {
+  const at = (n: number) => runs.filter((c) => c.conns === n);
+  const growth = COUNTS.map((n) => median(at(n).map((c) => c.growthMiB)));
+  const [small, large] = COUNTS;
+  const perConnMiB = (growth[1]! - growth[0]!) / (large - small);
+  const big = at(large);
+  const accepted = median(big.map((c) => c.acceptedKiB));
+  const first = runs[0]!;
+  return {
+    impl: first.impl,
+    protocol: first.protocol,
+    shape: first.shape,
+    perConnKiB: round(perConnMiB * 1024),
+    fixedMiB: round(growth[0]! - small * perConnMiB),
+    perKiBSent: round(accepted > 0 ? (growth[1]! * MiB) / accepted : 0),
+    heldPerConnKiB: big.every((c) => c.heldPerConnKiB !== undefined) ? round(median(big.map((c) => c.heldPerConnKiB!))) : undefined,
+    probeWorstMs: COUNTS.map((n) => round(Math.max(...at(n).map((c) => c.probeWorstMs)))),
+    answered: COUNTS.map((n) => at(n).map((c) => c.answered ?? '').join(' ')).filter((a) => a.trim() !== ''),
+    notes: [...new Set(runs.flatMap((c) => (c.note ? [`${c.conns}: ${c.note}`] : [])))],
+    runs,
+  };
+}
+
 const cells: Cell[] = [];
+const summaries: Summary[] = [];
 const started = new Date();
-console.log(`bench:abuse — ${CONNS} connections per cell, ${WINDOW_MS} ms window, 1 worker; ${availableParallelism()} cores, node ${process.version}, load ${loadavg()[0]!.toFixed(1)}`);
+console.log(
+  `bench:abuse — ${COUNTS.join(' and ')} connections per cell (slope = per connection), ${ROUNDS} round(s), ${WINDOW_MS} ms window, 1 worker; ${availableParallelism()} cores, node ${process.version}, load ${loadavg()[0]!.toFixed(1)}`,
+);
 for (const protocol of only ?? PROTOCOLS) {
   for (const [shape, make] of Object.entries(SHAPES)) {
     if (onlyShapes && !onlyShapes.includes(shape)) continue;
     const attack = make(protocol);
     if (!attack) continue;
-    for (const impl of ['skein', 'baseline'] as const) {
-      const cell = await runCell(impl, protocol, shape, attack);
-      cells.push(cell);
-      console.log(
-        `${cell.impl.padEnd(9)} ${protocol.padEnd(17)} ${shape.padEnd(15)} +${cell.growthPerConnKiB} KiB/conn, ${cell.growthPerKiBSent} B/KiB sent (${cell.acceptedKiB} KiB accepted), probe worst ${cell.probeWorstMs} ms (${cell.probeReplies} replies)${cell.answered ? `, answered ${cell.answered}` : ''}${cell.note ? ` [${cell.note}]` : ''}`,
-      );
+    const runs: Record<'skein' | 'baseline', Cell[]> = { skein: [], baseline: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const conns of COUNTS) {
+        for (const impl of ['skein', 'baseline'] as const) {
+          const cell = await runCell(impl, protocol, shape, attack, conns);
+          cells.push(cell);
+          runs[impl].push(cell);
+          console.log(
+            `${cell.impl.padEnd(9)} ${protocol.padEnd(17)} ${shape.padEnd(15)} ×${String(conns).padEnd(3)} +${cell.growthMiB} MiB (${cell.growthPerConnKiB} KiB/conn naive, ${cell.heldPerConnKiB ?? '?'} KiB/conn held), ${cell.acceptedKiB} KiB accepted, probe worst ${cell.probeWorstMs} ms (${cell.probeReplies} replies)${cell.answered ? `, answered ${cell.answered}` : ''}${cell.note ? ` [${cell.note}]` : ''}`,
+          );
+        }
+      }
     }
+    const s = summarise(runs.skein);
+    const b = summarise(runs.baseline);
+    summaries.push(s, b);
+    console.log(
+      `  → ${protocol} ${shape}: skein ${s.perConnKiB} KiB/conn + ${s.fixedMiB} MiB fixed, ${s.heldPerConnKiB ?? '?'} KiB/conn held; baseline ${b.perConnKiB} KiB/conn + ${b.fixedMiB} MiB fixed, ${b.heldPerConnKiB ?? '?'} KiB/conn held`,
+    );
   }
 }
 const tls = only && !only.includes('tls' as Proto) ? [] : await tlsOutcomes();
 for (const t of tls) console.log(`${t.impl.padEnd(9)} tls ${t.case}: ${t.outcome}`);
 
+/** skein's marginal cost over the baseline's; "below" when the baseline's is at or below zero and skein's too. */
+function ratio(s: number, b: number): string {
+  if (b <= 0) return s <= Math.max(b, 0) + 16 ? '≤ baseline' : 'baseline ≈ 0';
+  return `${(s / b).toFixed(2)}×`;
+}
+
 const md = [
-  `| protocol | shape | skein KiB/conn | baseline KiB/conn | skein B per KiB sent | baseline B per KiB sent | skein probe worst ms | baseline probe worst ms | half-close answered (skein / baseline) |`,
-  '|---|---|---|---|---|---|---|---|---|',
+  `${COUNTS.join(' and ')} abusive connections per cell; per connection = slope of RSS growth between the two counts; fixed = growth at ${CONNS} − ${CONNS} × per connection; held = main-thread heap used + external after full GCs at the end of the window − before, per connection, at ${COUNTS[1]}.`,
+  '',
+  `| protocol | shape | skein KiB/conn | baseline KiB/conn | ratio | skein fixed MiB | baseline fixed MiB | skein held KiB/conn | baseline held KiB/conn | skein B per KiB sent | baseline B per KiB sent | skein probe worst ms (${COUNTS.join(' / ')}) | baseline probe worst ms (${COUNTS.join(' / ')}) | half-close answered (skein / baseline) |`,
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
-for (let i = 0; i < cells.length; i += 2) {
-  const s = cells[i]!;
-  const b = cells[i + 1]!;
-  const note = (c: Cell) => (c.note ? ` (${c.note})` : '');
+for (let i = 0; i < summaries.length; i += 2) {
+  const s = summaries[i]!;
+  const b = summaries[i + 1]!;
+  const note = (c: Summary) => (c.notes.length > 0 ? ` (${c.notes.join('; ')})` : '');
   md.push(
-    `| ${s.protocol} | ${s.shape} | ${s.growthPerConnKiB}${note(s)} | ${b.growthPerConnKiB}${note(b)} | ${s.growthPerKiBSent} | ${b.growthPerKiBSent} | ${s.probeWorstMs} | ${b.probeWorstMs} | ${s.answered ? `${s.answered} / ${b.answered}` : ''} |`,
+    `| ${s.protocol} | ${s.shape} | ${s.perConnKiB}${note(s)} | ${b.perConnKiB}${note(b)} | ${ratio(s.perConnKiB, b.perConnKiB)} | ${s.fixedMiB} | ${b.fixedMiB} | ${s.heldPerConnKiB ?? '?'} | ${b.heldPerConnKiB ?? '?'} | ${s.perKiBSent} | ${b.perKiBSent} | ${s.probeWorstMs.join(' / ')} | ${b.probeWorstMs.join(' / ')} | ${s.answered.length > 0 ? `${s.answered.join(', ')} / ${b.answered.join(', ')}` : ''} |`,
   );
 }
 if (tls.length > 0) {
@@ -390,6 +512,9 @@ if (tls.length > 0) {
 console.log(`\n${md.join('\n')}`);
 const stamp = started.toISOString().replace(/[:.]/g, '-');
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-const meta = { cores: availableParallelism(), node: process.version, loadAverageAtStart: loadavg()[0], conns: CONNS, windowMs: WINDOW_MS };
-writeFileSync(new URL(`./results/abuse-${stamp}.json`, import.meta.url), `${JSON.stringify({ bench: 'abuse', date: started.toISOString(), machine: meta, cells, tls }, null, 2)}\n`);
+const meta = { cores: availableParallelism(), node: process.version, loadAverageAtStart: loadavg()[0], loadAverageAtEnd: loadavg()[0], counts: COUNTS, rounds: ROUNDS, windowMs: WINDOW_MS };
+writeFileSync(
+  new URL(`./results/abuse-${stamp}.json`, import.meta.url),
+  `${JSON.stringify({ bench: 'abuse', date: started.toISOString(), machine: meta, summaries: summaries.map(({ runs: _, ...rest }) => rest), cells, tls }, null, 2)}\n`,
+);
 writeFileSync(new URL(`./results/abuse-${stamp}.md`, import.meta.url), `${md.join('\n')}\n`);

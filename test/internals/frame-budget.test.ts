@@ -101,6 +101,28 @@ describe('framing receivers keep to the per-connection budget', () => {
     await eventually(() => got === sent * 1024, 40_000);
   }, 60_000);
 
+  it('read no more bytes while frames are held back: a reading client pipelining tiny frames leaves them in the kernel', async () => {
+    let largest = 0;
+    let delivered = 0;
+    class Echo extends LineReceiver {
+      override lineReceived(line: Buffer): void {
+        delivered++;
+        // What the connection holds unparsed, however fast the peer sends.
+        largest = Math.max(largest, this.received.length);
+        this.sendLine(line);
+      }
+    }
+    const { peer } = await serve(new Echo());
+    let got = 0;
+    peer.on('data', (c: Buffer) => (got += c.length));
+    const lines = 512 * 1024; // 2.5 MiB of 5-byte frames: 512 times the per-turn budget
+    peer.write(Buffer.from('abc\r\n'.repeat(lines)));
+    await eventually(() => got === lines * 5, 40_000);
+    expect(delivered).toBe(lines);
+    // About one read's worth (64 KiB) plus what one budget's worth of frames leaves, never the megabytes sent.
+    expect(largest).toBeLessThanOrEqual(256 * 1024);
+  }, 60_000);
+
   it('pause reading while maxPendingReplies replies are queued, however small', async () => {
     const resolvers: Array<() => void> = [];
     class Slow extends Int16StringReceiver {

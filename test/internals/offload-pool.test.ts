@@ -198,9 +198,25 @@ describe('FairQueue', () => {
     expect(q.size).toBe(4);
     const out: string[] = [];
     for (let item = q.shift(); item; item = q.shift()) out.push(item.id);
-    expect(out).toEqual(['x1', 'y1', 'x3', 'y2']);
+    expect(out).toEqual(['x1', 'y1', 'y2', 'x3']);
     expect(q.remove(items[0]!)).toBe(false);
     expect(q.size).toBe(0);
+  });
+
+  it('serves a connection that was idle before the backlogged ones, then in turn', () => {
+    const q = new FairQueue<{ lane: object; id: string }>((item) => item.lane);
+    const lanes = [{}, {}, {}];
+    // Three backlogged connections, three tasks each, served in turns.
+    for (let i = 1; i <= 3; i++) for (const [n, lane] of lanes.entries()) q.push({ lane, id: `${n}.${i}` });
+    const out = [q.shift()!.id, q.shift()!.id, q.shift()!.id, q.shift()!.id];
+    expect(out).toEqual(['0.1', '1.1', '2.1', '0.2']);
+    // A probe arrives: it goes next, ahead of the five tasks already waiting.
+    const probe = {};
+    q.push({ lane: probe, id: 'probe' });
+    expect(q.shift()!.id).toBe('probe');
+    const rest: string[] = [];
+    for (let item = q.shift(); item; item = q.shift()) rest.push(item.id);
+    expect(rest).toEqual(['1.2', '2.2', '0.3', '1.3', '2.3']);
   });
 });
 

@@ -41,4 +41,18 @@ describe('ReceiveBuffer', () => {
     h.receive(lines.map((l) => `${l}\r\n`).join(''), { chunkSize: 7 });
     expect(kept.map((b) => b.toString())).toEqual(lines);
   });
+
+  it('keeps a small spare capacity once emptied, but lets a burst-sized one go', () => {
+    const buffer = new ReceiveBuffer();
+    const capacity = () => (buffer as unknown as { buf: Buffer }).buf.length;
+    buffer.append(Buffer.alloc(10));
+    buffer.append(Buffer.alloc(10));
+    buffer.consume(20);
+    expect(capacity()).toBeGreaterThan(0); // kept for the next small chunks
+    buffer.append(Buffer.alloc(300 * 1024));
+    buffer.append(Buffer.alloc(300 * 1024));
+    expect(capacity()).toBeGreaterThanOrEqual(600 * 1024);
+    buffer.consume(600 * 1024);
+    expect(capacity()).toBe(0); // an idle connection does not hold what one burst grew
+  });
 });

@@ -273,23 +273,46 @@ describe('closing, pings and drain', () => {
     expect(() => ws().close(1000, 'x'.repeat(124))).toThrow(WebSocketInvalidCloseError);
   });
 
-  it('pings a silent peer after pingInterval and drops it after pingTimeout (1006); a pong keeps it', () => {
+  it('pings a peer silent for pingInterval and drops it pingTimeout later (1006), each at most one sweep late; a pong keeps it', () => {
+    // One sweep per service checks every WebSocket each quarter of the shorter limit (here 1 s), not a timer per connection.
     const { h, ws } = connect({ pingInterval: 10, pingTimeout: 5 });
     h.receive(upgradeRequest());
-    h.advance(10);
-    expect(decodeServer(h.transport.value()).frames.map((f) => f.opcode)).toEqual([9]);
+    const pings = () => decodeServer(h.transport.value()).frames.filter((f) => f.opcode === 9).length;
+    const until = (done: () => boolean) => {
+      let waited = 0;
+      while (!done() && waited < 60) {
+        h.advance(0.25);
+        waited += 0.25;
+      }
+      return waited;
+    };
+    let waited = until(() => pings() === 1);
+    expect(waited).toBeGreaterThanOrEqual(10);
+    expect(waited).toBeLessThanOrEqual(11);
     h.receive(clientFrame(0xa, 'pong'));
-    h.advance(5);
-    expect(h.transport.aborted).toBe(false);
     expect(ws().events).toContain('pong:pong');
-    h.advance(10);
-    expect(decodeServer(h.transport.value()).frames.map((f) => f.opcode)).toEqual([9, 9]);
-    h.advance(4.9);
+    // The pong is the peer heard: silence counts again from there.
+    waited = until(() => pings() === 2);
+    expect(waited).toBeGreaterThanOrEqual(10);
+    expect(waited).toBeLessThanOrEqual(11.25);
     expect(h.transport.aborted).toBe(false);
-    h.advance(0.2);
-    expect(h.transport.aborted).toBe(true);
+    waited = until(() => h.transport.aborted);
+    expect(waited).toBeGreaterThanOrEqual(4.75);
+    expect(waited).toBeLessThanOrEqual(6.25);
     expect(ws().lost?.cause).toBeInstanceOf(WebSocketPingTimeoutError);
     expect(ws().lost?.closeCode).toBe(1006);
+    expect(pings()).toBe(2);
+  });
+
+  it('keeps no timer per connection for pings: one sweep per service, stopped when its last WebSocket ends', () => {
+    const factory = new WebSocketFactory({ protocol: Recorder, options: { pingInterval: 10, pingTimeout: 5 } });
+    factory.startFactory();
+    const runs = [0, 1, 2].map(() => connectProtocol(factory.buildProtocol(), { factory }));
+    const clock = runs[0]!.clock!;
+    for (const h of runs) h.receive(upgradeRequest());
+    expect(clock.getDelayedCalls()).toHaveLength(1);
+    for (const h of runs) h.connectionLost();
+    expect(clock.getDelayedCalls()).toHaveLength(0);
   });
 
   it('drain closes with 1001 (going away) after the message being handled', async () => {

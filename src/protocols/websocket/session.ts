@@ -13,6 +13,7 @@
  */
 import { asBuffer } from '../../shared/protocol/bytes.js';
 import type { DelayedCall } from '../../shared/protocol/clock.js';
+import type { Sweep } from '../../shared/protocol/sweep.js';
 import {
   WebSocketClosed,
   WebSocketCloseTimeoutError,
@@ -99,10 +100,12 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
   private failure: (SkeinError & { closeCode: number }) | undefined;
   private timedOut: SkeinError | undefined;
   private closeTimer: DelayedCall | undefined;
-  // Liveness: a flag per chunk, checked by a timer per interval (no clock read per chunk).
+  // Liveness: a flag per chunk (no clock read per chunk), checked by the service's ping sweep (no timer per connection).
   private heard = false;
-  private pinged = false;
-  private pingTimer: DelayedCall | undefined;
+  /** Sweep seconds since which the peer has been silent (as far as the sweep saw). */
+  private quietSince = 0;
+  /** Sweep seconds of the ping sent to a silent peer; -1: none outstanding. */
+  private pingedAt = -1;
   // Drain: close 1001 once the messages being handled are done.
   private inFlight = 0;
   private draining = false;
@@ -114,6 +117,8 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     readonly outer: Protocol,
     private readonly options: WebSocketOptions,
     private readonly deflate: PerMessageDeflate | undefined,
+    /** The service's ping sweep (absent when `pingInterval` is 0). */
+    private readonly sweep?: Sweep<WebSocketSession>,
   ) {
     this.parser = new FrameParser(this, { maxMessageBytes: options.maxMessageBytes, expectMasked: true, rsv1Allowed: deflate !== undefined });
   }
@@ -123,10 +128,13 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     return this.state === OPEN;
   }
 
-  /** Starts the session: counts it, arms the ping timer, calls `connectionMade`. */
+  /** Starts the session: counts it, joins the ping sweep, calls `connectionMade`. */
   open(): void {
     meterOf(this.outer)?.sessionOpened();
-    if (this.options.pingInterval > 0) this.armPing(this.options.pingInterval);
+    if (this.sweep) {
+      this.quietSince = this.sweep.now();
+      this.sweep.add(this);
+    }
     this.settle(this.hooks.connectionMade());
   }
 
@@ -270,7 +278,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     this.lost = true;
     this.state = CLOSED;
     this.closeTimer?.cancel();
-    this.pingTimer?.cancel();
+    this.sweep?.delete(this);
     this.parser.stop();
     this.fragments = [];
     this.deflate?.close();
@@ -326,7 +334,6 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
       return;
     }
     if (opcode === OP_PONG) {
-      this.pinged = false;
       this.hooks.pongReceived(payload);
       return;
     }
@@ -380,23 +387,29 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     });
   }
 
-  /** A fired call cannot be reset (Twisted's rule): each check schedules the next. */
-  private armPing(seconds: number): void {
-    this.pingTimer = this.hooks.callLater(seconds, () => this.checkAlive());
-  }
-
-  /** Runs every `pingInterval` (then `pingTimeout` after a ping): ping a silent peer, drop one that stays silent. */
-  private checkAlive(): void {
+  /**
+   * @internal Called by the ping sweep (every quarter of the shorter of `pingInterval` and `pingTimeout`,
+   * at most 1 s) with its clock's seconds: pings a peer silent for `pingInterval`, drops one silent for
+   * `pingTimeout` after that ping (or, once closing, for `pingInterval`). Silence is counted from the
+   * sweep that last saw bytes, so each limit acts no earlier than set and at most one sweep later.
+   */
+  checkAlive(now: number): void {
     if (this.lost) return;
     if (this.heard) {
       this.heard = false;
-      this.pinged = false;
-      return this.armPing(this.options.pingInterval);
+      this.quietSince = now;
+      this.pingedAt = -1;
+      return;
     }
-    if (!this.pinged && this.state === OPEN) {
-      this.pinged = true;
-      this.outer.transport.write(encodeControl(OP_PING, EMPTY));
-      return this.armPing(this.options.pingTimeout);
+    if (this.pingedAt < 0) {
+      if (now - this.quietSince < this.options.pingInterval) return;
+      if (this.state === OPEN) {
+        this.pingedAt = now;
+        this.outer.transport.write(encodeControl(OP_PING, EMPTY));
+        return;
+      }
+    } else if (now - this.pingedAt < this.options.pingTimeout) {
+      return;
     }
     this.timedOut = new WebSocketPingTimeoutError(`the peer sent nothing for ${this.options.pingInterval + this.options.pingTimeout} s, not even a pong`);
     meterOf(this.outer)?.protocolError(this.timedOut.code);

@@ -222,8 +222,9 @@ export class SocketTransport implements Transport, FrameFlow {
   resumeReading(reason: string): void {
     if (!this.pauseReasons.delete(reason)) return;
     if (this.pauseReasons.size === 0 && !this.socket.destroyed) {
-      this.socket.resume();
+      // Frames held back go first; the socket reads again once none are left (see redeliverNow).
       if (this.redeliver) setImmediate(redeliverHeld, this);
+      else this.socket.resume();
     }
   }
 
@@ -231,9 +232,16 @@ export class SocketTransport implements Transport, FrameFlow {
     return this.pauseReasons.size > 0;
   }
 
+  /**
+   * Asks for the held-back frames' turn. The socket reads nothing more until
+   * they are delivered: a client that sends frames faster than the per-turn
+   * budget delivers them (tiny frames, read replies) fills the kernel's buffers,
+   * not ours.
+   */
   redeliverWhenReadable(): void {
     if (this.redeliver) return;
     this.redeliver = true;
+    if (!this.socket.isPaused()) this.socket.pause();
     if (this.pauseReasons.size === 0) setImmediate(redeliverHeld, this);
   }
 
@@ -244,6 +252,8 @@ export class SocketTransport implements Transport, FrameFlow {
     this.redeliver = false;
     if (this.socket.destroyed) return;
     this.deliver?.(EMPTY);
+    // Every held frame delivered (none asked for another turn) and nothing else pausing: read again.
+    if (!this.redeliver && this.pauseReasons.size === 0 && !this.socket.destroyed) this.socket.resume();
   }
 
   /** Reasons reading is paused for, for tests and debugging. */

@@ -8,3 +8,11 @@ export function asBuffer<T>(value: T): Exclude<T, Uint8Array> | Buffer {
     | Exclude<T, Uint8Array>
     | Buffer;
 }
+
+/**
+ * Offload payloads and results that are bytes, from this size up, cross to and
+ * from a pool thread as one copy moved (transferred) rather than
+ * structured-cloned (copied twice): an offloaded 64 KiB read costs one copy
+ * each way, not two.
+ */
+export const MOVE_AT_LEAST = 4096;

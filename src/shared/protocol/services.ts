@@ -62,6 +62,8 @@ export interface FrameFlow extends PausableReading {
    * later turn of the event loop once reading is no longer paused: the
    * receiver then delivers the frames it held back. Calls through the same
    * path as a read (one dispatch, failures handled), never synchronously.
+   * No more bytes are read from the peer until a delivery ends without asking
+   * again, so held-back frames never pile up behind new reads.
    */
   redeliverWhenReadable(): void;
 }

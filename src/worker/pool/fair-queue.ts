@@ -1,14 +1,35 @@
-import { Fifo } from './fifo.js';
-
 /**
- * Tasks waiting for room in the pool queue, served round-robin between their
- * connections (first in, first out within one connection). A client that
- * pipelines a thousand requests in one read must not make every other
- * connection wait behind all of them.
+ * Tasks waiting for room in the pool queue, served fairly between their
+ * connections (first in, first out within one connection), with a head start
+ * for a connection that was idle: start-time fair queuing, as a CPU scheduler
+ * treats a task that slept.
+ *
+ * Each connection has a virtual time that grows by one per task it pushes; a
+ * task's tag is its connection's virtual time when it is pushed, and the task
+ * with the smallest tag is served next (ties: the oldest). A connection that
+ * was idle starts one step before the tag last served, so its task goes ahead
+ * of every backlogged connection's. Backlogged connections take turns
+ * (round-robin), and a client that pipelines a thousand requests in one read
+ * makes no other connection wait behind all of them; a connection that sends
+ * one request at a time (a probe, an interactive client) waits for about one
+ * task in the queue instead of one per abusive connection.
  */
+interface Entry<T> {
+  readonly item: T;
+  readonly tag: number;
+  readonly seq: number;
+  removed: boolean;
+}
+
 export class FairQueue<T extends object> {
-  /** One lane per key; Map order is the round-robin order (a served lane moves to the back). */
-  private readonly lanes = new Map<object, Fifo<T>>();
+  /** A binary min-heap of entries by (tag, seq); removed entries are skipped lazily. */
+  private readonly heap: Array<Entry<T>> = [];
+  private readonly entries = new WeakMap<T, Entry<T>>();
+  /** The next virtual time of each connection (a weak map: a lost connection takes its entry with it). */
+  private readonly next = new WeakMap<object, number>();
+  /** The tag last served. */
+  private now = 0;
+  private seq = 0;
   private count = 0;
 
   constructor(private readonly keyOf: (item: T) => object) {}
@@ -19,31 +40,75 @@ export class FairQueue<T extends object> {
 
   push(item: T): void {
     const key = this.keyOf(item);
-    let lane = this.lanes.get(key);
-    if (!lane) this.lanes.set(key, (lane = new Fifo<T>()));
-    lane.push(item);
+    const tag = Math.max(this.next.get(key) ?? -Infinity, this.now - 1);
+    this.next.set(key, tag + 1);
+    const entry: Entry<T> = { item, tag, seq: this.seq++, removed: false };
+    this.entries.set(item, entry);
+    this.heap.push(entry);
+    this.up(this.heap.length - 1);
     this.count++;
   }
 
-  /** The oldest item of the next lane in turn. */
+  /** The waiting task with the smallest tag. */
   shift(): T | undefined {
-    const next = this.lanes.entries().next();
-    if (next.done) return undefined;
-    const [key, lane] = next.value;
-    const item = lane.shift()!;
-    this.count--;
-    this.lanes.delete(key);
-    if (lane.size > 0) this.lanes.set(key, lane);
-    return item;
+    for (let entry = this.pop(); entry; entry = this.pop()) {
+      if (entry.removed) continue;
+      this.entries.delete(entry.item);
+      this.count--;
+      this.now = entry.tag;
+      return entry.item;
+    }
+    return undefined;
   }
 
   /** Removes `item`; false if it is not here. */
   remove(item: T): boolean {
-    const key = this.keyOf(item);
-    const lane = this.lanes.get(key);
-    if (!lane?.remove(item)) return false;
+    const entry = this.entries.get(item);
+    if (!entry) return false;
+    this.entries.delete(item);
+    entry.removed = true;
     this.count--;
-    if (lane.size === 0) this.lanes.delete(key);
+    // Nothing live left: drop the removed entries at once rather than on later shifts.
+    if (this.count === 0) this.heap.length = 0;
     return true;
+  }
+
+  private pop(): Entry<T> | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last) {
+      heap[0] = last;
+      this.down(0);
+    }
+    return top;
+  }
+
+  private less(a: Entry<T>, b: Entry<T>): boolean {
+    return a.tag < b.tag || (a.tag === b.tag && a.seq < b.seq);
+  }
+
+  private up(i: number): void {
+    const heap = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(heap[i]!, heap[parent]!)) return;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && this.less(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && this.less(heap[r]!, heap[m]!)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+      i = m;
+    }
   }
 }

@@ -45,8 +45,10 @@ interface Task {
  * - waiting (policy `pause`): tasks that found the queue full. Their
  *   connections stop reading until the tasks move into the queue, so this
  *   holds at most what those connections had already read.
- * The queue is first in, first out; waiting tasks enter it round-robin by
- * connection (in order within one), so one deep pipeline cannot starve the rest.
+ * The queue is first in, first out; waiting tasks enter it fairly by
+ * connection (in turn, in order within one, see fair-queue.ts), so one deep
+ * pipeline cannot starve the rest, and a connection that was idle goes ahead
+ * of the backlogged ones: it waits for the queue, not for every abusive client.
  */
 export class OffloadPool {
   private readonly threads: PoolThreads;

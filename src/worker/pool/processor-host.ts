@@ -6,11 +6,12 @@
  * thread boundary and are rebuilt typed in the worker.
  */
 import { threadId, workerData } from 'node:worker_threads';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { NoProcessorError, OffloadCancelledError, serializeError, type SerializedError } from '../../shared/protocol/errors.js';
 import type { ProcessorContext } from '../../shared/protocol/services.js';
 import { claimSlot, lowerSlot, signalFromSlot } from './abort-flag.js';
 import { importModule } from '../../shared/config/loader.js';
-import { asBuffer } from '../../shared/protocol/bytes.js';
+import { asBuffer, MOVE_AT_LEAST } from '../../shared/protocol/bytes.js';
 
 /** What the pool sends a thread. */
 export interface ProcessorTask {
@@ -65,6 +66,12 @@ export default async function runProcessor({ processors, task, payload, slot }: 
       throw new NoProcessorError(`processor '${task}' is not a function exported by ${processors}`);
     }
     const value: unknown = await (fn as Processor)(asBuffer(payload), context);
+    // A large binary result goes back as one copy moved, not structured-cloned (two copies);
+    // the copy leaves the processor's own buffer untouched (it may keep and reuse it).
+    if (value instanceof Uint8Array && value.byteLength >= MOVE_AT_LEAST) {
+      const copy = new Uint8Array(value);
+      return move({ [transferableSymbol]: [copy.buffer], [valueSymbol]: { ok: true, value: copy, threadId } }) as unknown as ProcessorResult;
+    }
     return { ok: true, value, threadId };
   } catch (error) {
     return { ok: false, error: serializeError(error) };

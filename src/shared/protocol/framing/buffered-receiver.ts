@@ -11,9 +11,6 @@ import type { Factory, ProtocolFactory } from '../factory.js';
  */
 export const FRAMES_PER_TURN = 1024;
 
-/** Why reading is paused while frames wait for the next turn. */
-const FRAME_BUDGET = 'frame-budget';
-
 /**
  * What every framing receiver shares: received bytes go into one growing
  * buffer, and `parseFrames` delivers the complete frames in it. A frame
@@ -25,7 +22,7 @@ const FRAME_BUDGET = 'frame-budget';
  * while reading is paused (unsent output above the high-water mark, a full
  * pool queue, `maxPendingReplies` replies queued, the protocol paused), and
  * after {@link FRAMES_PER_TURN} frames in one delivery; they are delivered when
- * reading resumes. So a client that sends many tiny frames and reads nothing
+ * reading resumes, and the socket reads no more bytes until they are. So a client that sends many tiny frames and reads nothing
  * makes the worker hold about the high-water mark of output plus what it sent
  * (never an object per frame), and a half-closed client's frames are all
  * answered before the connection closes.
@@ -80,12 +77,7 @@ export abstract class BufferedReceiver<F extends ProtocolFactory = Factory> exte
 
   #waitForTurn(): void {
     const transport = this.transport;
-    if (!hasFrameFlow(transport) || !this.connected) return;
-    if (!transport.readingPaused) {
-      // Only the frame budget stops us: read nothing more until the next turn.
-      transport.pauseReading(FRAME_BUDGET);
-      setImmediate(() => transport.resumeReading(FRAME_BUDGET));
-    }
-    transport.redeliverWhenReadable();
+    // The transport reads nothing more until the held frames are delivered (on a later turn, once no pause holds).
+    if (hasFrameFlow(transport) && this.connected) transport.redeliverWhenReadable();
   }
 }

@@ -2,6 +2,7 @@ const EMPTY = Buffer.alloc(0);
 const MIN_CAPACITY = 4096; // bytes: the first owned buffer, so tiny chunks do not reallocate often
 const SMALL_CHUNK = 512; // bytes: copied into spare capacity rather than kept by reference (saves an allocation later)
 const MAX_RESERVE = 1024 * 1024; // bytes: a peer's length prefix alone never makes us allocate more
+const KEEP_CAPACITY = 64 * 1024; // bytes: an emptied owned buffer larger than this is released
 
 /**
  * The bytes a framing protocol has received but not yet parsed.
@@ -61,8 +62,9 @@ export class ReceiveBuffer {
   /** Drops the first `n` unparsed bytes (they were parsed). */
   consume(n: number): void {
     this.start += n;
-    // An owned buffer keeps its spare capacity for the next small chunks; a borrowed one is let go.
-    if (this.start >= this.end && !this.owned) this.clear();
+    // An owned buffer keeps its spare capacity for the next small chunks (up to KEEP_CAPACITY: an idle
+    // connection does not hold what one burst grew); a borrowed one is let go.
+    if (this.start >= this.end && (!this.owned || this.buf.length > KEEP_CAPACITY)) this.clear();
   }
 
   /** Returns every unparsed byte and empties the buffer. */
