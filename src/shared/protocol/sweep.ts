@@ -5,8 +5,7 @@ import type { Clock, DelayedCall } from './clock.js';
  * holds every `interval` seconds of its clock (a fake clock drives it in
  * tests), and the visitor compares what changed since its last visit. A
  * timeout fires no earlier than its limit and at most one interval later.
- * The timer runs only while the sweep holds something (it stops at the
- * first visit that finds nothing).
+ * The timer runs only while the sweep holds something.
  */
 export class Sweep<T> {
   private readonly items = new Set<T>();
@@ -32,12 +31,10 @@ export class Sweep<T> {
     this.call ??= this.clock().callLater(this.interval, () => this.run());
   }
 
-  /**
-   * Stops visiting `item`. The timer is not cancelled here: it stops at its next visit if nothing
-   * is left, so connections that come and go one at a time do not create a timer each.
-   */
+  /** Stops visiting `item` (and stops the timer when nothing is left). */
   delete(item: T): void {
     this.items.delete(item);
+    if (this.items.size === 0) this.stop();
   }
 
   /** Stops the timer; a later `add` starts it again. */
