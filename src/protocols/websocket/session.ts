@@ -15,6 +15,7 @@ import { asBuffer } from '../../shared/protocol/bytes.js';
 import type { DelayedCall } from '../../shared/protocol/clock.js';
 import type { Sweep } from '../../shared/protocol/sweep.js';
 import {
+  InvalidStateError,
   WebSocketClosed,
   WebSocketCloseTimeoutError,
   WebSocketInvalidCloseError,
@@ -53,6 +54,11 @@ import { isUtf8, Utf8Stream } from './utf8.js';
 export interface SessionHooks {
   connectionMade(): void | Promise<void>;
   messageReceived(data: Buffer, isBinary: boolean): void | Promise<void>;
+  /** True: messages arrive in pieces (`messageStarted`, `messageChunk`, `messageEnded`), not to `messageReceived`. */
+  readonly streamMessages: boolean;
+  messageStarted(isBinary: boolean): void;
+  messageChunk(data: Buffer): void;
+  messageEnded(): void | Promise<void>;
   pongReceived(data: Buffer): void;
   connectionLost(reason: WebSocketClosed): void | Promise<void>;
   frameReceived(): void;
@@ -93,6 +99,11 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
   private compressed = false;
   private fragments: Buffer[] = [];
   private utf8: Utf8Stream | undefined;
+  /** Streaming: the frame being read has more pieces to come. */
+  private midFrame = false;
+  /** The message being sent in pieces, and the opcode of its next frame. */
+  private writer: MessageWriter | undefined;
+  private writerOpcode = 0;
   // Closing.
   private sentClose = false;
   private receivedCode: number | undefined;
@@ -120,7 +131,12 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     /** The service's ping sweep (absent when `pingInterval` is 0). */
     private readonly sweep?: Sweep<WebSocketSession>,
   ) {
-    this.parser = new FrameParser(this, { maxMessageBytes: options.maxMessageBytes, expectMasked: true, rsv1Allowed: deflate !== undefined });
+    this.parser = new FrameParser(this, {
+      maxMessageBytes: options.maxMessageBytes,
+      expectMasked: true,
+      rsv1Allowed: deflate !== undefined,
+      streamData: hooks.streamMessages === true,
+    });
   }
 
   /** True while messages may be sent (after open, before Close). */
@@ -183,6 +199,47 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     this.deliver(data, !text);
   }
 
+  /**
+   * @internal Streaming: a piece of a data frame. Uncompressed messages go to the protocol as they
+   * arrive (text checked piece by piece); a compressed one is reassembled (up to `maxMessageBytes`),
+   * decompressed, and handed over as one piece.
+   */
+  framePiece(opcode: number, fin: boolean, rsv1: boolean, piece: Buffer, frameEnd: boolean): void {
+    if (this.state !== OPEN) return;
+    if (!this.midFrame && opcode !== OP_CONTINUATION) {
+      this.messageOpcode = opcode;
+      this.compressed = rsv1;
+      if (!rsv1) this.hooks.messageStarted(opcode === OP_BINARY);
+    }
+    this.midFrame = !frameEnd;
+    const text = this.messageOpcode === OP_TEXT;
+    const last = fin && frameEnd;
+    if (this.compressed) {
+      this.fragments.push(piece);
+      if (!last) return;
+      const pieces = this.fragments;
+      this.fragments = [];
+      let data: Buffer;
+      try {
+        data = this.deflate!.decompress(pieces, this.options.maxMessageBytes);
+      } catch (error) {
+        return this.fail(error as SkeinError & { closeCode: number });
+      }
+      if (text && !isUtf8(data)) return this.fail(new WebSocketInvalidPayloadError('text message is not valid UTF-8'));
+      this.hooks.messageStarted(!text);
+      if (this.state !== OPEN) return;
+      this.hooks.messageChunk(data);
+    } else {
+      if (text && !(this.utf8 ??= new Utf8Stream()).push(piece)) return this.fail(new WebSocketInvalidPayloadError('text message is not valid UTF-8'));
+      if (piece.length > 0) this.hooks.messageChunk(piece);
+      if (!last) return;
+      if (text && !this.utf8!.end()) return this.fail(new WebSocketInvalidPayloadError('text message ends inside a UTF-8 sequence'));
+    }
+    if (this.state !== OPEN) return;
+    this.hooks.frameReceived();
+    this.settle(this.hooks.messageEnded());
+  }
+
   /** @internal */
   fail(error: SkeinError): void {
     this.failWith(error as SkeinError & { closeCode: number });
@@ -193,6 +250,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
   /** Sends one message; returns false (and sends nothing) once the session is closing. */
   send(data: Buffer | Uint8Array | string, options: SendOptions = {}): boolean {
     if (this.state !== OPEN) return false;
+    if (this.writer) throw new InvalidStateError('a message is being sent in pieces: end it before sending another');
     const isString = typeof data === 'string';
     const opcode = (options.binary ?? !isString) ? OP_BINARY : OP_TEXT;
     const transport = this.outer.transport;
@@ -222,6 +280,32 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
       transport.writeSequence(frames);
     }
     meterOf(this.outer)?.sent();
+    return true;
+  }
+
+  /**
+   * Starts a message sent in pieces: each `write` of the returned writer is one frame, `end` sends the
+   * last. Not compressed. Pings and Close may go out between its frames; other messages may not.
+   * @throws InvalidStateError while another message is being sent in pieces.
+   */
+  beginMessage(binary: boolean): MessageWriter {
+    if (this.writer) throw new InvalidStateError('a message is already being sent in pieces: end it first');
+    this.writerOpcode = binary ? OP_BINARY : OP_TEXT;
+    return (this.writer = new MessageWriter(this));
+  }
+
+  /** @internal One frame of the message `writer` sends; false (nothing sent) once closing or after its end. */
+  writePiece(writer: MessageWriter, data: Buffer | Uint8Array | string, fin: boolean): boolean {
+    if (this.writer !== writer) return false;
+    if (fin) this.writer = undefined;
+    if (this.state !== OPEN) return false;
+    const payload = typeof data === 'string' ? Buffer.from(data) : asBuffer(data);
+    if (payload.length === 0 && !fin) return true;
+    const frame = encodeFrame(this.writerOpcode, payload, fin, false);
+    this.writerOpcode = OP_CONTINUATION;
+    if (Array.isArray(frame)) this.outer.transport.writeSequence(frame);
+    else this.outer.transport.write(frame);
+    if (fin) meterOf(this.outer)?.sent();
     return true;
   }
 
@@ -414,5 +498,25 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     this.timedOut = new WebSocketPingTimeoutError(`the peer sent nothing for ${this.options.pingInterval + this.options.pingTimeout} s, not even a pong`);
     meterOf(this.outer)?.protocolError(this.timedOut.code);
     this.outer.transport.abortConnection();
+  }
+}
+
+/**
+ * A message sent in pieces ({@link WebSocketProtocol.beginMessage}): each `write` goes out at once as one
+ * frame, `end` sends the last frame. Nothing is buffered; a protocol that streams much should register a
+ * producer on its transport to hear when the peer does not read.
+ */
+export class MessageWriter {
+  /** @internal */
+  constructor(private readonly session: WebSocketSession) {}
+
+  /** Sends `data` as the message's next frame (an empty write sends nothing); false once the WebSocket is closing or the message ended. */
+  write(data: Buffer | Uint8Array | string): boolean {
+    return this.session.writePiece(this, data, false);
+  }
+
+  /** Sends the last frame (with `data`, or empty) and ends the message; false once the WebSocket is closing or it already ended. */
+  end(data: Buffer | Uint8Array | string = EMPTY): boolean {
+    return this.session.writePiece(this, data, true);
   }
 }
