@@ -7,8 +7,12 @@
  *
  * 1. Echo throughput: bench/native/ws-load.c (C, one thread, closed loop, masked text messages of
  *    --payload bytes, --depths messages in flight per connection) against each server in turn;
- *    messages/s, p50/p99, the generator's CPU and the servers' CPU over each window. The ratio is
- *    the median of the per-round skein/ws ratios (each round runs both, order alternating).
+ *    messages/s, p50/p99, the generator's CPU and the servers' CPU over each window, split into
+ *    user and kernel µs per message. The ratio is the median of the per-round skein/ws ratios (each
+ *    round runs every server, order rotating). A third server, the node:net floor
+ *    (bench/baselines/net-ws-floor.mjs: a canned 101 and an unmasking echo, no WebSocket rules, not
+ *    a WebSocket server), shows what node:net itself costs: floor/ws bounds what any server on
+ *    node:net can reach against ws on this machine (--no-floor leaves it out).
  * 2. Idle connections: --idle upgraded WebSockets held open (ws-load -i) on ONE worker; that
  *    worker's RSS before and while they are open.
  * 3. permessage-deflate: --deflate-connections ws clients (in this process) each exchange one
@@ -24,7 +28,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { cpuSeconds, readyLine, ROOT, rssBytes, server, startSkein, type BenchServer } from './lib/proc.js';
+import { cpuTimes, readyLine, ROOT, rssBytes, server, startSkein, type BenchServer } from './lib/proc.js';
 import { median, MiB, round } from './lib/stats.js';
 import { buildWsLoad, runWsLoad, type WsLoadResult } from './lib/ws-load.js';
 
@@ -39,6 +43,7 @@ const { values } = parseArgs({
     payload: { type: 'string', default: '32' },
     idle: { type: 'string', default: '10000' },
     'deflate-connections': { type: 'string', default: '500' },
+    'no-floor': { type: 'boolean', default: false },
   },
 });
 const WORKERS = Number(values.workers);
@@ -51,6 +56,7 @@ const PAYLOAD = Number(values.payload);
 const IDLE = Number(values.idle);
 const DEFLATE_CONNECTIONS = Number(values['deflate-connections']);
 const BASELINE = join(ROOT, 'bench', 'baselines', 'ws-cluster.mjs');
+const FLOOR = join(ROOT, 'bench', 'baselines', 'net-ws-floor.mjs');
 
 async function startWsBaseline(workers: number, deflate = false): Promise<BenchServer> {
   const child = spawn(process.execPath, [BASELINE, '--port', '0', '--workers', String(workers), ...(deflate ? ['--deflate'] : [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,21 +67,45 @@ async function startWsBaseline(workers: number, deflate = false): Promise<BenchS
   return server(`ws on node:http, node:cluster ×${workers}${deflate ? ', permessage-deflate' : ''}`, child, ready.port, ready.pids.slice(1));
 }
 
-const serverCpu = (s: BenchServer) => s.allPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+async function startFloor(workers: number): Promise<BenchServer> {
+  const child = spawn(process.execPath, [FLOOR, '--port', '0', '--workers', String(workers)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ready = await readyLine(child, (line) => {
+    const parsed = JSON.parse(line) as { port?: number; pids?: number[] };
+    return parsed.port ? (parsed as { port: number; pids: number[] }) : undefined;
+  });
+  return server(`node:net floor ×${workers}`, child, ready.port, ready.pids.slice(1));
+}
+
+/** User and kernel CPU seconds of every process of `s`. */
+function serverCpu(s: BenchServer): { user: number; system: number } {
+  const total = { user: 0, system: 0 };
+  for (const pid of s.allPids) {
+    const t = cpuTimes(pid);
+    total.user += t.user;
+    total.system += t.system;
+  }
+  return total;
+}
+
+type ServerName = 'skein' | 'ws' | 'floor';
 
 interface Cell {
-  server: 'skein' | 'ws';
+  server: ServerName;
   depth: number;
   round: number;
   load: WsLoadResult;
   /** Server CPU over the window, in cores. */
   serverCores: number;
+  /** Server CPU per echoed message over the window, in µs: user space and kernel. */
+  userUs: number;
+  systemUs: number;
 }
 
-async function measure(s: BenchServer, depth: number): Promise<{ load: WsLoadResult; serverCores: number }> {
-  let cpuAt = 0;
+async function measure(s: BenchServer, depth: number): Promise<Omit<Cell, 'server' | 'depth' | 'round'>> {
+  let cpuAt = { user: 0, system: 0 };
+  let cpuEnd = { user: Number.NaN, system: Number.NaN };
   let startedAt = 0;
-  let cores = Number.NaN;
+  let elapsed = Number.NaN;
   const load = await runWsLoad(
     { port: s.port, connections: CONNECTIONS, depth, seconds: SECONDS, warmup: WARMUP, payload: PAYLOAD },
     {
@@ -84,31 +114,38 @@ async function measure(s: BenchServer, depth: number): Promise<{ load: WsLoadRes
         startedAt = performance.now();
       },
       onFinished: () => {
-        cores = (serverCpu(s) - cpuAt) / ((performance.now() - startedAt) / 1000);
+        cpuEnd = serverCpu(s);
+        elapsed = (performance.now() - startedAt) / 1000;
       },
     },
   );
-  return { load, serverCores: cores };
+  const user = cpuEnd.user - cpuAt.user;
+  const system = cpuEnd.system - cpuAt.system;
+  const messages = load.throughput * elapsed;
+  return { load, serverCores: (user + system) / elapsed, userUs: (user * 1e6) / messages, systemUs: (system * 1e6) / messages };
 }
 
 async function throughput(): Promise<Cell[]> {
-  const skein = await startSkein('ws-echo', WORKERS);
-  const ws = await startWsBaseline(WORKERS);
+  const servers: Array<[ServerName, BenchServer]> = [
+    ['skein', await startSkein('ws-echo', WORKERS)],
+    ['ws', await startWsBaseline(WORKERS)],
+    ...(values['no-floor'] ? [] : [['floor', await startFloor(WORKERS)] as [ServerName, BenchServer]]),
+  ];
   const cells: Cell[] = [];
   try {
     for (const depth of DEPTHS) {
-      for (let round = 0; round < ROUNDS; round++) {
-        const order: Array<['skein' | 'ws', BenchServer]> = round % 2 === 0 ? [['skein', skein], ['ws', ws]] : [['ws', ws], ['skein', skein]];
+      for (let r = 0; r < ROUNDS; r++) {
+        // Each round runs every server; the order rotates so that none is always first (or always after another).
+        const order = servers.map((_, i) => servers[(i + r) % servers.length]!);
         for (const [name, s] of order) {
           const m = await measure(s, depth);
-          cells.push({ server: name, depth, round, ...m });
-          process.stderr.write(`  depth ${depth} round ${round + 1}/${ROUNDS} ${name}: ${Math.round(m.load.throughput)} msg/s, errors ${m.load.errors}\n`);
+          cells.push({ server: name, depth, round: r, ...m });
+          process.stderr.write(`  depth ${depth} round ${r + 1}/${ROUNDS} ${name}: ${Math.round(m.load.throughput)} msg/s, ${round(m.userUs, 2)} + ${round(m.systemUs, 2)} µs/msg, errors ${m.load.errors}\n`);
         }
       }
     }
   } finally {
-    await skein.stop();
-    await ws.stop();
+    for (const [, s] of servers) await s.stop();
   }
   return cells;
 }
@@ -170,19 +207,23 @@ async function main(): Promise<void> {
   process.stderr.write(`bench:ws on ${machine}\n1. echo throughput (${ROUNDS} rounds × ${SECONDS} s per server and depth, ${CONNECTIONS} connections, ${PAYLOAD}-byte text messages)\n`);
   const cells = await throughput();
 
+  const names: ServerName[] = values['no-floor'] ? ['skein', 'ws'] : ['skein', 'ws', 'floor'];
+  const label: Record<ServerName, string> = { skein: `skein ws-echo ×${WORKERS}`, ws: `ws on node:http ×${WORKERS}`, floor: `node:net floor ×${WORKERS} (not a WebSocket server)` };
   const summary = DEPTHS.flatMap((depth) => {
     const of = (name: string) => cells.filter((c) => c.depth === depth && c.server === name);
-    const ratios = Array.from({ length: ROUNDS }, (_, r) => {
-      const a = cells.find((c) => c.depth === depth && c.round === r && c.server === 'skein')!;
-      const b = cells.find((c) => c.depth === depth && c.round === r && c.server === 'ws')!;
-      return a.load.throughput / b.load.throughput;
-    });
-    return (['skein', 'ws'] as const).map((name) => {
+    const ratiosOf = (name: ServerName) =>
+      Array.from({ length: ROUNDS }, (_, r) => {
+        const a = cells.find((c) => c.depth === depth && c.round === r && c.server === name)!;
+        const b = cells.find((c) => c.depth === depth && c.round === r && c.server === 'ws')!;
+        return a.load.throughput / b.load.throughput;
+      });
+    return names.map((name) => {
       const rows = of(name);
       const tput = median(rows.map((c) => c.load.throughput));
       const cores = median(rows.map((c) => c.serverCores));
+      const ratios = name === 'ws' ? [] : ratiosOf(name);
       return {
-        server: name === 'skein' ? `skein ws-echo ×${WORKERS}` : `ws on node:http ×${WORKERS}`,
+        server: label[name],
         depth,
         'msg/s (median)': Math.round(tput),
         'min–max': `${Math.round(Math.min(...rows.map((c) => c.load.throughput)))}–${Math.round(Math.max(...rows.map((c) => c.load.throughput)))}`,
@@ -190,10 +231,11 @@ async function main(): Promise<void> {
         'p99 ms': round(median(rows.map((c) => c.load.latencyUs.p99)) / 1000, 2),
         'server CPU (cores)': round(cores, 2),
         'msg per server CPU-s': Math.round(tput / cores),
+        'server µs/msg user + kernel': `${round(median(rows.map((c) => c.userUs)), 2)} + ${round(median(rows.map((c) => c.systemUs)), 2)}`,
         'generator CPU (% of a core)': round(median(rows.map((c) => c.load.cpu.percent)), 1),
         errors: rows.reduce((n, c) => n + c.load.errors, 0),
-        'skein/ws (paired median)': name === 'skein' ? round(median(ratios), 2) : '',
-        'per-round ratios': name === 'skein' ? ratios.map((r) => round(r, 2)).join(' ') : '',
+        '/ws (paired median)': ratios.length > 0 ? round(median(ratios), 2) : '',
+        'per-round ratios': ratios.map((r) => round(r, 2)).join(' '),
       };
     });
   });

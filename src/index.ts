@@ -38,6 +38,7 @@ export {
   type WebSocketOptions,
   type PerMessageDeflateOptions,
   type SendOptions,
+  type MessageWriter,
   type UpgradeAnswer,
   type UpgradeAcceptance,
   type UpgradeRefusal,

@@ -129,12 +129,18 @@ const CLOCK_TICKS = 100; // USER_HZ on Linux (getconf CLK_TCK)
 
 /** User + system CPU seconds used so far by `pid` (from /proc/PID/stat). */
 export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
+}
+
+/** User and system (kernel) CPU seconds used so far by `pid` (from /proc/PID/stat; 0 once it is gone). */
+export function cpuTimes(pid: number): { user: number; system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
 }
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { HttpRequest } from '../../src/protocols/http/request.js';
 import { WebSocketFactory } from '../../src/protocols/websocket/factory.js';
 import { WebSocketProtocol } from '../../src/protocols/websocket/protocol.js';
-import { WebSocketClosed, WebSocketCloseTimeoutError, WebSocketInvalidCloseError, WebSocketPingTimeoutError } from '../../src/shared/protocol/errors.js';
+import { InvalidStateError, WebSocketClosed, WebSocketCloseTimeoutError, WebSocketInvalidCloseError, WebSocketPingTimeoutError } from '../../src/shared/protocol/errors.js';
 import { connectProtocol } from '../../src/testing.js';
 import { ACCEPT, clientClose, clientFrame, closeCodeOf, decodeServer, upgradeRequest } from '../helpers/websocket.js';
 
@@ -273,23 +273,46 @@ describe('closing, pings and drain', () => {
     expect(() => ws().close(1000, 'x'.repeat(124))).toThrow(WebSocketInvalidCloseError);
   });
 
-  it('pings a silent peer after pingInterval and drops it after pingTimeout (1006); a pong keeps it', () => {
+  it('pings a peer silent for pingInterval and drops it pingTimeout later (1006), each at most one sweep late; a pong keeps it', () => {
+    // One sweep per service checks every WebSocket each quarter of the shorter limit (here 1 s), not a timer per connection.
     const { h, ws } = connect({ pingInterval: 10, pingTimeout: 5 });
     h.receive(upgradeRequest());
-    h.advance(10);
-    expect(decodeServer(h.transport.value()).frames.map((f) => f.opcode)).toEqual([9]);
+    const pings = () => decodeServer(h.transport.value()).frames.filter((f) => f.opcode === 9).length;
+    const until = (done: () => boolean) => {
+      let waited = 0;
+      while (!done() && waited < 60) {
+        h.advance(0.25);
+        waited += 0.25;
+      }
+      return waited;
+    };
+    let waited = until(() => pings() === 1);
+    expect(waited).toBeGreaterThanOrEqual(10);
+    expect(waited).toBeLessThanOrEqual(11);
     h.receive(clientFrame(0xa, 'pong'));
-    h.advance(5);
-    expect(h.transport.aborted).toBe(false);
     expect(ws().events).toContain('pong:pong');
-    h.advance(10);
-    expect(decodeServer(h.transport.value()).frames.map((f) => f.opcode)).toEqual([9, 9]);
-    h.advance(4.9);
+    // The pong is the peer heard: silence counts again from there.
+    waited = until(() => pings() === 2);
+    expect(waited).toBeGreaterThanOrEqual(10);
+    expect(waited).toBeLessThanOrEqual(11.25);
     expect(h.transport.aborted).toBe(false);
-    h.advance(0.2);
-    expect(h.transport.aborted).toBe(true);
+    waited = until(() => h.transport.aborted);
+    expect(waited).toBeGreaterThanOrEqual(4.75);
+    expect(waited).toBeLessThanOrEqual(6.25);
     expect(ws().lost?.cause).toBeInstanceOf(WebSocketPingTimeoutError);
     expect(ws().lost?.closeCode).toBe(1006);
+    expect(pings()).toBe(2);
+  });
+
+  it('keeps no timer per connection for pings: one sweep per service, stopped when its last WebSocket ends', () => {
+    const factory = new WebSocketFactory({ protocol: Recorder, options: { pingInterval: 10, pingTimeout: 5 } });
+    factory.startFactory();
+    const runs = [0, 1, 2].map(() => connectProtocol(factory.buildProtocol(), { factory }));
+    const clock = runs[0]!.clock!;
+    for (const h of runs) h.receive(upgradeRequest());
+    expect(clock.getDelayedCalls()).toHaveLength(1);
+    for (const h of runs) h.connectionLost();
+    expect(clock.getDelayedCalls()).toHaveLength(0);
   });
 
   it('drain closes with 1001 (going away) after the message being handled', async () => {
@@ -424,4 +447,117 @@ describe('no byte sequence breaks the protocol', () => {
       { numRuns: 200 },
     );
   }, 120_000);
+});
+
+describe('streaming messages (streamMessages, beginMessage)', () => {
+  /** Records each message's pieces as they arrive; echoes each whole message by streaming it back. */
+  class Streamer extends Recorder {
+    override streamMessages = true;
+    private binary = false;
+    private pieces: Buffer[] = [];
+
+    override messageStarted(isBinary: boolean): void {
+      this.binary = isBinary;
+      this.pieces = [];
+      this.events.push(`start:${isBinary ? 'binary' : 'text'}`);
+    }
+
+    override messageChunk(data: Buffer): void {
+      this.events.push(`chunk:${data.length}`);
+      this.pieces.push(Buffer.from(data));
+    }
+
+    override messageEnded(): void {
+      const data = Buffer.concat(this.pieces);
+      this.events.push(`end:${this.binary ? data.toString('hex') : data.toString()}`);
+      const out = this.beginMessage({ binary: this.binary });
+      for (const piece of this.pieces) out.write(piece);
+      out.end();
+    }
+  }
+  const streaming = (options: Record<string, unknown> = {}) => connect(options, { protocol: Streamer as unknown as new () => Recorder });
+  const text = 'héllo wörld, '.repeat(8);
+  const frames = [clientFrame(1, Buffer.from(text).subarray(0, 40), { fin: false }), clientFrame(9, 'p'), clientFrame(0, Buffer.from(text).subarray(40)), clientFrame(2, Buffer.from([1, 2, 3]))];
+
+  it('hands each message over in pieces as its bytes arrive, in every chunking, and never to messageReceived', () => {
+    const total = Buffer.concat([Buffer.from(upgradeRequest()), ...frames]);
+    for (const chunkSize of [total.length, 1, 2, 3, 7, 13]) {
+      const { h, ws } = streaming();
+      h.receive(Buffer.from(total), { chunkSize });
+      const events = ws().events.slice(1);
+      const ends = events.filter((e) => e.startsWith('end:'));
+      expect(ends, `chunks of ${chunkSize}`).toEqual([`end:${text}`, 'end:010203']);
+      expect(events[0]).toBe('start:text');
+      expect(events.filter((e) => e.startsWith('text:') || e.startsWith('binary:'))).toEqual([]);
+      // Pieces arrive as the bytes do: never more bytes than the chunk held, and not held back until the frame ends.
+      const chunks = events.filter((e) => e.startsWith('chunk:')).map((e) => Number(e.slice(6)));
+      expect(Math.max(...chunks)).toBeLessThanOrEqual(chunkSize);
+      if (chunkSize < 20) expect(chunks.length).toBeGreaterThan(4);
+      // The echo went back in pieces too: a text message of several frames, then a binary one.
+      const out = decodeServer(h.transport.value()).frames.filter((f) => f.opcode !== 0xa);
+      const texts = out.slice(0, out.findIndex((f) => f.fin) + 1);
+      expect(texts[0]!.opcode).toBe(1);
+      expect(texts.slice(1).every((f) => f.opcode === 0)).toBe(true);
+      expect(Buffer.concat(texts.map((f) => f.payload)).toString()).toBe(text);
+      expect(out.at(-1)!.opcode === 2 || out.at(-1)!.opcode === 0).toBe(true);
+    }
+  });
+
+  it('fails invalid UTF-8 at the piece where it becomes invalid (1007), with no messageEnded', () => {
+    const bad = Buffer.concat([Buffer.from('ok '), Buffer.from([0xc3, 0x28]), Buffer.from(' more')]);
+    const { h, ws } = streaming();
+    h.receive(Buffer.concat([Buffer.from(upgradeRequest()), clientFrame(1, bad)]), { chunkSize: 1 });
+    expect(ws().events.filter((e) => e.startsWith('end:'))).toEqual([]);
+    expect(ws().events.filter((e) => e.startsWith('chunk:')).length).toBeLessThanOrEqual(4);
+    expect(ws().lost?.closeCode).toBe(1007);
+  });
+
+  it('still refuses a message over maxMessageBytes from its frame header (1009)', () => {
+    const { h, ws } = streaming({ maxMessageBytes: 64 });
+    h.receive(Buffer.concat([Buffer.from(upgradeRequest()), clientFrame(2, Buffer.alloc(40), { fin: false }), clientFrame(0, Buffer.alloc(40))]));
+    expect(ws().events.filter((e) => e.startsWith('end:'))).toEqual([]);
+    expect(ws().lost?.closeCode).toBe(1009);
+  });
+
+  it('delivers a compressed message whole, decompressed, as one piece', () => {
+    const { h, ws } = streaming({ perMessageDeflate: true });
+    h.receive(upgradeRequest({ 'Sec-WebSocket-Extensions': 'permessage-deflate' }));
+    const out = deflateRawSync(Buffer.from('squeeze '.repeat(300)), { finishFlush: 2 });
+    h.receive(clientFrame(1, out.subarray(0, out.length - 4), { rsv1: true }), { chunkSize: 5 });
+    expect(ws().events.slice(1, 4)).toEqual(['start:text', `chunk:${8 * 300}`, `end:${'squeeze '.repeat(300)}`]);
+  });
+
+  it('beginMessage sends one frame per write; sendMessage waits for end, pings do not', () => {
+    const { h, ws } = connect();
+    h.receive(upgradeRequest());
+    h.transport.clear();
+    const out = ws().beginMessage({ binary: false });
+    expect(() => ws().beginMessage()).toThrow(InvalidStateError);
+    out.write('one ');
+    out.write('');
+    ws().ping('between');
+    expect(() => ws().sendMessage('no')).toThrow(InvalidStateError);
+    out.write(Buffer.from('two'));
+    expect(out.end(' three')).toBe(true);
+    expect(out.write('late')).toBe(false);
+    expect(ws().sendMessage('after')).toBe(true);
+    const frames = decodeServer(h.transport.value()).frames.map((f) => [f.opcode, f.fin, f.payload.toString()]);
+    expect(frames).toEqual([
+      [1, false, 'one '],
+      [9, true, 'between'],
+      [0, false, 'two'],
+      [0, true, ' three'],
+      [1, true, 'after'],
+    ]);
+  });
+
+  it('beginMessage before the WebSocket is open throws; a writer stops once the WebSocket closes', () => {
+    expect(() => new Recorder().beginMessage()).toThrow(InvalidStateError);
+    const { h, ws } = connect();
+    h.receive(upgradeRequest());
+    const out = ws().beginMessage();
+    ws().close(1000);
+    expect(out.write('x')).toBe(false);
+    expect(out.end()).toBe(false);
+  });
 });

@@ -4,15 +4,18 @@
  * an HTTP/1.1 upgrade request that the factory accepts or refuses; an `http`
  * handler may also hand an upgrade to one.
  */
+import { realClock } from '../../shared/protocol/clock.js';
 import type { ProtocolClass } from '../../shared/protocol/factory.js';
 import { Factory } from '../../shared/protocol/factory.js';
 import type { Protocol } from '../../shared/protocol/protocol.js';
+import { Sweep, sweepInterval } from '../../shared/protocol/sweep.js';
 import { HTTP_DEFAULTS, type HttpLimits } from '../http/limits.js';
 import type { HttpRequest } from '../http/request.js';
 import { extraHeaderLines, offeredSubprotocols } from './handshake.js';
 import { resolveWebSocketOptions, type WebSocketOptions } from './options.js';
 import { WebSocketProtocol } from './protocol.js';
 import { WebSocketServerProtocol } from './server-protocol.js';
+import type { WebSocketSession } from './session.js';
 
 /** Accepting an upgrade: optionally with a subprotocol (one the client offered) and extra response headers. */
 export interface UpgradeAcceptance {
@@ -84,6 +87,7 @@ export class WebSocketFactory<P extends WebSocketProtocol = WebSocketProtocol> e
   webSocketProtocol: new () => P;
   private readonly acceptHook: ((request: HttpRequest) => UpgradeAnswer) | undefined;
   private resolved: WebSocketOptions | undefined;
+  private sweep: Sweep<WebSocketSession> | undefined;
 
   constructor(init: WebSocketFactoryInit<P> = {}) {
     super();
@@ -98,6 +102,20 @@ export class WebSocketFactory<P extends WebSocketProtocol = WebSocketProtocol> e
     return (this.resolved ??= resolveWebSocketOptions(this.options));
   }
 
+  /**
+   * @internal The sweep that checks this service's WebSockets for silence (one timer for all of them,
+   * not one per connection); undefined when `pingInterval` is 0.
+   */
+  get pingSweep(): Sweep<WebSocketSession> | undefined {
+    const { pingInterval, pingTimeout } = this.settings;
+    if (pingInterval === 0) return undefined;
+    return (this.sweep ??= new Sweep<WebSocketSession>(
+      sweepInterval(Math.min(pingInterval, pingTimeout)),
+      () => this.reactor?.clock ?? realClock,
+      (session, now) => session.checkAlive(now),
+    ));
+  }
+
   /** @internal Limits of the upgrade request on a plain endpoint (the `http` defaults). */
   get httpLimits(): HttpLimits {
     return HTTP_DEFAULTS;
@@ -109,6 +127,8 @@ export class WebSocketFactory<P extends WebSocketProtocol = WebSocketProtocol> e
    */
   override startFactory(): void {
     this.resolved = resolveWebSocketOptions(this.options);
+    // Paced by the options as resolved now; sessions on an earlier sweep stay on it until they end.
+    this.sweep = undefined;
   }
 
   /** @internal A plain endpoint's connection: it reads the upgrade request, then runs the WebSocket. */

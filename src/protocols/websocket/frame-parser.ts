@@ -9,7 +9,7 @@
  *
  * It never throws on input: a broken rule ends in one `fail` and the parser
  * stops. Memory: at most one frame's payload (≤ `maxMessageBytes`) plus a
- * 14-byte header.
+ * 14-byte header; with `streamData`, a control frame's (≤ 125 bytes).
  */
 import { WebSocketMessageTooBigError, WebSocketProtocolError, type SkeinError } from '../../shared/protocol/errors.js';
 import { applyMask, MAX_CONTROL_PAYLOAD, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PONG } from './frame.js';
@@ -21,6 +21,12 @@ export interface FrameSink {
    * may be a view of the chunk passed to `push`.
    */
   frame(opcode: number, fin: boolean, rsv1: boolean, payload: Buffer): void;
+  /**
+   * With `streamData`: a piece of a data frame's payload, unmasked, as it arrived (a view of the chunk
+   * passed to `push`); `frameEnd` on the frame's last piece (an empty frame is one empty piece).
+   * `opcode`, `fin` and `rsv1` are the frame's.
+   */
+  framePiece?(opcode: number, fin: boolean, rsv1: boolean, piece: Buffer, frameEnd: boolean): void;
   /** The input broke a rule; called once, and the parser has stopped. */
   fail(error: SkeinError): void;
 }
@@ -33,6 +39,8 @@ export interface FrameParserOptions {
   readonly expectMasked: boolean;
   /** True when permessage-deflate was negotiated: RSV1 may mark a message's first frame. */
   readonly rsv1Allowed: boolean;
+  /** Hand data frames' payloads to `framePiece` as they arrive instead of buffering each frame (control frames stay whole). */
+  readonly streamData?: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -181,6 +189,11 @@ export class FrameParser {
     const end = pos + take;
     if (this.masked) this.maskPhase = applyMask(chunk, pos, end, this.mask, this.maskPhase);
     this.remaining -= take;
+    if (this.options.streamData && this.opcode < OP_CLOSE) {
+      if (this.remaining === 0) this.deliver(chunk.subarray(pos, end));
+      else this.sink.framePiece!(this.opcode, this.fin, this.rsv1, chunk.subarray(pos, end), false);
+      return end;
+    }
     if (this.remaining === 0 && this.piecesLength === 0) {
       // The common case: the whole payload is in this chunk. No copy.
       this.deliver(chunk.subarray(pos, end));
@@ -201,7 +214,8 @@ export class FrameParser {
     this.state = S_HEAD;
     const opcode = this.opcode;
     if (opcode < OP_CLOSE && this.fin) this.messageBytes = 0;
-    this.sink.frame(opcode, this.fin, this.rsv1, payload);
+    if (opcode < OP_CLOSE && this.options.streamData) this.sink.framePiece!(opcode, this.fin, this.rsv1, payload, true);
+    else this.sink.frame(opcode, this.fin, this.rsv1, payload);
   }
 
   private failWith(error: SkeinError): void {

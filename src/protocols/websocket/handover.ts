@@ -6,6 +6,7 @@
  * meter and failure reporting as the outer protocol.
  */
 import type { Protocol } from '../../shared/protocol/protocol.js';
+import type { Sweep } from '../../shared/protocol/sweep.js';
 import { nestProtocol } from '../../shared/protocol/nesting.js';
 import type { HttpRequest } from '../http/request.js';
 import { PerMessageDeflate } from './deflate.js';
@@ -29,6 +30,8 @@ export function openSession(
   agreement: Agreement,
   options: WebSocketOptions,
   leftover: Buffer,
+  /** The service's ping sweep (absent when `pingInterval` is 0). */
+  sweep: Sweep<WebSocketSession> | undefined,
 ): WebSocketSession {
   ws.request = request;
   ws.subprotocol = agreement.subprotocol;
@@ -40,7 +43,7 @@ export function openSession(
   ws.transport = outer.transport;
   ws.connected = true;
   const deflate = agreement.deflate && options.perMessageDeflate ? new PerMessageDeflate(agreement.deflate, options.perMessageDeflate) : undefined;
-  const session = new WebSocketSession(ws, outer, options, deflate);
+  const session = new WebSocketSession(ws, outer, options, deflate, sweep);
   ws[SESSION] = session;
   session.open();
   if (leftover.length > 0 && ws.connected) session.dataReceived(leftover);

@@ -3,5 +3,5 @@ export { WebSocketProtocol } from './protocol.js';
 export { WebSocketFactory, type WebSocketFactoryInit, type UpgradeAnswer, type UpgradeAcceptance, type UpgradeRefusal } from './factory.js';
 export { WEBSOCKET_DEFAULTS, resolveWebSocketOptions, type WebSocketOptions } from './options.js';
 export { PER_MESSAGE_DEFLATE_DEFAULTS, type PerMessageDeflateOptions } from './deflate.js';
-export type { SendOptions } from './session.js';
+export type { MessageWriter, SendOptions } from './session.js';
 export { webSocketUpgrade } from './upgrade.js';

@@ -9,7 +9,8 @@ import type { Factory } from '../../shared/protocol/factory.js';
 import { Protocol } from '../../shared/protocol/protocol.js';
 import type { HttpRequest } from '../http/request.js';
 import { WebSocketFactory } from './factory.js';
-import type { SendOptions, SessionHooks, WebSocketSession } from './session.js';
+import { InvalidStateError } from '../../shared/protocol/errors.js';
+import type { MessageWriter, SendOptions, SessionHooks, WebSocketSession } from './session.js';
 
 /** Marks WebSocket protocol classes (by shape across two copies of skein, like the Protocol brand). */
 export const WEBSOCKET_BRAND = Symbol.for('skein.websocket-protocol');
@@ -67,6 +68,29 @@ export class WebSocketProtocol extends Protocol implements SessionHooks {
    */
   messageReceived(_data: Buffer, _isBinary: boolean): void | Promise<void> {}
 
+  /**
+   * Set to true (`override streamMessages = true`) to receive each message in pieces as its bytes
+   * arrive, the way autobahn's streaming API does: `messageStarted`, then `messageChunk` for each piece,
+   * then `messageEnded`, instead of `messageReceived`. Nothing is buffered, so `maxMessageBytes` (still
+   * the most a message may carry) can be large. A text message's pieces are checked as they come; a
+   * piece may end inside a character (decode with `node:string_decoder`). A compressed message is
+   * reassembled and decompressed first, then arrives as one piece. A message that breaks a rule midway
+   * gets no `messageEnded`: the connection closes (1007, 1009…) and `connectionLost` says why.
+   */
+  streamMessages = false;
+
+  /** Streaming (`streamMessages`): a message starts. */
+  messageStarted(_isBinary: boolean): void {}
+
+  /** Streaming (`streamMessages`): the next bytes of the current message (never empty). */
+  messageChunk(_data: Buffer): void {}
+
+  /**
+   * Streaming (`streamMessages`): the current message is complete (a text one is valid UTF-8). A returned
+   * promise is followed as `messageReceived`'s is.
+   */
+  messageEnded(): void | Promise<void> {}
+
   /** Called when a pong arrives (an answer to `ping`, or an unsolicited one). */
   pongReceived(_data: Buffer): void {}
 
@@ -89,6 +113,25 @@ export class WebSocketProtocol extends Protocol implements SessionHooks {
    */
   sendMessage(data: Buffer | Uint8Array | string, options?: SendOptions): boolean {
     return this[SESSION]?.send(data, options) ?? false;
+  }
+
+  /**
+   * Starts a message sent in pieces, for one too large to hold or produced as it goes: each
+   * `write(data)` of the returned writer sends one frame at once, `end(data?)` the last. It is not
+   * compressed; pings and `close` may go out between its frames, `sendMessage` may not (it throws)
+   * until `end`.
+   *
+   * ```ts
+   * const out = this.beginMessage({ binary: true });
+   * for (const block of blocks) out.write(block);
+   * out.end();
+   * ```
+   * @throws InvalidStateError before the WebSocket is open, or while another message is being sent in pieces.
+   */
+  beginMessage(options: { readonly binary?: boolean } = {}): MessageWriter {
+    const session = this[SESSION];
+    if (!session) throw new InvalidStateError('the WebSocket is not open');
+    return session.beginMessage(options.binary ?? true);
   }
 
   /** Sends a ping; the pong arrives at `pongReceived`. At most 125 bytes of payload. */

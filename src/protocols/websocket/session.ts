@@ -13,7 +13,9 @@
  */
 import { asBuffer } from '../../shared/protocol/bytes.js';
 import type { DelayedCall } from '../../shared/protocol/clock.js';
+import type { Sweep } from '../../shared/protocol/sweep.js';
 import {
+  InvalidStateError,
   WebSocketClosed,
   WebSocketCloseTimeoutError,
   WebSocketInvalidCloseError,
@@ -52,6 +54,11 @@ import { isUtf8, Utf8Stream } from './utf8.js';
 export interface SessionHooks {
   connectionMade(): void | Promise<void>;
   messageReceived(data: Buffer, isBinary: boolean): void | Promise<void>;
+  /** True: messages arrive in pieces (`messageStarted`, `messageChunk`, `messageEnded`), not to `messageReceived`. */
+  readonly streamMessages: boolean;
+  messageStarted(isBinary: boolean): void;
+  messageChunk(data: Buffer): void;
+  messageEnded(): void | Promise<void>;
   pongReceived(data: Buffer): void;
   connectionLost(reason: WebSocketClosed): void | Promise<void>;
   frameReceived(): void;
@@ -92,6 +99,11 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
   private compressed = false;
   private fragments: Buffer[] = [];
   private utf8: Utf8Stream | undefined;
+  /** Streaming: the frame being read has more pieces to come. */
+  private midFrame = false;
+  /** The message being sent in pieces, and the opcode of its next frame. */
+  private writer: MessageWriter | undefined;
+  private writerOpcode = 0;
   // Closing.
   private sentClose = false;
   private receivedCode: number | undefined;
@@ -99,10 +111,12 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
   private failure: (SkeinError & { closeCode: number }) | undefined;
   private timedOut: SkeinError | undefined;
   private closeTimer: DelayedCall | undefined;
-  // Liveness: a flag per chunk, checked by a timer per interval (no clock read per chunk).
+  // Liveness: a flag per chunk (no clock read per chunk), checked by the service's ping sweep (no timer per connection).
   private heard = false;
-  private pinged = false;
-  private pingTimer: DelayedCall | undefined;
+  /** Sweep seconds since which the peer has been silent (as far as the sweep saw). */
+  private quietSince = 0;
+  /** Sweep seconds of the ping sent to a silent peer; -1: none outstanding. */
+  private pingedAt = -1;
   // Drain: close 1001 once the messages being handled are done.
   private inFlight = 0;
   private draining = false;
@@ -114,8 +128,15 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     readonly outer: Protocol,
     private readonly options: WebSocketOptions,
     private readonly deflate: PerMessageDeflate | undefined,
+    /** The service's ping sweep (absent when `pingInterval` is 0). */
+    private readonly sweep?: Sweep<WebSocketSession>,
   ) {
-    this.parser = new FrameParser(this, { maxMessageBytes: options.maxMessageBytes, expectMasked: true, rsv1Allowed: deflate !== undefined });
+    this.parser = new FrameParser(this, {
+      maxMessageBytes: options.maxMessageBytes,
+      expectMasked: true,
+      rsv1Allowed: deflate !== undefined,
+      streamData: hooks.streamMessages === true,
+    });
   }
 
   /** True while messages may be sent (after open, before Close). */
@@ -123,10 +144,13 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     return this.state === OPEN;
   }
 
-  /** Starts the session: counts it, arms the ping timer, calls `connectionMade`. */
+  /** Starts the session: counts it, joins the ping sweep, calls `connectionMade`. */
   open(): void {
     meterOf(this.outer)?.sessionOpened();
-    if (this.options.pingInterval > 0) this.armPing(this.options.pingInterval);
+    if (this.sweep) {
+      this.quietSince = this.sweep.now();
+      this.sweep.add(this);
+    }
     this.settle(this.hooks.connectionMade());
   }
 
@@ -175,6 +199,47 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     this.deliver(data, !text);
   }
 
+  /**
+   * @internal Streaming: a piece of a data frame. Uncompressed messages go to the protocol as they
+   * arrive (text checked piece by piece); a compressed one is reassembled (up to `maxMessageBytes`),
+   * decompressed, and handed over as one piece.
+   */
+  framePiece(opcode: number, fin: boolean, rsv1: boolean, piece: Buffer, frameEnd: boolean): void {
+    if (this.state !== OPEN) return;
+    if (!this.midFrame && opcode !== OP_CONTINUATION) {
+      this.messageOpcode = opcode;
+      this.compressed = rsv1;
+      if (!rsv1) this.hooks.messageStarted(opcode === OP_BINARY);
+    }
+    this.midFrame = !frameEnd;
+    const text = this.messageOpcode === OP_TEXT;
+    const last = fin && frameEnd;
+    if (this.compressed) {
+      this.fragments.push(piece);
+      if (!last) return;
+      const pieces = this.fragments;
+      this.fragments = [];
+      let data: Buffer;
+      try {
+        data = this.deflate!.decompress(pieces, this.options.maxMessageBytes);
+      } catch (error) {
+        return this.fail(error as SkeinError & { closeCode: number });
+      }
+      if (text && !isUtf8(data)) return this.fail(new WebSocketInvalidPayloadError('text message is not valid UTF-8'));
+      this.hooks.messageStarted(!text);
+      if (this.state !== OPEN) return;
+      this.hooks.messageChunk(data);
+    } else {
+      if (text && !(this.utf8 ??= new Utf8Stream()).push(piece)) return this.fail(new WebSocketInvalidPayloadError('text message is not valid UTF-8'));
+      if (piece.length > 0) this.hooks.messageChunk(piece);
+      if (!last) return;
+      if (text && !this.utf8!.end()) return this.fail(new WebSocketInvalidPayloadError('text message ends inside a UTF-8 sequence'));
+    }
+    if (this.state !== OPEN) return;
+    this.hooks.frameReceived();
+    this.settle(this.hooks.messageEnded());
+  }
+
   /** @internal */
   fail(error: SkeinError): void {
     this.failWith(error as SkeinError & { closeCode: number });
@@ -185,6 +250,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
   /** Sends one message; returns false (and sends nothing) once the session is closing. */
   send(data: Buffer | Uint8Array | string, options: SendOptions = {}): boolean {
     if (this.state !== OPEN) return false;
+    if (this.writer) throw new InvalidStateError('a message is being sent in pieces: end it before sending another');
     const isString = typeof data === 'string';
     const opcode = (options.binary ?? !isString) ? OP_BINARY : OP_TEXT;
     const transport = this.outer.transport;
@@ -214,6 +280,32 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
       transport.writeSequence(frames);
     }
     meterOf(this.outer)?.sent();
+    return true;
+  }
+
+  /**
+   * Starts a message sent in pieces: each `write` of the returned writer is one frame, `end` sends the
+   * last. Not compressed. Pings and Close may go out between its frames; other messages may not.
+   * @throws InvalidStateError while another message is being sent in pieces.
+   */
+  beginMessage(binary: boolean): MessageWriter {
+    if (this.writer) throw new InvalidStateError('a message is already being sent in pieces: end it first');
+    this.writerOpcode = binary ? OP_BINARY : OP_TEXT;
+    return (this.writer = new MessageWriter(this));
+  }
+
+  /** @internal One frame of the message `writer` sends; false (nothing sent) once closing or after its end. */
+  writePiece(writer: MessageWriter, data: Buffer | Uint8Array | string, fin: boolean): boolean {
+    if (this.writer !== writer) return false;
+    if (fin) this.writer = undefined;
+    if (this.state !== OPEN) return false;
+    const payload = typeof data === 'string' ? Buffer.from(data) : asBuffer(data);
+    if (payload.length === 0 && !fin) return true;
+    const frame = encodeFrame(this.writerOpcode, payload, fin, false);
+    this.writerOpcode = OP_CONTINUATION;
+    if (Array.isArray(frame)) this.outer.transport.writeSequence(frame);
+    else this.outer.transport.write(frame);
+    if (fin) meterOf(this.outer)?.sent();
     return true;
   }
 
@@ -270,7 +362,7 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     this.lost = true;
     this.state = CLOSED;
     this.closeTimer?.cancel();
-    this.pingTimer?.cancel();
+    this.sweep?.delete(this);
     this.parser.stop();
     this.fragments = [];
     this.deflate?.close();
@@ -326,7 +418,6 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
       return;
     }
     if (opcode === OP_PONG) {
-      this.pinged = false;
       this.hooks.pongReceived(payload);
       return;
     }
@@ -380,26 +471,52 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     });
   }
 
-  /** A fired call cannot be reset (Twisted's rule): each check schedules the next. */
-  private armPing(seconds: number): void {
-    this.pingTimer = this.hooks.callLater(seconds, () => this.checkAlive());
-  }
-
-  /** Runs every `pingInterval` (then `pingTimeout` after a ping): ping a silent peer, drop one that stays silent. */
-  private checkAlive(): void {
+  /**
+   * @internal Called by the ping sweep (every quarter of the shorter of `pingInterval` and `pingTimeout`,
+   * at most 1 s) with its clock's seconds: pings a peer silent for `pingInterval`, drops one silent for
+   * `pingTimeout` after that ping (or, once closing, for `pingInterval`). Silence is counted from the
+   * sweep that last saw bytes, so each limit acts no earlier than set and at most one sweep later.
+   */
+  checkAlive(now: number): void {
     if (this.lost) return;
     if (this.heard) {
       this.heard = false;
-      this.pinged = false;
-      return this.armPing(this.options.pingInterval);
+      this.quietSince = now;
+      this.pingedAt = -1;
+      return;
     }
-    if (!this.pinged && this.state === OPEN) {
-      this.pinged = true;
-      this.outer.transport.write(encodeControl(OP_PING, EMPTY));
-      return this.armPing(this.options.pingTimeout);
+    if (this.pingedAt < 0) {
+      if (now - this.quietSince < this.options.pingInterval) return;
+      if (this.state === OPEN) {
+        this.pingedAt = now;
+        this.outer.transport.write(encodeControl(OP_PING, EMPTY));
+        return;
+      }
+    } else if (now - this.pingedAt < this.options.pingTimeout) {
+      return;
     }
     this.timedOut = new WebSocketPingTimeoutError(`the peer sent nothing for ${this.options.pingInterval + this.options.pingTimeout} s, not even a pong`);
     meterOf(this.outer)?.protocolError(this.timedOut.code);
     this.outer.transport.abortConnection();
+  }
+}
+
+/**
+ * A message sent in pieces ({@link WebSocketProtocol.beginMessage}): each `write` goes out at once as one
+ * frame, `end` sends the last frame. Nothing is buffered; a protocol that streams much should register a
+ * producer on its transport to hear when the peer does not read.
+ */
+export class MessageWriter {
+  /** @internal */
+  constructor(private readonly session: WebSocketSession) {}
+
+  /** Sends `data` as the message's next frame (an empty write sends nothing); false once the WebSocket is closing or the message ended. */
+  write(data: Buffer | Uint8Array | string): boolean {
+    return this.session.writePiece(this, data, false);
+  }
+
+  /** Sends the last frame (with `data`, or empty) and ends the message; false once the WebSocket is closing or it already ended. */
+  end(data: Buffer | Uint8Array | string = EMPTY): boolean {
+    return this.session.writePiece(this, data, true);
   }
 }

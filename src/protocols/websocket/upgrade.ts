@@ -32,7 +32,7 @@ export function decideUpgrade(factory: WebSocketFactory<WebSocketProtocol>, requ
   return {
     accepted: true,
     head: acceptResponse(request, agreement, answer.headerLines),
-    open: (outer: Protocol, leftover: Buffer) => openSession(outer, ws, request, agreement, settings, leftover),
+    open: (outer: Protocol, leftover: Buffer) => openSession(outer, ws, request, agreement, settings, leftover, factory.pingSweep),
   };
 }
 

@@ -5,7 +5,7 @@
  * the outer one's go (its driver logs, counts and aborts), and it is released
  * when its connection ends. The driver's link itself stays module-private.
  */
-import { LINK, METER, RELEASE } from './link.js';
+import { LINK, METER, RELEASE, type ProtocolLink } from './link.js';
 import type { MessageMeter } from './message-meter.js';
 import { reportFailure, type AnyProtocol } from './protocol.js';
 
@@ -16,12 +16,25 @@ export { reportFailure };
  * `meter`, its frames are counted and timed by `outer`'s meter too.
  */
 export function nestProtocol(outer: AnyProtocol, inner: AnyProtocol, { meter = false }: { meter?: boolean } = {}): void {
-  inner[LINK] = {
-    fail: (error) => reportFailure(outer, error),
-    protocolError: (error) => outer.closeWithError(error),
-    countedError: (error) => outer.countProtocolError(error),
-  };
+  inner[LINK] = new NestedLink(outer);
   if (meter) inner[METER] = outer[METER];
+}
+
+/** An inner protocol's link to its outer one: one small object per connection, no closures. */
+class NestedLink implements ProtocolLink {
+  constructor(private readonly outer: AnyProtocol) {}
+
+  fail(error: unknown): void {
+    reportFailure(this.outer, error);
+  }
+
+  protocolError(error: Error): void {
+    this.outer.closeWithError(error);
+  }
+
+  countedError(error: Error): void {
+    this.outer.countProtocolError(error);
+  }
 }
 
 /** The meter timing `protocol`'s frames, when metrics are on. */
