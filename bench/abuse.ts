@@ -518,3 +518,4 @@ writeFileSync(
   `${JSON.stringify({ bench: 'abuse', date: started.toISOString(), machine: meta, summaries: summaries.map(({ runs: _, ...rest }) => rest), cells, tls }, null, 2)}\n`,
 );
 writeFileSync(new URL(`./results/abuse-${stamp}.md`, import.meta.url), `${md.join('\n')}\n`);
+process.exit(0); // a server's leftover handle must not keep the harness alive

@@ -88,6 +88,20 @@ describe('OffloadPool', () => {
     expect(b.events).toEqual([`pause:${POOL_QUEUE}`, `resume:${POOL_QUEUE}`]);
   });
 
+  it('runs the task of a connection that had none in the pool ahead of the backlogged connections', async () => {
+    const p = makePool({ threads: 1, maxQueue: 1 });
+    const floods = Array.from({ length: 6 }, () => new FakeConnection());
+    const probe = new FakeConnection();
+    const order: string[] = [];
+    const run = (connection: FakeConnection, id: string) => p.run(request('echo', id, { connection })).then((v) => order.push(v as string));
+    const all = floods.flatMap((c, n) => Array.from({ length: 4 }, (_, i) => run(c, `f${n}.${i}`)));
+    // Answered, the probe asks again at once: it waits for the task running and the one queued, not for a round of six.
+    all.push(run(probe, 'p1').then(() => run(probe, 'p2')));
+    await Promise.all(all);
+    expect(order.indexOf('p2') - order.indexOf('p1')).toBe(3);
+    expect(order.length).toBe(26);
+  });
+
   it('rejects with OffloadOverloadError under the reject policy, without pausing', async () => {
     const p = makePool({ threads: 1, maxQueue: 1, overload: 'reject' });
     const connection = new FakeConnection();
@@ -212,11 +226,15 @@ describe('FairQueue', () => {
     expect(out).toEqual(['0.1', '1.1', '2.1', '0.2']);
     // A probe arrives: it goes next, ahead of the five tasks already waiting.
     const probe = {};
-    q.push({ lane: probe, id: 'probe' });
+    q.push({ lane: probe, id: 'probe' }, true);
     expect(q.shift()!.id).toBe('probe');
+    expect(q.shift()!.id).toBe('1.2');
+    // Answered, it asks again at once (more than its share of this round): idle, it still goes next.
+    q.push({ lane: probe, id: 'probe again' }, true);
+    expect(q.shift()!.id).toBe('probe again');
     const rest: string[] = [];
     for (let item = q.shift(); item; item = q.shift()) rest.push(item.id);
-    expect(rest).toEqual(['1.2', '2.2', '0.3', '1.3', '2.3']);
+    expect(rest).toEqual(['2.2', '0.3', '1.3', '2.3']);
   });
 });
 

@@ -25,6 +25,12 @@ const PROTOCOL = 'protocol';
 /** Held writes up to this many bytes leave as one gathered buffer rather than a writev of many. */
 const GATHER_LIMIT = 64 * 1024;
 const SMALL_SEQUENCE = 4096; // bytes (upper bound, strings counted at 3 bytes a char): gathered by copying
+/**
+ * What every clean close reports: one shared, frozen instance, as Twisted's module-level
+ * `connectionDone`. An error built per connection, even without a stack, cost about a quarter
+ * of skein's own per-connection CPU (Connection: close HTTP on one worker: 10 of 40 µs).
+ */
+const CONNECTION_DONE: ConnectionDone = Object.freeze(withoutStack(() => new ConnectionDone()));
 /** Default water marks (see `DEFAULTS`). */
 export const DEFAULT_WATER_MARKS: WaterMarks = Object.freeze({ high: DEFAULTS.highWaterMark, low: DEFAULTS.lowWaterMark });
 
@@ -284,7 +290,7 @@ export class SocketTransport implements Transport, FrameFlow {
   lostReason(): Error {
     if (this.closeReason) return this.closeReason;
     if (this.socketError) return new ConnectionLost(`connection lost: ${this.socketError.message}`, { cause: this.socketError });
-    return withoutStack(() => new ConnectionDone());
+    return CONNECTION_DONE;
   }
 
   /** Called when the socket closed: stops a registered producer. */
@@ -387,11 +393,7 @@ function redeliverHeld(transport: SocketTransport): void {
   transport.redeliverNow();
 }
 
-/**
- * Builds an error without capturing a stack: a clean close happens once per connection and its
- * stack (this transport's close handler) tells nobody anything, while capturing it costs about
- * ten times the rest of the error (measured: 19 vs 2 µs on a busy 2-core host).
- */
+/** Builds an error without capturing a stack: a clean close's stack (this module's load) tells nobody anything. */
 function withoutStack<T>(make: () => T): T {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;

@@ -80,7 +80,9 @@ export class Protocol<F extends ProtocolFactory = Factory> {
   /**
    * Called exactly once when the connection is gone. `reason` is a
    * `ConnectionDone` for a clean close, `ConnectionLost`, `ConnectionAborted`
-   * or `ShutdownError` otherwise.
+   * or `ShutdownError` otherwise. A clean close on a socket passes one shared,
+   * frozen `ConnectionDone` (as Twisted's module-level `connectionDone`): test
+   * it with `instanceof` or its `code`, do not modify it.
    */
   connectionLost(_reason: Error): void | Promise<void> {}
 

@@ -7,12 +7,13 @@
  * Each connection has a virtual time that grows by one per task it pushes; a
  * task's tag is its connection's virtual time when it is pushed, and the task
  * with the smallest tag is served next (ties: the oldest). A connection that
- * was idle starts one step before the tag last served, so its task goes ahead
- * of every backlogged connection's. Backlogged connections take turns
- * (round-robin), and a client that pipelines a thousand requests in one read
- * makes no other connection wait behind all of them; a connection that sends
- * one request at a time (a probe, an interactive client) waits for about one
- * task in the queue instead of one per abusive connection.
+ * was idle (no task of it in the pool: the caller says so) starts one step
+ * before the tag last served, so its task goes ahead of every backlogged
+ * connection's. Backlogged connections take turns (round-robin), and a client
+ * that pipelines a thousand requests in one read makes no other connection
+ * wait behind all of them; a connection that sends one request at a time (a
+ * probe, an interactive client) waits for the queue, not for one task per
+ * abusive connection.
  */
 interface Entry<T> {
   readonly item: T;
@@ -38,9 +39,10 @@ export class FairQueue<T extends object> {
     return this.count;
   }
 
-  push(item: T): void {
+  /** Adds `item`; `idle`: its connection has no other task in the pool (it goes ahead of the backlogged ones). */
+  push(item: T, idle = false): void {
     const key = this.keyOf(item);
-    const tag = Math.max(this.next.get(key) ?? -Infinity, this.now - 1);
+    const tag = idle ? this.now - 1 : Math.max(this.next.get(key) ?? -Infinity, this.now - 1);
     this.next.set(key, tag + 1);
     const entry: Entry<T> = { item, tag, seq: this.seq++, removed: false };
     this.entries.set(item, entry);

@@ -33,6 +33,8 @@ interface Task {
   grace?: NodeJS.Timeout;
   /** In the abort groups of its signal and its connection's lifetime until it settles. */
   listening: boolean;
+  /** Counted in its connection's tasks in the pool until it settles. */
+  counted: boolean;
 }
 
 /**
@@ -56,6 +58,8 @@ export class OffloadPool {
   private readonly waiting = new FairQueue<Task>((task) => task.request.connection ?? NO_CONNECTION);
   /** Waiting tasks per paused connection. */
   private readonly paused = new Map<PausableReading, number>();
+  /** Tasks in the pool (waiting, queued or running) per connection: one with none is idle (see fair-queue.ts). */
+  private readonly inPool = new Map<PausableReading, number>();
   private running = 0;
   private readonly counts = new Map<string, OffloadCounts>();
   private readonly window: UtilizationWindow;
@@ -121,7 +125,8 @@ export class OffloadPool {
       return Promise.reject(new OffloadCancelledError(`task '${request.task}' was cancelled before it started`));
     }
     return new Promise<unknown>((resolve, reject) => {
-      const task: Task = { request, counts, resolve, reject, stage: 'waiting', started: 0, slot: -1, listening: false };
+      const task: Task = { request, counts, resolve, reject, stage: 'waiting', started: 0, slot: -1, listening: false, counted: false };
+      const idle = this.count(task);
       if (this.waiting.size === 0 && this.queue.size === 0 && this.running < this.options.threads) {
         this.dispatch(task);
       } else if (this.waiting.size === 0 && this.queue.size < this.options.maxQueue) {
@@ -131,7 +136,7 @@ export class OffloadPool {
         reject(new OffloadOverloadError(`offload queue is full (${this.options.maxQueue} tasks): '${request.task}' rejected`));
         return;
       } else {
-        this.wait(task);
+        this.wait(task, idle);
       }
       this.listen(task);
     });
@@ -164,9 +169,28 @@ export class OffloadPool {
     task.listening = signal !== undefined || lifetime !== undefined;
   }
 
-  private wait(task: Task): void {
+  /** Counts `task` in its connection's tasks in the pool; true when the connection had none (it was idle). */
+  private count(task: Task): boolean {
+    const connection = task.request.connection;
+    if (!connection) return false;
+    const n = this.inPool.get(connection) ?? 0;
+    this.inPool.set(connection, n + 1);
+    task.counted = true;
+    return n === 0;
+  }
+
+  private uncount(task: Task): void {
+    const connection = task.request.connection;
+    if (!task.counted || !connection) return;
+    task.counted = false;
+    const n = (this.inPool.get(connection) ?? 1) - 1;
+    if (n > 0) this.inPool.set(connection, n);
+    else this.inPool.delete(connection);
+  }
+
+  private wait(task: Task, idle: boolean): void {
     task.stage = 'waiting';
-    this.waiting.push(task);
+    this.waiting.push(task, idle);
     const connection = task.request.connection;
     if (!connection) return;
     const n = this.paused.get(connection) ?? 0;
@@ -254,6 +278,7 @@ export class OffloadPool {
       }
     }
     task.stage = 'settled';
+    this.uncount(task);
     this.pump();
   }
 
@@ -278,6 +303,7 @@ export class OffloadPool {
       task.grace.unref();
     } else {
       task.stage = 'settled';
+      this.uncount(task);
       this.pump();
     }
   }
