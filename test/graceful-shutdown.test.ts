@@ -69,6 +69,23 @@ describe('graceful shutdown', () => {
     expect(lost).toEqual(Array(5).fill('SKEIN_ERR_CONNECTION_DONE'));
   });
 
+  it('on SIGTERM, `lines` and `processed --offload` answer every line already sent (2,000 pipelined) before exiting 0', async () => {
+    for (const args of [['lines'], ['processed', '--offload']]) {
+      const server = await startServer([...args, '--port', '0', '--workers', '1', '--pool-threads', '1', '--metrics-port', '0', '--shutdown-timeout', '60']);
+      const client = await connectClient(server.port);
+      if (args[0] === 'processed') await client.waitFor((t) => t.includes('\n')); // its welcome line
+      const sent = Array.from({ length: 2000 }, (_, i) => `m${i}`);
+      client.write(sent.map((m) => `${m}\r\n`).join(''));
+      expect(server.child.kill('SIGTERM')).toBe(true);
+      // Drain: nothing already sent is dropped, in order; the connection stays until its client leaves.
+      const replies = await client.waitFor((t) => (t.match(/m\d+/g) ?? []).length >= sent.length, 30_000);
+      expect(replies.match(/m\d+/g)).toEqual(sent);
+      client.end();
+      await client.closed();
+      expect(await exitCode(server.child)).toBe(0);
+    }
+  });
+
   it('with --shutdown-delay, is not ready but still serves for the delay, then drains and exits 0', async () => {
     const server = await startServer([OPS, '--port', '0', '--workers', '1', '--shutdown-delay', '3', '--metrics-port', String(await freePort())]);
     server.child.kill('SIGTERM');

@@ -13,32 +13,11 @@ import cluster from 'node:cluster';
 import { createServer } from 'node:net';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { startClusterPrimary } from './cluster-main.mjs';
 
 if (cluster.isPrimary) {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, workers: { type: 'string', default: '2' } } });
-  cluster.schedulingPolicy = cluster.SCHED_RR;
-  const workers = Number(values.workers);
-  let port = Number(values.port);
-  if (port === 0) {
-    const probe = createServer();
-    await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    port = probe.address().port;
-    await new Promise((resolve) => probe.close(resolve));
-  }
-  let listening = 0;
-  for (let i = 0; i < workers; i++) {
-    cluster.fork({ FLOOR_PORT: String(port) }).on('listening', () => {
-      if (++listening === workers) {
-        process.stdout.write(`${JSON.stringify({ port, pids: [process.pid, ...Object.values(cluster.workers ?? {}).map((w) => w.process.pid)] })}\n`);
-      }
-    });
-  }
-  const stop = () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  await startClusterPrimary({ port: Number(values.port), workers: Number(values.workers) });
 } else {
   const HEAD = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: floor\r\n\r\n');
   createServer({ noDelay: true }, (socket) => {
@@ -74,5 +53,5 @@ if (cluster.isPrimary) {
       else if (out.length > 1) socket.write(Buffer.concat(out));
     });
     socket.on('error', () => {});
-  }).listen(Number(process.env.FLOOR_PORT), '127.0.0.1');
+  }).listen(Number(process.env.BASELINE_PORT), '127.0.0.1');
 }

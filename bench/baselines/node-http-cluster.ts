@@ -13,6 +13,7 @@
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
+import { startClusterPrimary } from './cluster-main.mjs';
 
 const BODY = 'Hello from skein\n';
 
@@ -21,32 +22,11 @@ if (cluster.isPrimary) {
     options: { port: { type: 'string', default: '0' }, workers: { type: 'string', default: '2' }, sched: { type: 'string', default: 'rr' } },
   });
   if (values.sched !== 'rr' && values.sched !== 'none') throw new TypeError(`--sched must be rr or none, got ${values.sched}`);
-  // Read once, before the first fork.
-  cluster.schedulingPolicy = values.sched === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR;
-  const workers = Number(values.workers);
-  let port = Number(values.port);
-  if (port === 0) {
-    // Workers must share one port: pick it here so every worker binds the same one.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    port = (probe.address() as { port: number }).port;
-    await new Promise((resolve) => probe.close(resolve));
-  }
-  let listening = 0;
-  for (let i = 0; i < workers; i++) {
-    const worker = cluster.fork({ BASELINE_PORT: String(port) });
-    worker.on('listening', () => {
-      if (++listening === workers) {
-        process.stdout.write(`${JSON.stringify({ port, pids: [process.pid, ...Object.values(cluster.workers ?? {}).map((w) => w!.process.pid)] })}\n`);
-      }
-    });
-  }
-  const stop = () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  await startClusterPrimary({
+    port: Number(values.port),
+    workers: Number(values.workers),
+    schedulingPolicy: values.sched === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR,
+  });
 } else {
   createServer((req, res) => {
     if (req.url === '/' && (req.method === 'GET' || req.method === 'HEAD')) {

@@ -14,34 +14,11 @@ import process from 'node:process';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
+import { startClusterPrimary } from './cluster-main.mjs';
 
 if (cluster.isPrimary) {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, workers: { type: 'string', default: '2' }, deflate: { type: 'boolean', default: false } } });
-  cluster.schedulingPolicy = cluster.SCHED_RR;
-  const workers = Number(values.workers);
-  let port = Number(values.port);
-  if (port === 0) {
-    // Workers must share one port: pick it here so every worker binds the same one.
-    const probe = createServer();
-    await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    port = probe.address().port;
-    await new Promise((resolve) => probe.close(resolve));
-  }
-  let listening = 0;
-  for (let i = 0; i < workers; i++) {
-    const worker = cluster.fork({ BASELINE_PORT: String(port), BASELINE_DEFLATE: values.deflate ? '1' : '' });
-    worker.on('listening', () => {
-      if (++listening === workers) {
-        process.stdout.write(`${JSON.stringify({ port, pids: [process.pid, ...Object.values(cluster.workers ?? {}).map((w) => w.process.pid)] })}\n`);
-      }
-    });
-  }
-  const stop = () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  await startClusterPrimary({ port: Number(values.port), workers: Number(values.workers), env: { BASELINE_DEFLATE: values.deflate ? '1' : '' } });
 } else {
   const server = createServer((_req, res) => {
     res.writeHead(426, { 'Content-Type': 'text/plain' });

@@ -1,6 +1,6 @@
 /**
  * The native load generators: `bench/native/line-load.c` (built here with
- * `cc -O2` into bench/.build/, never committed) for the TCP protocols, and wrk
+ * `cc -O2` into bench/.build/, never committed; ws-load.c likewise) for the TCP protocols, and wrk
  * for HTTP. Both run in their own process; their CPU is measured beside
  * the servers'. Also: a CPU-bound "busy neighbour" process.
  */
@@ -11,9 +11,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './proc.js';
 
-const SOURCE = join(ROOT, 'bench', 'native', 'line-load.c');
+const NATIVE_DIR = join(ROOT, 'bench', 'native');
 const BUILD_DIR = join(ROOT, 'bench', '.build');
-export const LINE_LOAD = join(BUILD_DIR, 'line-load');
 export const WRK_PIPELINE_LUA = join(ROOT, 'bench', 'wrk-pipeline.lua');
 
 /** True when `command` runs (`command -v`). */
@@ -22,16 +21,25 @@ export function hasCommand(command: string): boolean {
 }
 
 /**
- * Compiles line-load when its binary is missing or older than its source.
- * Throws with what to install when there is no C compiler.
+ * Compiles `bench/native/TOOL.c` (with the header it shares, load-common.h)
+ * into bench/.build/TOOL when the binary is missing or older than either;
+ * returns the binary's path. Throws with what to install when there is no C compiler.
  */
-export function buildLineLoad(): string {
-  if (existsSync(LINE_LOAD) && statSync(LINE_LOAD).mtimeMs >= statSync(SOURCE).mtimeMs) return LINE_LOAD;
-  if (!hasCommand('cc')) throw new Error('the bench compiles bench/native/line-load.c and needs a C compiler: apt-get install -y gcc');
+export function buildNative(tool: 'line-load' | 'ws-load'): string {
+  const source = join(NATIVE_DIR, `${tool}.c`);
+  const binary = join(BUILD_DIR, tool);
+  const newest = Math.max(statSync(source).mtimeMs, statSync(join(NATIVE_DIR, 'load-common.h')).mtimeMs);
+  if (existsSync(binary) && statSync(binary).mtimeMs >= newest) return binary;
+  if (!hasCommand('cc')) throw new Error(`the bench compiles bench/native/${tool}.c and needs a C compiler: apt-get install -y gcc`);
   mkdirSync(BUILD_DIR, { recursive: true });
-  const built = spawnSync('cc', ['-O2', '-Wall', '-pthread', '-o', LINE_LOAD, SOURCE], { encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`cc -O2 ${SOURCE} failed:\n${built.stderr}`);
-  return LINE_LOAD;
+  const built = spawnSync('cc', ['-O2', '-Wall', '-pthread', '-o', binary, source], { encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`cc -O2 ${source} failed:\n${built.stderr}`);
+  return binary;
+}
+
+/** Compiles line-load when needed (buildNative). */
+export function buildLineLoad(): string {
+  return buildNative('line-load');
 }
 
 /** The HTTP tools the bench needs and how to get them; empty when all are there. */
@@ -83,21 +91,35 @@ export async function runLineLoad(
     ...(options.greeting ? ['-g'] : []),
     ...(options.replyPrefix ? ['-x', options.replyPrefix] : []),
   ];
-  const child = spawn(buildLineLoad(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return runNative<LineLoadResult>('line-load', args, options.seconds + options.warmup + 30, hooks);
+}
+
+/**
+ * Runs a native generator once (built first when needed) and parses the JSON
+ * line it prints. `onStarted` runs at its "TOOL: measuring" (or "TOOL: idle")
+ * marker on stderr, `onFinished` at "TOOL: finished"; killed after `timeoutSeconds`.
+ */
+export async function runNative<T>(
+  tool: 'line-load' | 'ws-load',
+  args: readonly string[],
+  timeoutSeconds: number,
+  hooks: { onStarted?: () => void | Promise<void>; onFinished?: () => void },
+): Promise<T> {
+  const child = spawn(buildNative(tool), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => {
     const text = c.toString();
-    if (text.includes('line-load: measuring')) hooks.onStarted?.();
-    if (text.includes('line-load: finished')) hooks.onFinished?.();
+    if (text.includes(`${tool}: measuring`) || text.includes(`${tool}: idle`)) void hooks.onStarted?.();
+    if (text.includes(`${tool}: finished`)) hooks.onFinished?.();
     stderr += text;
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), (options.seconds + options.warmup + 30) * 1000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSeconds * 1000);
   const [code] = (await once(child, 'exit')) as [number | null];
   clearTimeout(timer);
-  if (code !== 0) throw new Error(`line-load ${args.join(' ')} exited ${code}: ${stderr.trim()}`);
-  return JSON.parse(stdout) as LineLoadResult;
+  if (code !== 0) throw new Error(`${tool} ${args.join(' ')} exited ${code}: ${stderr.trim()}`);
+  return JSON.parse(stdout) as T;
 }
 
 export interface WrkResult {

@@ -146,7 +146,7 @@ export class HttpProtocol extends Protocol {
 
   override dataReceived(data: Buffer): void {
     if (this.switched) return this.switched.dataReceived(data);
-    this.parse(() => this.parser.execute(data));
+    this.parse(data);
   }
 
   override connectionLost(reason: Error): void | Promise<void> {
@@ -365,7 +365,7 @@ export class HttpProtocol extends Protocol {
     if (this.pipelinePaused && !this.awaitingUpgrade && this.pendingReplies < this.service.limits.maxPipelinedRequests) {
       this.pipelinePaused = false;
       this.transport.resumeProducing();
-      this.parse(() => this.parser.resume());
+      this.parse(undefined);
     }
     if (this.pendingReplies > 0 || this.pipelinePaused) return;
     if (this.peerDone) this.closeNow();
@@ -392,11 +392,15 @@ export class HttpProtocol extends Protocol {
     }
   }
 
-  /** Runs the parser; a protocol switch decided meanwhile happens once it has stopped. */
-  private parse(run: () => void): void {
+  /**
+   * Runs the parser on `data` (undefined: resumes it on what it holds); a protocol switch decided
+   * meanwhile happens once it has stopped. No closure: this runs once per read.
+   */
+  private parse(data: Buffer | undefined): void {
     this.parsing++;
     try {
-      run();
+      if (data === undefined) this.parser.resume();
+      else this.parser.execute(data);
     } finally {
       this.parsing--;
     }
@@ -406,6 +410,7 @@ export class HttpProtocol extends Protocol {
       this.handOver(decision);
     }
   }
+
 
   /** A reply promise rejected (serialization is guarded, so this is a bug): cut the connection (the driver counts it). */
   override replyFailed(error: unknown): void {
