@@ -160,6 +160,15 @@ describe('OffloadPool', () => {
     expect((back as Buffer).equals(copy)).toBe(true);
   });
 
+  it('moves a large binary payload and result as one copy each way, leaving the caller\'s buffer intact', async () => {
+    const p = sharedPool();
+    const payload = new Uint8Array(64 * 1024).fill(7); // its own whole ArrayBuffer: moving it as is would detach it
+    const back = await p.run(request('echo', payload));
+    expect(payload.buffer.byteLength).toBe(64 * 1024); // not detached: a copy crossed
+    expect(Buffer.isBuffer(back)).toBe(true);
+    expect((back as Buffer).equals(Buffer.from(payload))).toBe(true);
+  });
+
   it('names a missing processor with NoProcessorError', async () => {
     const p = sharedPool();
     await expect(p.run(request('nope', undefined))).rejects.toBeInstanceOf(NoProcessorError);

@@ -4,7 +4,7 @@ import type { Logger } from '../../shared/log.js';
 import type { OffloadRequest } from '../../shared/protocol/services.js';
 import type { ProcessorHostData, ProcessorResult, ProcessorTask } from './processor-host.js';
 import { fromSource, ownModule, threadExecArgv } from '../../shared/config/loader.js';
-import { asBuffer } from '../../shared/protocol/bytes.js';
+import { asBuffer, MOVE_AT_LEAST } from '../../shared/protocol/bytes.js';
 
 /** What the threads are started with. */
 export interface ThreadOptions {
@@ -41,13 +41,13 @@ export class PoolThreads {
   async run(request: OffloadRequest, slot: number): Promise<ProcessorResult> {
     const pool = (this.piscina ??= this.create());
     const transfer = request.options?.transfer;
-    const message: ProcessorTask = {
-      processors: toSpecifier(request.processors),
-      task: request.task,
-      payload: transfer ? request.payload : compact(request.payload),
-      slot,
-    };
-    const result = (await (transfer ? pool.run(message, { transferList: transfer.map(toTransferable) as never }) : pool.run(message))) as ProcessorResult;
+    const payload = transfer ? request.payload : compact(request.payload);
+    // A large binary payload crosses as one copy moved, not structured-cloned (two copies); the
+    // caller's own buffer is left untouched (compact copied it, or it is copied here).
+    const moved = !transfer && payload instanceof Uint8Array && payload.byteLength >= MOVE_AT_LEAST ? (payload === request.payload ? new Uint8Array(payload) : payload) : undefined;
+    const message: ProcessorTask = { processors: toSpecifier(request.processors), task: request.task, payload: moved ?? payload, slot };
+    const transferList = transfer ? transfer.map(toTransferable) : moved ? [moved.buffer] : undefined;
+    const result = (await (transferList ? pool.run(message, { transferList: transferList as never }) : pool.run(message))) as ProcessorResult;
     return result.ok ? { ...result, value: asBuffer(result.value) } : result;
   }
 
