@@ -186,12 +186,9 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
     this.fragments = [];
     let data: Buffer;
     if (this.compressed) {
-      try {
-        data = this.deflate!.decompress(pieces, this.options.maxMessageBytes);
-      } catch (error) {
-        return this.fail(error as SkeinError & { closeCode: number });
-      }
-      if (text && !isUtf8(data)) return this.fail(new WebSocketInvalidPayloadError('text message is not valid UTF-8'));
+      const inflated = this.inflate(pieces, text);
+      if (!inflated) return;
+      data = inflated;
     } else {
       if (text && !this.utf8!.end()) return this.fail(new WebSocketInvalidPayloadError('text message ends inside a UTF-8 sequence'));
       data = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
@@ -219,13 +216,8 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
       if (!last) return;
       const pieces = this.fragments;
       this.fragments = [];
-      let data: Buffer;
-      try {
-        data = this.deflate!.decompress(pieces, this.options.maxMessageBytes);
-      } catch (error) {
-        return this.fail(error as SkeinError & { closeCode: number });
-      }
-      if (text && !isUtf8(data)) return this.fail(new WebSocketInvalidPayloadError('text message is not valid UTF-8'));
+      const data = this.inflate(pieces, text);
+      if (!data) return;
       this.hooks.messageStarted(!text);
       if (this.state !== OPEN) return;
       this.hooks.messageChunk(data);
@@ -388,6 +380,22 @@ export class WebSocketSession implements FrameSink, SwitchedConnection {
   }
 
   // internals
+
+  /** A compressed message's pieces, decompressed (up to `maxMessageBytes`) and checked; undefined once it failed the connection (1009, 1007). */
+  private inflate(pieces: Buffer[], text: boolean): Buffer | undefined {
+    let data: Buffer;
+    try {
+      data = this.deflate!.decompress(pieces, this.options.maxMessageBytes);
+    } catch (error) {
+      this.fail(error as SkeinError & { closeCode: number });
+      return undefined;
+    }
+    if (text && !isUtf8(data)) {
+      this.fail(new WebSocketInvalidPayloadError('text message is not valid UTF-8'));
+      return undefined;
+    }
+    return data;
+  }
 
   private deliver(data: Buffer, isBinary: boolean): void {
     this.hooks.frameReceived();
