@@ -1,7 +1,8 @@
 /**
  * The attack harness: what a cheap, abusive client costs a worker, skein beside
- * hand-written baselines (node:net for the TCP protocols, node:http for http) in
- * the same run, one worker each, loopback only, bounded in time and memory.
+ * hand-written baselines (node:net for the TCP protocols, node:net with a piscina
+ * pool for `processed --offload`, node:http for http) in the same run, one worker
+ * each, loopback only, bounded in time and memory.
  *
  * For each protocol and shape, a fresh server; N abusive connections each send
  * the shape's bytes (all at once, or one byte per write); meanwhile a probe
@@ -153,7 +154,7 @@ async function startServer(impl: 'skein' | 'baseline', protocol: Proto): Promise
     const extra = protocol === 'processed-offload' ? ['--offload'] : [];
     return startSkein(protocol === 'processed-offload' ? 'processed' : protocol, 1, extra);
   }
-  if (protocol !== 'http') return startBaseline(protocol === 'processed-offload' ? 'processed' : protocol, 0);
+  if (protocol !== 'http') return startBaseline(protocol, 0);
   const child = spawn(process.execPath, ['--import', 'tsx', HTTP_BASELINE, '--port', '0', '--workers', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const [line] = (await once(child.stdout, 'data')) as [Buffer];
   const { port, pids } = JSON.parse(line.toString()) as { port: number; pids: number[] };
@@ -286,7 +287,7 @@ async function runCell(impl: 'skein' | 'baseline', protocol: Proto, shape: strin
     if (died) notes.push('worker died');
     const growth = Math.max(0, peak - before);
     const cell: Cell = {
-      impl: impl === 'skein' ? 'skein' : protocol === 'http' ? 'node:http' : 'node:net',
+      impl: impl === 'skein' ? 'skein' : protocol === 'http' ? 'node:http' : protocol === 'processed-offload' ? 'node:net+piscina' : 'node:net',
       protocol,
       shape,
       conns,
