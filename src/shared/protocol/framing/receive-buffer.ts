@@ -7,9 +7,8 @@ const KEEP_CAPACITY = 64 * 1024; // bytes: an emptied owned buffer larger than t
 /**
  * The bytes a framing protocol has received but not yet parsed.
  *
- * Appending is amortised O(1) per byte (capacity doubles; a chunk larger than
- * what is buffered gets an exact fit, the bytes moved being fewer than the
- * chunk's), so a stream that arrives one byte at a time is still parsed in linear time. A large chunk
+ * Appending is amortised O(1) per byte (capacity doubles), so a stream that
+ * arrives one byte at a time is still parsed in linear time. A large chunk
  * arriving while the buffer is empty is kept by reference, not copied: in the
  * common case (whole frames per socket read) no byte is copied at all.
  *
@@ -39,12 +38,7 @@ export class ReceiveBuffer {
       this.owned = false;
       return;
     }
-    if (!this.owned || this.end + chunk.length > this.buf.length) {
-      const needed = this.length + chunk.length;
-      // A chunk larger than what is buffered (a read arriving behind a partial frame) at least doubles the
-      // buffer on its own: allocate exactly, not twice that. Doubling is for runs of small chunks.
-      this.reallocate(needed, chunk.length > this.length ? Math.max(MIN_CAPACITY, needed) : undefined);
-    }
+    if (!this.owned || this.end + chunk.length > this.buf.length) this.reallocate(this.length + chunk.length);
     chunk.copy(this.buf, this.end);
     this.end += chunk.length;
   }
