@@ -6,7 +6,9 @@
  *   node --import tsx bench/baselines/net-server.ts PROTOCOL --port N [--workers W] [--greeting TEXT]
  *
  * PROTOCOL: `processed` (welcome line, then each chunk answered `Processed: ` +
- * chunk), `lines` (each `\r\n` line answered `Processed: <line>\r\n`) or `hash`
+ * chunk), `processed-offload` (the same, each chunk processed on a piscina pool of
+ * as many threads as skein's per worker, one chunk at a time per connection,
+ * replies in order: reading pauses while a chunk is on the pool), `lines` (each `\r\n` line answered `Processed: <line>\r\n`) or `hash`
  * (each `\n` line answered with its PBKDF2 digest, as skein's `hash`: one digest at a
  * time per connection on libuv's thread pool, in order, none started once the socket closed).
  * Prints one JSON line `{"ready":true,"port":…,"pids":[…]}` when every process listens.
@@ -14,6 +16,8 @@
 import cluster from 'node:cluster';
 import { pbkdf2 } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
 import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
@@ -32,6 +36,30 @@ const WELCOME = 'Welcome to my network application!\r\n';
 function processed(socket: Socket): void {
   socket.write(WELCOME);
   socket.on('data', (data: Buffer) => socket.write(Buffer.concat([PREFIX, data])));
+}
+
+let pool: Piscina | undefined;
+
+/** `processed-offload`: each chunk on a pool thread, one at a time per connection (reading paused meanwhile). */
+function processedOffload(socket: Socket): void {
+  pool ??= new Piscina({
+    filename: new URL('../fixtures/processed-piscina.mjs', import.meta.url).href,
+    minThreads: 0,
+    maxThreads: Math.max(1, Math.floor(availableParallelism() / Math.max(1, workers))),
+  });
+  const run = pool;
+  socket.write(WELCOME);
+  socket.on('data', (data: Buffer) => {
+    socket.pause();
+    run.run(data).then(
+      (reply: Uint8Array) => {
+        if (socket.destroyed) return;
+        if (socket.write(reply)) socket.resume();
+        else socket.once('drain', () => socket.resume());
+      },
+      () => socket.destroy(),
+    );
+  });
 }
 
 /** `lines`: a line receiver (delimiter `\r\n`), one reply per line, the replies of one read in one write. */
@@ -90,6 +118,7 @@ function serve(onListening: (port: number) => void): void {
     socket.on('error', () => {});
     if (protocol === 'lines') lines(socket, values.greeting);
     else if (protocol === 'hash') hash(socket);
+    else if (protocol === 'processed-offload') processedOffload(socket);
     else processed(socket);
   });
   server.listen(port, () => onListening((server.address() as { port: number }).port));

@@ -245,6 +245,33 @@ describe('FairQueue', () => {
     for (let item = q.shift(); item; item = q.shift()) rest.push(item.id);
     expect(rest).toEqual(['2.2', '0.3', '1.3', '2.3']);
   });
+
+  it('serves a probe before the first tasks of floods that opened a moment earlier', () => {
+    const q = new FairQueue<{ lane: object; id: string }>((item) => item.lane);
+    // 64 connections open at once; each one's first task arrives idle, then its flood queues behind it.
+    const floods = Array.from({ length: 64 }, () => ({}));
+    for (const [n, lane] of floods.entries()) {
+      q.push({ lane, id: `${n}.1` }, true);
+      for (let i = 2; i <= 4; i++) q.push({ lane, id: `${n}.${i}` });
+    }
+    const probe = {};
+    q.push({ lane: probe, id: 'probe' }, true);
+    expect(q.shift()!.id).toBe('probe');
+    // The floods then take turns, each in its own order.
+    const out: string[] = [];
+    for (let item = q.shift(); item; item = q.shift()) out.push(item.id);
+    expect(out.slice(0, 3)).toEqual(['0.1', '1.1', '2.1']);
+    expect(out).toHaveLength(64 * 4);
+    for (const n of [0, 31, 63]) expect(out.filter((id) => id.startsWith(`${n}.`))).toEqual([1, 2, 3, 4].map((i) => `${n}.${i}`));
+  });
+
+  it('keeps the edge of an idle task that is still its connection\'s only one', () => {
+    const q = new FairQueue<{ lane: object; id: string }>((item) => item.lane);
+    const [a, b] = [{}, {}];
+    q.push({ lane: a, id: 'a1' }, true);
+    q.push({ lane: b, id: 'b1' }, true);
+    expect([q.shift()!.id, q.shift()!.id]).toEqual(['a1', 'b1']);
+  });
 });
 
 describe('UtilizationWindow', () => {

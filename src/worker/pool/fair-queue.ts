@@ -7,9 +7,16 @@
  * Each connection has a virtual time that grows by one per task it pushes; a
  * task's tag is its connection's virtual time when it is pushed, and the task
  * with the smallest tag is served next (ties: the oldest). A connection that
- * was idle (no task of it in the pool: the caller says so) starts one step
- * before the tag last served, so its task goes ahead of every backlogged
- * connection's. Backlogged connections take turns (round-robin), and a client
+ * was idle (no task of it in the pool: the caller says so) starts at the tag
+ * last served, and wins a tie with any backlogged task there, so its task goes
+ * ahead of every backlogged connection's. It keeps that edge only while it is
+ * the connection's only task waiting: when the same connection queues another
+ * behind it, it becomes an ordinary backlogged task (same tag, no edge). So
+ * when many clients open at once, each with a flood, their first tasks lose
+ * their edge as soon as the floods queue up, and a probe that asks one thing
+ * at a time still goes first (without that, it waited for one task of each
+ * flooding connection: about half a second of pbkdf2 with 64 of them on two
+ * threads). Backlogged connections take turns (round-robin), and a client
  * that pipelines a thousand requests in one read makes no other connection
  * wait behind all of them; a connection that sends one request at a time (a
  * probe, an interactive client) waits for the queue, not for one task per
@@ -18,6 +25,8 @@
 interface Entry<T> {
   readonly item: T;
   readonly tag: number;
+  /** Pushed by an idle connection, and still its only task waiting: it wins ties. */
+  readonly idle: boolean;
   readonly seq: number;
   removed: boolean;
 }
@@ -28,6 +37,8 @@ export class FairQueue<T extends object> {
   private readonly entries = new WeakMap<T, Entry<T>>();
   /** The next virtual time of each connection (a weak map: a lost connection takes its entry with it). */
   private readonly next = new WeakMap<object, number>();
+  /** Each connection's waiting entry that still has the idle edge. */
+  private readonly edge = new WeakMap<object, Entry<T>>();
   /** The tag last served. */
   private now = 0;
   private seq = 0;
@@ -42,12 +53,22 @@ export class FairQueue<T extends object> {
   /** Adds `item`; `idle`: its connection has no other task in the pool (it goes ahead of the backlogged ones). */
   push(item: T, idle = false): void {
     const key = this.keyOf(item);
-    const tag = idle ? this.now - 1 : Math.max(this.next.get(key) ?? -Infinity, this.now - 1);
+    // Tags never fall behind the tag last served, so virtual time only moves forward: a
+    // connection that comes later never jumps one that queued earlier at the same time.
+    const tag = idle ? this.now : Math.max(this.next.get(key) ?? -Infinity, this.now);
     this.next.set(key, tag + 1);
-    const entry: Entry<T> = { item, tag, seq: this.seq++, removed: false };
-    this.entries.set(item, entry);
-    this.heap.push(entry);
-    this.up(this.heap.length - 1);
+    const first = this.edge.get(key);
+    if (first) {
+      // More behind it: the connection's first task keeps its place in time but loses the edge.
+      this.edge.delete(key);
+      if (!first.removed) {
+        first.removed = true;
+        this.insert({ item: first.item, tag: first.tag, idle: false, seq: first.seq, removed: false });
+      }
+    }
+    const entry: Entry<T> = { item, tag, idle, seq: this.seq++, removed: false };
+    if (idle) this.edge.set(key, entry);
+    this.insert(entry);
     this.count++;
   }
 
@@ -55,6 +76,7 @@ export class FairQueue<T extends object> {
   shift(): T | undefined {
     for (let entry = this.pop(); entry; entry = this.pop()) {
       if (entry.removed) continue;
+      if (entry.idle) this.edge.delete(this.keyOf(entry.item));
       this.entries.delete(entry.item);
       this.count--;
       this.now = entry.tag;
@@ -75,6 +97,12 @@ export class FairQueue<T extends object> {
     return true;
   }
 
+  private insert(entry: Entry<T>): void {
+    this.entries.set(entry.item, entry);
+    this.heap.push(entry);
+    this.up(this.heap.length - 1);
+  }
+
   private pop(): Entry<T> | undefined {
     const heap = this.heap;
     const top = heap[0];
@@ -87,7 +115,9 @@ export class FairQueue<T extends object> {
   }
 
   private less(a: Entry<T>, b: Entry<T>): boolean {
-    return a.tag < b.tag || (a.tag === b.tag && a.seq < b.seq);
+    if (a.tag !== b.tag) return a.tag < b.tag;
+    if (a.idle !== b.idle) return a.idle;
+    return a.seq < b.seq;
   }
 
   private up(i: number): void {
