@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { resolveHttpLimits, type HttpLimits } from '../../src/protocols/http/limits.js';
+import { BODY_BLOCK } from '../../src/protocols/http/body.js';
 import { HttpRequestParser, ParserPhase } from '../../src/protocols/http/parser.js';
 import type { HttpRequest } from '../../src/protocols/http/request.js';
 import { statusOf } from '../../src/protocols/http/errors.js';
@@ -200,6 +201,42 @@ describe('HttpRequestParser', () => {
     expect(seen).toEqual(['/1', '/2', '/3', '/4']);
   });
 
+  it('stops after linesPerRun lines with input left (yielded), and resume goes on where it stopped', () => {
+    const seen: string[] = [];
+    const parser = new HttpRequestParser(resolveHttpLimits(), {
+      headComplete: () => {},
+      request: (r) => (seen.push(r.url), true),
+      error: (e) => {
+        throw e;
+      },
+    });
+    parser.linesPerRun = 10;
+    const n = 50;
+    parser.execute(Buffer.from(Array.from({ length: n }, (_, i) => `GET /${i} HTTP/1.1\r\nHost: a\r\n\r\n`).join('')));
+    // 3 lines a request: 10 lines are 3 requests and the next request line.
+    expect(seen).toHaveLength(3);
+    expect(parser.yielded).toBe(true);
+    let runs = 1;
+    while (parser.yielded) {
+      parser.resume();
+      runs++;
+    }
+    expect(seen).toEqual(Array.from({ length: n }, (_, i) => `/${i}`));
+    expect(runs).toBe(Math.ceil((3 * n) / 10));
+    // A chunked body of 1-byte chunks (2 lines a chunk) is sliced too, and comes whole.
+    const body = 'POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n' + '1\r\nA\r\n'.repeat(100) + '0\r\n\r\n';
+    const chunked = parse('', Infinity);
+    chunked.parser.linesPerRun = 10;
+    chunked.parser.execute(Buffer.from(body));
+    let slices = 1;
+    while (chunked.parser.yielded) {
+      chunked.parser.resume();
+      slices++;
+    }
+    expect(slices).toBeGreaterThanOrEqual(20);
+    expect(chunked.requests.map((r) => r.body.toString())).toEqual(['A'.repeat(100)]);
+  });
+
   it('counts requests as they begin, for timeouts', () => {
     const p = parse('GET / HTTP/1.1\r\nHost: a\r\n\r\nGE');
     expect(p.parser.requestsStarted).toBe(2);
@@ -217,7 +254,22 @@ describe('HttpRequestParser memory (issue 15, case 3)', () => {
     (runInNewContext('gc') as () => void)();
   }
 
-  it('holds a chunked body of 1-byte chunks as its bytes, not as one object per chunk', () => {
+  /**
+   * Bytes of ArrayBuffers alive, once collections have settled: V8 frees
+   * backing stores on a background sweeper, so one reading right after a
+   * collection may still count buffers already unreachable.
+   */
+  async function liveArrayBuffers(): Promise<number> {
+    let least = Infinity;
+    for (let i = 0; i < 5; i++) {
+      collect();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      least = Math.min(least, process.memoryUsage().arrayBuffers);
+    }
+    return least;
+  }
+
+  it('holds a chunked body of 1-byte chunks as its bytes, not as one object per chunk', async () => {
     const head = Buffer.from('POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n');
     const chunks = 150_000; // 900 KB on the wire, 150 KB decoded, below the 1 MiB body limit
     const wire = Buffer.from('1\r\nA\r\n'.repeat(chunks));
@@ -227,6 +279,7 @@ describe('HttpRequestParser memory (issue 15, case 3)', () => {
       request: () => (out.requests++, true),
       error: (e) => out.errors.push(e),
     });
+    const buffersBefore = await liveArrayBuffers();
     collect();
     const before = process.memoryUsage();
     parser.execute(head);
@@ -237,9 +290,47 @@ describe('HttpRequestParser memory (issue 15, case 3)', () => {
     expect(out.errors).toEqual([]);
     expect(out.requests).toBe(0); // never finished
     const held = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
-    // The decoded bytes (150 KB) in a buffer at most twice that, and a little heap: not ~100 bytes per chunk.
+    // The decoded bytes (150 KB) and a little heap: not ~100 bytes per chunk.
     expect(held).toBeLessThan(1024 * 1024);
+    // As bytes: the body's blocks (at most one block beyond its bytes; doubling growth held 256 KiB), not the reads they came in.
+    expect((await liveArrayBuffers()) - buffersBefore).toBeLessThan(chunks + BODY_BLOCK + 64 * 1024);
+    expect(parser.buffered).toBeLessThanOrEqual(chunks + BODY_BLOCK);
     parser.finish();
+  });
+
+  it('holds a Content-Length body as its bytes arrive, not as announced', async () => {
+    const parsers: Parsed[] = [];
+    const before = await liveArrayBuffers();
+    for (let i = 0; i < 50; i++) parsers.push(parse('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nabc'));
+    // At most a block each for 3 bytes received (a buffer of the announced length each would be 48 MiB).
+    expect((await liveArrayBuffers()) - before).toBeLessThan(50 * BODY_BLOCK + 256 * 1024);
+    for (const p of parsers) {
+      expect(p.errors).toEqual([]);
+      expect(p.parser.buffered).toBeLessThanOrEqual(BODY_BLOCK);
+    }
+    // The body comes whole however it was cut.
+    const body = Buffer.alloc(100_000, 'b');
+    const q = parse(Buffer.concat([Buffer.from('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n'), body]), 7001);
+    expect(q.requests).toHaveLength(1);
+    expect(q.requests[0]!.body.equals(body)).toBe(true);
+    expect(q.parser.buffered).toBe(0);
+  });
+
+  it('keeps the bytes of a line cut by the end of a read, not the read', async () => {
+    const parsers: HttpRequestParser[] = [];
+    const before = await liveArrayBuffers();
+    for (let i = 0; i < 100; i++) {
+      const parser = new HttpRequestParser(resolveHttpLimits(), { headComplete: () => {}, request: () => true, error: (e) => { throw e; } });
+      // A 64 KiB read, as a socket delivers it: empty lines, then the start of a request line.
+      const read = Buffer.allocUnsafeSlow(64 * 1024).fill('\r\n');
+      read.write('GET /x', read.length - 6, 'latin1');
+      parser.execute(read);
+      expect(parser.buffered).toBe(6);
+      parsers.push(parser);
+    }
+    // 100 reads kept alive would be 6.25 MiB.
+    expect((await liveArrayBuffers()) - before).toBeLessThan(1024 * 1024);
+    for (const parser of parsers) parser.execute(Buffer.from(' HTTP/1.1\r\nHost: a\r\n\r\n'));
   });
 
   it('enforces maxBodySize on the decoded size, whatever the chunk overhead', () => {

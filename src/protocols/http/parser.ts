@@ -8,7 +8,12 @@
  * once against a lookup table, strings are made once per field with a latin1
  * slice, and a body that arrived in one chunk is handed over as a view of it,
  * not a copy. Memory: a partial line is kept as a list of chunks (no repeated
- * concatenation), bounded by the line limits; a body by `maxBodySize`.
+ * concatenation; a small piece of a large read is copied rather than keeping
+ * the read), bounded by the line limits; a body that spans reads is copied
+ * into blocks as it arrives ({@link BodyAccumulator}), bounded by
+ * `maxBodySize`. A run can be given a budget of lines
+ * ({@link HttpRequestParser.linesPerRun}): one read of tiny lines then costs
+ * the event loop a bounded slice, and the owner resumes the parser on a later turn.
  *
  * Accept/reject decisions follow node:http (llhttp in strict mode) unless the
  * docs/http.md lists the difference.
@@ -24,6 +29,7 @@ import {
   HttpVersionNotSupportedError,
   type SkeinError,
 } from '../../shared/protocol/errors.js';
+import { BodyAccumulator } from './body.js';
 import type { HttpLimits } from './limits.js';
 import { HttpRequest, type HttpHeaders } from './request.js';
 
@@ -95,6 +101,15 @@ function latin1(buf: Buffer, start: number, end: number): string {
 }
 
 export class HttpRequestParser {
+  /**
+   * Lines (request, header, chunk-size and chunk-end lines; not the empty
+   * lines a request may follow) one run may parse; then the parser stops as if
+   * `request` had returned false, holds the rest, and {@link yielded} is true
+   * until {@link resume}. Infinity (the default): no budget.
+   */
+  linesPerRun = Infinity;
+  private lines = 0;
+  private budgetSpent = false;
   private state = S_START;
   /** A line that has not ended yet, kept as the chunks it arrived in. */
   private partial: Buffer[] = [];
@@ -125,16 +140,14 @@ export class HttpRequestParser {
   private expect: string | undefined;
   private request: HttpRequest | undefined;
   private remaining = 0; // body bytes (identity) or chunk bytes still to read
+  /** Body bytes declared so far (Content-Length, or the chunk sizes read), against `maxBodySize`. */
   private bodyLength = 0;
-  private bodyBuffer: Buffer | undefined; // identity body that spans chunks
   /**
-   * A chunked body decoded so far, as bytes: the first piece as a view of its
-   * read, later pieces copied into one buffer that doubles up to `maxBodySize`.
-   * Never one object per chunk: 1-byte chunks cost their byte, not ~100.
+   * The body received so far, when it spans reads (identity) or is chunked:
+   * its bytes in blocks, never one object per chunk (1-byte chunks cost their
+   * byte, not ~100), never more than one block beyond what arrived.
    */
-  private chunked: Buffer | undefined;
-  private chunkedFill = 0;
-  private chunkedOwned = false;
+  private readonly body = new BodyAccumulator();
 
   constructor(
     private readonly limits: HttpLimits,
@@ -160,11 +173,16 @@ export class HttpRequestParser {
     return this.started;
   }
 
-  /** Bytes held by the parser (partial line, stopped input, body so far). */
+  /** Bytes held by the parser (partial line, stopped input, the body's blocks so far). */
   get buffered(): number {
-    let n = this.partialLength + this.bodyLength;
+    let n = this.partialLength + this.body.retained;
     for (const h of this.held) n += h.length;
     return n;
+  }
+
+  /** The last run stopped because it spent {@link linesPerRun}, with input left: call {@link resume} on a later turn. */
+  get yielded(): boolean {
+    return this.budgetSpent;
   }
 
   /** Feeds bytes. Never throws; a bad request ends in one `error` event. */
@@ -175,6 +193,7 @@ export class HttpRequestParser {
       return;
     }
     this.running = true;
+    this.lines = 0;
     try {
       this.run(chunk, 0);
     } catch (error) {
@@ -189,6 +208,7 @@ export class HttpRequestParser {
   resume(): void {
     if (!this.stopped || this.state === S_DONE) return;
     this.stopped = false;
+    this.budgetSpent = false;
     const held = this.held;
     this.held = [];
     if (held.length > 0) this.execute(held.length === 1 ? held[0]! : Buffer.concat(held));
@@ -211,9 +231,8 @@ export class HttpRequestParser {
     this.partial = [];
     this.partialLength = 0;
     this.held = [];
-    this.chunked = undefined;
-    this.chunkedFill = 0;
-    this.bodyBuffer = undefined;
+    this.budgetSpent = false;
+    this.body.clear();
   }
 
   private run(data: Buffer, pos: number): void {
@@ -276,6 +295,11 @@ export class HttpRequestParser {
           else this.fieldLine(line, start, end, true);
           break;
       }
+      // Empty lines before a request cost a comparison each and are not counted: slicing them would cost more.
+      if ((state !== S_START || end > start) && ++this.lines >= this.linesPerRun && pos < len && !this.stopped && this.state !== S_DONE) {
+        this.stopped = true;
+        this.budgetSpent = true;
+      }
       if (this.stopped) return this.hold(data, pos);
     }
   }
@@ -287,7 +311,7 @@ export class HttpRequestParser {
 
   /** An unfinished line: keep it, unless it already breaks a limit or is already invalid. */
   private keepPartial(data: Buffer, pos: number): void {
-    const piece = data.subarray(pos);
+    let piece = data.subarray(pos);
     const first = this.partialLength === 0;
     if (this.state === S_START && first) {
       // Skip empty-line bytes; a request starts at its first other byte.
@@ -297,9 +321,11 @@ export class HttpRequestParser {
       this.started++;
       this.begun = true;
     }
+    if (!this.lineLimitOk(this.partialLength + piece.length)) return;
+    // The tail of a large read (a request line cut by the read's end): keep its bytes, not the whole read.
+    if (piece.length * 4 < piece.buffer.byteLength) piece = Buffer.from(piece);
     this.partial.push(piece);
     this.partialLength += piece.length;
-    if (!this.lineLimitOk(this.partialLength)) return;
     // Refuse garbage now rather than after a timeout: check what a line's start must look like.
     if (first) this.checkLineStart(piece);
   }
@@ -496,54 +522,28 @@ export class HttpRequestParser {
   private readBody(data: Buffer, pos: number): number {
     const available = data.length - pos;
     const remaining = this.remaining;
-    if (this.bodyBuffer === undefined && available >= remaining) {
+    if (this.body.length === 0 && available >= remaining) {
       // The whole body is in this chunk: hand over a view, not a copy.
       this.request!.body = data.subarray(pos, pos + remaining);
       this.remaining = 0;
       this.complete();
       return pos + remaining;
     }
+    // Copied as it arrives: a Content-Length announced is not memory taken until its bytes come.
     const take = available < remaining ? available : remaining;
-    const body = (this.bodyBuffer ??= Buffer.allocUnsafe(this.contentLength));
-    data.copy(body, this.contentLength - remaining, pos, pos + take);
+    this.body.append(data, pos, take, remaining);
     this.remaining = remaining - take;
-    this.bodyLength += take;
-    if (this.remaining === 0) {
-      this.request!.body = body;
-      this.complete();
-    }
+    if (this.remaining === 0) this.complete();
     return pos + take;
   }
 
   private readChunkData(data: Buffer, pos: number): number {
     const available = data.length - pos;
     const take = available < this.remaining ? available : this.remaining;
-    this.appendChunked(data, pos, take);
+    this.body.append(data, pos, take);
     this.remaining -= take;
     if (this.remaining === 0) this.state = S_CHUNK_END;
     return pos + take;
-  }
-
-  /** Adds `take` decoded bytes of `data` from `pos` to the chunked body (see `chunked`). */
-  private appendChunked(data: Buffer, pos: number, take: number): void {
-    const fill = this.chunkedFill;
-    if (fill === 0) {
-      this.chunked = data.subarray(pos, pos + take);
-      this.chunkedFill = take;
-      this.chunkedOwned = false;
-      return;
-    }
-    let body = this.chunked!;
-    if (!this.chunkedOwned || fill + take > body.length) {
-      // The declared sizes were checked against maxBodySize, so fill + take never exceeds it.
-      const capacity = Math.max(fill + take, Math.min(this.limits.maxBodySize, Math.max(2 * fill, 4096)));
-      const grown = Buffer.allocUnsafe(capacity);
-      body.copy(grown, 0, 0, fill);
-      this.chunked = body = grown;
-      this.chunkedOwned = true;
-    }
-    data.copy(body, fill, pos, pos + take);
-    this.chunkedFill = fill + take;
   }
 
   /** `chunk-size [ chunk-ext ]`: hex digits, then `;name[=value]` extensions, no whitespace (as node:http). */
@@ -612,7 +612,7 @@ export class HttpRequestParser {
   /** A whole request: hand it over, then get ready for the next one. */
   private complete(): void {
     const request = this.request!;
-    if (this.chunkedFill > 0) request.body = this.chunked!.subarray(0, this.chunkedFill);
+    if (this.body.length > 0) request.body = this.body.take();
     if (this.trailers) request.trailers = this.trailers;
     this.reset();
     if (!this.events.request(request) && this.state !== S_DONE) this.stopped = true;
@@ -634,9 +634,6 @@ export class HttpRequestParser {
     this.request = undefined;
     this.remaining = 0;
     this.bodyLength = 0;
-    this.bodyBuffer = undefined;
-    this.chunked = undefined;
-    this.chunkedFill = 0;
   }
 
   private fail(error: SkeinError): void {

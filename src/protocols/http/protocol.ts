@@ -10,6 +10,8 @@ import type { Address } from '../../shared/protocol/address.js';
 import type { DelayedCall } from '../../shared/protocol/clock.js';
 import { meterOf } from '../../shared/protocol/nesting.js';
 import { Protocol } from '../../shared/protocol/protocol.js';
+import { FRAMES_PER_TURN } from '../../shared/protocol/framing/buffered-receiver.js';
+import { hasFrameFlow } from '../../shared/protocol/services.js';
 import type { SkeinError } from '../../shared/protocol/errors.js';
 import type { OffloadOptions } from '../../shared/protocol/services.js';
 import { HttpExpectationFailedError, HttpRequestTimeoutError } from '../../shared/protocol/errors.js';
@@ -120,6 +122,15 @@ export class HttpProtocol extends Protocol {
   private parsing = 0;
   /** An upgrade request waits for its answer: parsing stays stopped whatever else is written. */
   private awaitingUpgrade = false;
+  /**
+   * The parser stopped with input left (its budget of lines for one turn was
+   * spent, or reading paused: unsent output above the high-water mark, a full
+   * pool queue) and the transport will deliver an empty chunk once reading may
+   * go on; it reads nothing from the peer meanwhile.
+   */
+  private heldBack = false;
+  /** Set by `request` when the parser should stop until reading may go on. */
+  private stopForTurn = false;
 
   override connectionMade(): void {
     this.service = this.factory as unknown as HttpService;
@@ -130,6 +141,8 @@ export class HttpProtocol extends Protocol {
       request: (request) => this.request(request),
       error: (error) => this.error(error),
     });
+    // A read of tiny lines (64 KiB of CRLF, of 1-byte chunks) is parsed in slices, one per turn of the event loop.
+    if (hasFrameFlow(this.transport)) this.parser.linesPerRun = FRAMES_PER_TURN;
     const transport = this.transport;
     this.connection = Object.freeze({
       get peer(): Address {
@@ -146,6 +159,12 @@ export class HttpProtocol extends Protocol {
 
   override dataReceived(data: Buffer): void {
     if (this.switched) return this.switched.dataReceived(data);
+    if (data.length === 0 && this.heldBack) {
+      // The transport's turn for what the parser held back (see heldBack).
+      this.heldBack = false;
+      this.parse(undefined);
+      return;
+    }
     this.parse(data);
   }
 
@@ -164,7 +183,7 @@ export class HttpProtocol extends Protocol {
   override readConnectionLost(): void {
     if (this.switched) return this.switched.readConnectionLost();
     this.peerDone = true;
-    if (this.pendingReplies === 0 && !this.pipelinePaused) this.closeNow();
+    this.closeIfAnswered();
   }
 
   /**
@@ -176,13 +195,13 @@ export class HttpProtocol extends Protocol {
   override drain(): void {
     if (this.switched) return this.switched.drain();
     this.draining = true;
-    if (this.pendingReplies === 0 && this.parser.phase === ParserPhase.Idle) this.closeWhenStillIdle();
+    if (this.pendingReplies === 0 && !this.heldBack && this.parser.phase === ParserPhase.Idle) this.closeWhenStillIdle();
   }
 
   /** Draining and idle: close unless a request arrives within the grace (it is then answered and closes the connection). */
   private closeWhenStillIdle(): void {
     this.drainGrace ??= this.callLater(DRAIN_IDLE_GRACE, () => {
-      if (this.pendingReplies === 0 && this.parser.phase === ParserPhase.Idle) this.closeNow();
+      if (this.pendingReplies === 0 && !this.heldBack && this.parser.phase === ParserPhase.Idle) this.closeNow();
     });
   }
 
@@ -221,6 +240,12 @@ export class HttpProtocol extends Protocol {
     if (this.pendingReplies >= this.service.limits.maxPipelinedRequests && !this.closing) {
       this.pipelinePaused = true;
       this.transport.pauseProducing();
+      return false;
+    }
+    // Reading paused (responses past the high-water mark, a full pool queue): the requests already
+    // read wait as unread bytes would, rather than each becoming a request and a queued response now.
+    if (!this.closing && hasFrameFlow(this.transport) && this.transport.readingPaused) {
+      this.stopForTurn = true;
       return false;
     }
     return true;
@@ -367,7 +392,15 @@ export class HttpProtocol extends Protocol {
       this.transport.resumeProducing();
       this.parse(undefined);
     }
-    if (this.pendingReplies > 0 || this.pipelinePaused) return;
+    this.closeIfAnswered();
+  }
+
+  /**
+   * After the peer's FIN, closes once every request it completed is answered;
+   * while draining, starts the idle grace once nothing is left to answer.
+   */
+  private closeIfAnswered(): void {
+    if (this.parsing > 0 || this.pendingReplies > 0 || this.pipelinePaused || this.heldBack) return;
     if (this.peerDone) this.closeNow();
     else if (this.draining && this.parser.phase === ParserPhase.Idle) this.closeWhenStillIdle();
   }
@@ -404,11 +437,21 @@ export class HttpProtocol extends Protocol {
     } finally {
       this.parsing--;
     }
+    if (this.parsing > 0) return;
     const decision = this.switchAfterParse;
-    if (decision && this.parsing === 0) {
+    if (decision) {
       this.switchAfterParse = undefined;
       this.handOver(decision);
+      return;
     }
+    if ((this.parser.yielded || this.stopForTurn) && !this.closing && hasFrameFlow(this.transport)) {
+      this.stopForTurn = false;
+      this.heldBack = true;
+      this.transport.redeliverWhenReadable();
+      return;
+    }
+    this.stopForTurn = false;
+    if (this.peerDone) this.closeIfAnswered();
   }
 
 
@@ -419,9 +462,16 @@ export class HttpProtocol extends Protocol {
     throw error;
   }
 
+  /**
+   * Reads no more: the parser stops for good and the socket stops reading, so a
+   * client that keeps sending after its last request (a 1 MiB request line
+   * refused at 16 KiB) costs no more reads while its answer leaves.
+   */
   private stopReading(): void {
     this.closing = true;
     this.parser.finish();
+    this.heldBack = false;
+    this.transport.pauseProducing();
   }
 
   private closeNow(): void {
