@@ -409,6 +409,8 @@ interface Summary {
   perConnKiB: number;
   /** The part of the growth that does not scale with connections, MiB. */
   fixedMiB: number;
+  /** Median RSS growth at each count, MiB. */
+  growthMiB: number[];
   /** Growth per KiB accepted, at the larger count. */
   perKiBSent: number;
   /** Main-thread memory held per connection after full GCs, at the larger count, KiB. */
@@ -440,6 +442,7 @@ function summarise(runs: Cell[]): Summary {
     shape: first.shape,
     perConnKiB: round(perConnMiB * 1024),
     fixedMiB: round(growth[0]! - small * perConnMiB),
+    growthMiB: growth.map(round),
     perKiBSent: round(accepted > 0 ? (growth[1]! * MiB) / accepted : 0),
     heldPerConnKiB: big.every((c) => c.heldPerConnKiB !== undefined) ? round(median(big.map((c) => c.heldPerConnKiB!))) : undefined,
     probeWorstMs: COUNTS.map((n) => round(Math.max(...at(n).map((c) => c.probeWorstMs)))),
@@ -490,18 +493,37 @@ function ratio(s: number, b: number): string {
   return `${(s / b).toFixed(2)}×`;
 }
 
+/**
+ * The issue's memory goal for one cell: skein's cost per connection within 1.5× the baseline's, or
+ * below the baseline outright (less growth at both counts: a baseline that grows without a bound can
+ * show a flat slope between two counts where it is already huge).
+ */
+function memoryGoal(s: Summary, b: Summary): string {
+  if (b.perConnKiB > 0 && s.perConnKiB <= 1.5 * b.perConnKiB) return 'met (≤ 1.5×)';
+  if (s.growthMiB.every((g, i) => g <= b.growthMiB[i]!)) return 'met (below baseline)';
+  if (b.perConnKiB <= 0 && s.perConnKiB <= 16) return 'met (both ≈ 0)';
+  return '**over**';
+}
+
+const goals = [];
+for (let i = 0; i < summaries.length; i += 2) goals.push(memoryGoal(summaries[i]!, summaries[i + 1]!));
+const probesOver = summaries.filter((x, i) => i % 2 === 0 && x.probeWorstMs.some((ms) => ms > 100)).map((x) => `${x.protocol} ${x.shape} (${x.probeWorstMs.join(' / ')} ms)`);
+console.log(`\nmemory goal met in ${goals.filter((g) => g.startsWith('met')).length} of ${goals.length} cells; skein probes over 100 ms: ${probesOver.length > 0 ? probesOver.join(', ') : 'none'}`);
+
 const md = [
   `${COUNTS.join(' and ')} abusive connections per cell; per connection = slope of RSS growth between the two counts; fixed = growth at ${CONNS} − ${CONNS} × per connection; held = main-thread heap used + external after full GCs at the end of the window − before, per connection, at ${COUNTS[1]}.`,
   '',
-  `| protocol | shape | skein KiB/conn | baseline KiB/conn | ratio | skein fixed MiB | baseline fixed MiB | skein held KiB/conn | baseline held KiB/conn | skein B per KiB sent | baseline B per KiB sent | skein probe worst ms (${COUNTS.join(' / ')}) | baseline probe worst ms (${COUNTS.join(' / ')}) | half-close answered (skein / baseline) |`,
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  `Memory goal (skein per connection ≤ 1.5 × the baseline's, or less growth than the baseline at both counts) met in ${goals.filter((g) => g.startsWith('met')).length} of ${goals.length} cells; skein probes over 100 ms: ${probesOver.length > 0 ? probesOver.join(', ') : 'none'}.`,
+  '',
+  `| protocol | shape | skein KiB/conn | baseline KiB/conn | ratio | goal | skein growth MiB (${COUNTS.join(' / ')}) | baseline growth MiB (${COUNTS.join(' / ')}) | skein fixed MiB | baseline fixed MiB | skein held KiB/conn | baseline held KiB/conn | skein B per KiB sent | baseline B per KiB sent | skein probe worst ms (${COUNTS.join(' / ')}) | baseline probe worst ms (${COUNTS.join(' / ')}) | half-close answered (skein / baseline) |`,
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 for (let i = 0; i < summaries.length; i += 2) {
   const s = summaries[i]!;
   const b = summaries[i + 1]!;
   const note = (c: Summary) => (c.notes.length > 0 ? ` (${c.notes.join('; ')})` : '');
   md.push(
-    `| ${s.protocol} | ${s.shape} | ${s.perConnKiB}${note(s)} | ${b.perConnKiB}${note(b)} | ${ratio(s.perConnKiB, b.perConnKiB)} | ${s.fixedMiB} | ${b.fixedMiB} | ${s.heldPerConnKiB ?? '?'} | ${b.heldPerConnKiB ?? '?'} | ${s.perKiBSent} | ${b.perKiBSent} | ${s.probeWorstMs.join(' / ')} | ${b.probeWorstMs.join(' / ')} | ${s.answered.length > 0 ? `${s.answered.join(', ')} / ${b.answered.join(', ')}` : ''} |`,
+    `| ${s.protocol} | ${s.shape} | ${s.perConnKiB}${note(s)} | ${b.perConnKiB}${note(b)} | ${ratio(s.perConnKiB, b.perConnKiB)} | ${goals[i / 2]} | ${s.growthMiB.join(' / ')} | ${b.growthMiB.join(' / ')} | ${s.fixedMiB} | ${b.fixedMiB} | ${s.heldPerConnKiB ?? '?'} | ${b.heldPerConnKiB ?? '?'} | ${s.perKiBSent} | ${b.perKiBSent} | ${s.probeWorstMs.join(' / ')} | ${b.probeWorstMs.join(' / ')} | ${s.answered.length > 0 ? `${s.answered.join(', ')} / ${b.answered.join(', ')}` : ''} |`,
   );
 }
 if (tls.length > 0) {

@@ -1,8 +1,10 @@
 /**
  * The baseline for `bench/http.ts`: node:http under node:cluster with the same
  * worker count as skein, answering `GET /` with the same bytes as skein's demo
- * route (status, headers, body). Prints one JSON line `{ port, pids }` when
- * every worker listens.
+ * route (status, headers, body), and `POST /process` as skein's demo does:
+ * the whole body read (up to 1 MiB, as skein's default `maxBodySize`; 413
+ * beyond), then answered `Processed: ` + body (here inline, not on a pool).
+ * Prints one JSON line `{ port, pids }` when every worker listens.
  *
  *   node --import tsx bench/baselines/node-http-cluster.ts --port 0 --workers 2 [--sched rr|none]
  *
@@ -16,6 +18,8 @@ import { parseArgs } from 'node:util';
 import { startClusterPrimary } from './cluster-main.mjs';
 
 const BODY = 'Hello from skein\n';
+const PREFIX = Buffer.from('Processed: ');
+const MAX_BODY = 1024 * 1024;
 
 if (cluster.isPrimary) {
   const { values } = parseArgs({
@@ -32,6 +36,21 @@ if (cluster.isPrimary) {
     if (req.url === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(BODY) });
       res.end(BODY);
+    } else if (req.url === '/process' && req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_BODY) {
+          res.writeHead(413, { Connection: 'close' }).end();
+          req.destroy();
+        } else chunks.push(chunk);
+      });
+      req.on('end', () => {
+        const out = Buffer.concat([PREFIX, ...chunks]);
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': out.length });
+        res.end(out);
+      });
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('Not Found\n');

@@ -10,13 +10,20 @@ import { LineReceiver } from '../shared/protocol/framing/line-receiver.js';
 
 const PREFIX = Buffer.from('Processed: ');
 const CRLF = Buffer.from('\r\n');
+const EMPTY = Buffer.alloc(0);
 
 export class LinesProtocol extends LineReceiver {
   // Both `\n` and `\r\n` clients: the line arrives without either ending.
   override acceptBareLF = true;
 
+  /** One reply's pieces, reused: a transport keeps the chunks, never the array (no array per line). */
+  readonly #reply: Buffer[] = [PREFIX, EMPTY, CRLF];
+
   override lineReceived(line: Buffer): void {
-    this.transport.writeSequence([PREFIX, line, CRLF]);
+    const reply = this.#reply;
+    reply[1] = line;
+    this.transport.writeSequence(reply);
+    reply[1] = EMPTY; // the protocol does not keep the line
   }
 }
 

@@ -99,7 +99,8 @@ export class SocketTransport implements Transport, FrameFlow {
     this.meter?.replied();
     // During a dispatch the pieces are held and gathered at its end anyway: no copy here.
     if (this.dispatching) {
-      for (const chunk of chunks) this.hold(chunk);
+      // An index, not an iterator: this runs once per reply.
+      for (let i = 0; i < chunks.length; i++) this.hold(chunks[i]!);
       return;
     }
     if (chunks.length > 1) {

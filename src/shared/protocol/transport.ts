@@ -21,7 +21,10 @@ export interface Producer {
 export interface Transport {
   /** Queues bytes for the peer. Writes made in one dispatch leave in one syscall. */
   write(data: Buffer | string): void;
-  /** Writes each chunk in order, as one gathered write. */
+  /**
+   * Writes each chunk in order, as one gathered write. The array itself is not
+   * kept: the caller may reuse it once the call returns (the chunks are kept).
+   */
   writeSequence(chunks: ReadonlyArray<Buffer | string>): void;
   /** Flushes pending output, then closes. Twisted's `loseConnection`. */
   loseConnection(): void;
