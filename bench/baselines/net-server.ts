@@ -8,7 +8,7 @@
  * PROTOCOL: `processed` (welcome line, then each chunk answered `Processed: ` +
  * chunk), `processed-offload` (the same, each chunk processed on a piscina pool of
  * as many threads as skein's per worker, one chunk at a time per connection,
- * replies in order: reading pauses while a chunk is on the pool), `lines` (each `\r\n` line answered `Processed: <line>\r\n`) or `hash`
+ * replies in order: reading pauses while a chunk is on the pool), `lines` (each line, ended by `\r\n` or a bare `\n` as in skein, answered `Processed: <line>\r\n`) or `hash`
  * (each `\n` line answered with its PBKDF2 digest, as skein's `hash`: one digest at a
  * time per connection on libuv's thread pool, in order, none started once the socket closed).
  * Prints one JSON line `{"ready":true,"port":…,"pids":[…]}` when every process listens.
@@ -62,7 +62,10 @@ function processedOffload(socket: Socket): void {
   });
 }
 
-/** `lines`: a line receiver (delimiter `\r\n`), one reply per line, the replies of one read in one write. */
+/**
+ * `lines`: a line receiver (delimiter `\r\n`, and a bare `\n` also ends a line, as skein's `lines`),
+ * one reply per line, the replies of one read in one write.
+ */
 function lines(socket: Socket, greeting: string | undefined): void {
   if (greeting) socket.write(greeting);
   let pending: Buffer | undefined;
@@ -71,9 +74,9 @@ function lines(socket: Socket, greeting: string | undefined): void {
     const out: Buffer[] = [];
     let start = 0;
     let end;
-    while ((end = data.indexOf(CRLF, start)) !== -1) {
-      out.push(PREFIX, data.subarray(start, end), CRLF);
-      start = end + 2;
+    while ((end = data.indexOf(10, start)) !== -1) {
+      out.push(PREFIX, data.subarray(start, end > start && data[end - 1] === 13 ? end - 1 : end), CRLF);
+      start = end + 1;
     }
     pending = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
     if (out.length > 0) socket.write(Buffer.concat(out));
