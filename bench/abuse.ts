@@ -455,6 +455,7 @@ function summarise(runs: Cell[]): Summary {
 const cells: Cell[] = [];
 const summaries: Summary[] = [];
 const started = new Date();
+const loadAtStart = loadavg()[0];
 console.log(
   `bench:abuse — ${COUNTS.join(' and ')} connections per cell (slope = per connection), ${ROUNDS} round(s), ${WINDOW_MS} ms window, 1 worker; ${availableParallelism()} cores, node ${process.version}, load ${loadavg()[0]!.toFixed(1)}`,
 );
@@ -536,7 +537,7 @@ if (tls.length > 0) {
 console.log(`\n${md.join('\n')}`);
 const stamp = started.toISOString().replace(/[:.]/g, '-');
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-const meta = { cores: availableParallelism(), node: process.version, loadAverageAtStart: loadavg()[0], loadAverageAtEnd: loadavg()[0], counts: COUNTS, rounds: ROUNDS, windowMs: WINDOW_MS };
+const meta = { cores: availableParallelism(), node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg()[0], counts: COUNTS, rounds: ROUNDS, windowMs: WINDOW_MS };
 writeFileSync(
   new URL(`./results/abuse-${stamp}.json`, import.meta.url),
   `${JSON.stringify({ bench: 'abuse', date: started.toISOString(), machine: meta, summaries: summaries.map(({ runs: _, ...rest }) => rest), cells, tls }, null, 2)}\n`,
