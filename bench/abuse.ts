@@ -25,7 +25,7 @@
  *
  *   npm run bench:abuse            (env: CONNS=16 ROUNDS=1 WINDOW_MS=3000 ONLY=lines,http SHAPES=tiny-frames)
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -120,14 +120,15 @@ const SHAPES: Record<string, (p: Proto) => Attack | undefined> = {
   },
 };
 
-/** One request of the probe, and how to tell its reply is complete. */
-const PROBES: Record<Proto, { request: string; done: (text: string) => boolean }> = {
-  processed: { request: 'ping', done: (t) => t.includes('Processed: ping') },
-  'processed-offload': { request: 'ping', done: (t) => t.includes('Processed: ping') },
-  lines: { request: 'ping\r\n', done: (t) => t.includes('Processed: ping\r\n') },
-  hash: { request: 'ping\n', done: (t) => /[0-9a-f]{64}\n/.test(t) },
-  http: { request: 'GET / HTTP/1.1\r\nHost: probe\r\n\r\n', done: (t) => t.includes('Hello from skein\n') },
+/** One request of the probe, what a complete reply matches, and whether a welcome line comes first. */
+const PROBES: Record<Proto, { request: string; done: RegExp; welcome: boolean }> = {
+  processed: { request: 'ping', done: /Processed: ping/, welcome: true },
+  'processed-offload': { request: 'ping', done: /Processed: ping/, welcome: true },
+  lines: { request: 'ping\r\n', done: /Processed: ping\r\n/, welcome: false },
+  hash: { request: 'ping\n', done: /[0-9a-f]{64}\n/, welcome: false },
+  http: { request: 'GET / HTTP/1.1\r\nHost: probe\r\n\r\n', done: /Hello from skein\n/, welcome: false },
 };
+const PROBE = fileURLToPath(new URL('./lib/abuse-probe.mjs', import.meta.url));
 
 interface Cell {
   impl: string;
@@ -180,43 +181,32 @@ async function open(port: number): Promise<Socket> {
   return socket;
 }
 
-/** One request at a time on its own connection; records the worst round trip (one still waiting counts). */
-function startProbe(socket: Socket, protocol: Proto) {
-  const { request, done } = PROBES[protocol];
-  let text = '';
-  let sentAt = 0;
-  let worst = 0;
+/**
+ * One request at a time on its own connection, from a process of its own (bench/lib/abuse-probe.mjs):
+ * records the worst round trip (one still waiting counts).
+ */
+function startProbe(port: number, protocol: Proto) {
+  const { request, done, welcome } = PROBES[protocol];
+  const child = fork(PROBE, [String(port), request, done.source, welcome ? '1' : '0'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let replies = 0;
-  let waiting = false;
-  let stopped = false;
-  const send = () => {
-    if (stopped || socket.destroyed) return;
-    text = '';
-    sentAt = performance.now();
-    waiting = true;
-    socket.write(request);
-  };
-  socket.on('data', (chunk: Buffer) => {
-    text += chunk.toString('latin1');
-    if (!waiting || !done(text)) return;
-    waiting = false;
-    replies++;
-    worst = Math.max(worst, performance.now() - sentAt);
-    setTimeout(send, 10);
-  });
-  send();
+  child.on('message', (m: { replies: number }) => (replies = m.replies));
   return {
     replies: () => replies,
     /** Forgets the warm-up: the worst round trip counts from now. */
     reset() {
-      worst = 0;
       replies = 0;
+      child.send('reset');
     },
-    stop() {
-      stopped = true;
-      if (waiting) worst = Math.max(worst, performance.now() - sentAt);
-      socket.destroy();
-      return { worst, replies };
+    async stop(): Promise<{ worst: number; replies: number }> {
+      const final = new Promise<{ worst: number; replies: number }>((resolve) => {
+        child.on('message', (m: { worst?: number; replies: number }) => {
+          if (m.worst !== undefined) resolve({ worst: m.worst, replies: m.replies });
+        });
+        // A probe that died answers nothing: its worst is unknown.
+        child.once('exit', () => resolve({ worst: Number.NaN, replies }));
+      });
+      child.send('stop');
+      return final;
     },
   };
 }
@@ -234,11 +224,9 @@ async function runCell(impl: 'skein' | 'baseline', protocol: Proto, shape: strin
   const pid = server.workerPids[0]!;
   const notes: string[] = [];
   try {
-    const probeSocket = await open(server.port);
-    if (protocol.startsWith('processed')) await once(probeSocket, 'data'); // the welcome line
     // The probe's first answer warms the server up (pool threads started, code compiled): what
     // is measured below is what the abusive connections cost, not a one-time start.
-    const probe = startProbe(probeSocket, protocol);
+    const probe = startProbe(server.port, protocol);
     const warm = Date.now() + 10_000;
     while (probe.replies() === 0 && Date.now() < warm) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 300));
@@ -279,7 +267,7 @@ async function runCell(impl: 'skein' | 'baseline', protocol: Proto, shape: strin
       if (attack.halfClose && sockets.every((s, i) => attack.halfClose!.count(replies[i]!) >= attack.halfClose!.expected)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    const { worst, replies: probeReplies } = probe.stop();
+    const { worst, replies: probeReplies } = await probe.stop();
     // What the abusive connections hold at the end of the window, garbage collected (they are still open).
     const settledAfter = died ? undefined : await settledBytes(pid);
     let accepted = 0;
