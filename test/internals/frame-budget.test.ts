@@ -5,7 +5,7 @@
  * in full before the connection closes. Real sockets; sizes in bytes, no timings.
  */
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachProtocol } from '../../src/shared/net/attach.js';
 import type { SocketTransport } from '../../src/shared/net/socket-transport.js';
@@ -14,30 +14,15 @@ import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js
 import { Int16StringReceiver } from '../../src/shared/protocol/framing/int-string-receiver.js';
 import type { Protocol } from '../../src/shared/protocol/protocol.js';
 import { eventually } from '../helpers/server.js';
+import { closeSocketPairs, socketPair } from '../helpers/socket-pair.js';
 
 const MARKS = { high: 64 * 1024, low: 16 * 1024 };
 const REPLY = Buffer.alloc(1011, 'x'); // with the prefix and CRLF: 1024 bytes
-let server: Server | undefined;
-const sockets: Socket[] = [];
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-  server = undefined;
-});
+afterEach(closeSocketPairs);
 
 /** Runs `protocol` on the accepted end through attachProtocol, as the reactor does; counts the dispatches. */
 async function serve(protocol: Protocol): Promise<{ transport: SocketTransport; peer: Socket; dispatches: number[] }> {
-  const accepted = new Promise<Socket>((resolve) => {
-    server = createServer({ allowHalfOpen: true }, resolve);
-  });
-  server!.listen(0, '127.0.0.1');
-  await once(server!, 'listening');
-  const peer = connect((server!.address() as { port: number }).port, '127.0.0.1');
-  peer.on('error', () => {});
-  sockets.push(peer);
-  const socket = await accepted;
-  sockets.push(socket);
+  const { socket, peer } = await socketPair();
   const { transport, driver } = attachProtocol(socket, protocol, { marks: MARKS, events: { callbackFailed: (e) => console.error(e) } });
   const dispatches: number[] = [];
   const begin = transport.beginDispatch.bind(transport);

@@ -7,7 +7,7 @@
  * them; sizes and counts, no timings.
  */
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpFactory } from '../../src/protocols/http/factory.js';
 import type { HttpHandler } from '../../src/protocols/http/protocol.js';
@@ -16,17 +16,11 @@ import type { SocketTransport } from '../../src/shared/net/socket-transport.js';
 import { FRAMES_PER_TURN } from '../../src/shared/protocol/framing/buffered-receiver.js';
 import { realClock } from '../../src/shared/protocol/clock.js';
 import { eventually } from '../helpers/server.js';
+import { closeSocketPairs, socketPair } from '../helpers/socket-pair.js';
 
 const MARKS = { high: 64 * 1024, low: 16 * 1024 };
 const GET = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
-let server: Server | undefined;
-const sockets: Socket[] = [];
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-  server = undefined;
-});
+afterEach(closeSocketPairs);
 
 interface Served {
   transport: SocketTransport;
@@ -43,17 +37,8 @@ async function serve(handler: HttpHandler = () => ({ body: 'Hello from skein\n' 
   let handled = 0;
   const factory = new HttpFactory({ handler: (request, connection) => (handled++, handler(request, connection)) });
   factory.reactor = { clock: realClock, offload: () => Promise.reject(new Error('no pool')) };
-  const accepted = new Promise<Socket>((resolve) => {
-    server = createServer({ allowHalfOpen: true }, resolve);
-  });
-  server!.listen(0, '127.0.0.1');
-  await once(server!, 'listening');
-  const peer = connect((server!.address() as { port: number }).port, '127.0.0.1');
-  peer.on('error', () => {});
-  sockets.push(peer);
-  const socket = await accepted;
+  const { socket, peer } = await socketPair();
   socket.on('error', () => {});
-  sockets.push(socket);
   const protocol = factory.buildProtocol({ type: 'TCP', host: '127.0.0.1', port: 1 })!;
   const { transport, driver } = attachProtocol(socket, protocol, { marks: MARKS, events: { callbackFailed: (e) => console.error(e) } });
   const dispatches: number[] = [];

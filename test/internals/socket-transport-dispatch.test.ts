@@ -1,32 +1,18 @@
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SocketTransport } from '../../src/shared/net/socket-transport.js';
 import { eventually } from '../helpers/server.js';
+import { closeSocketPairs, socketPair } from '../helpers/socket-pair.js';
 
-let server: Server | undefined;
-const sockets: Socket[] = [];
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-  server = undefined;
-});
+afterEach(closeSocketPairs);
 
 /** A connected pair: our transport on the accepted side, and the peer's received bytes. */
 async function pair(marks = { high: 64 * 1024, low: 16 * 1024 }): Promise<{ transport: SocketTransport; stats: { bytesSent: number }; peer: Socket; received: () => string; ended: Promise<unknown> }> {
-  const accepted = new Promise<Socket>((resolve) => {
-    server = createServer({ allowHalfOpen: true }, resolve);
-  });
-  server!.listen(0, '127.0.0.1');
-  await once(server!, 'listening');
-  const peer = connect((server!.address() as { port: number }).port, '127.0.0.1');
-  sockets.push(peer);
+  const { socket, peer } = await socketPair();
   let text = '';
   peer.on('data', (c: Buffer) => (text += c.toString()));
   const ended = once(peer, 'end');
-  const socket = await accepted;
-  sockets.push(socket);
   const stats = { bytesSent: 0 };
   return { transport: new SocketTransport(socket, marks, stats), stats, peer, received: () => text, ended };
 }
