@@ -5,6 +5,9 @@
  */
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { attachProtocol } from '../../src/shared/net/attach.js';
+import type { SocketTransport } from '../../src/shared/net/socket-transport.js';
+import type { AnyProtocol } from '../../src/shared/protocol/protocol.js';
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -30,4 +33,21 @@ export async function socketPair(): Promise<{ socket: Socket; peer: Socket }> {
 export async function closeSocketPairs(): Promise<void> {
   for (const s of sockets.splice(0)) s.destroy();
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+}
+
+/**
+ * Runs `protocol` on the accepted end through attachProtocol, as the reactor does, and connects it.
+ * `dispatches` gets one entry (0) per dispatch; a test adds its own count to the last one.
+ */
+export function serveProtocol(socket: Socket, protocol: AnyProtocol, marks: { high: number; low: number }): { transport: SocketTransport; dispatches: number[] } {
+  const { transport, driver } = attachProtocol(socket, protocol, { marks, events: { callbackFailed: (e) => console.error(e) } });
+  const dispatches: number[] = [];
+  const begin = transport.beginDispatch.bind(transport);
+  transport.beginDispatch = () => {
+    dispatches.push(0);
+    begin();
+  };
+  driver.connect();
+  socket.resume();
+  return { transport, dispatches };
 }

@@ -7,14 +7,13 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { attachProtocol } from '../../src/shared/net/attach.js';
 import type { SocketTransport } from '../../src/shared/net/socket-transport.js';
 import { FRAMES_PER_TURN } from '../../src/shared/protocol/framing/buffered-receiver.js';
 import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js';
 import { Int16StringReceiver } from '../../src/shared/protocol/framing/int-string-receiver.js';
 import type { Protocol } from '../../src/shared/protocol/protocol.js';
 import { eventually } from '../helpers/server.js';
-import { closeSocketPairs, socketPair } from '../helpers/socket-pair.js';
+import { closeSocketPairs, serveProtocol, socketPair } from '../helpers/socket-pair.js';
 
 const MARKS = { high: 64 * 1024, low: 16 * 1024 };
 const REPLY = Buffer.alloc(1011, 'x'); // with the prefix and CRLF: 1024 bytes
@@ -23,15 +22,7 @@ afterEach(closeSocketPairs);
 /** Runs `protocol` on the accepted end through attachProtocol, as the reactor does; counts the dispatches. */
 async function serve(protocol: Protocol): Promise<{ transport: SocketTransport; peer: Socket; dispatches: number[] }> {
   const { socket, peer } = await socketPair();
-  const { transport, driver } = attachProtocol(socket, protocol, { marks: MARKS, events: { callbackFailed: (e) => console.error(e) } });
-  const dispatches: number[] = [];
-  const begin = transport.beginDispatch.bind(transport);
-  transport.beginDispatch = () => {
-    dispatches.push(0);
-    begin();
-  };
-  driver.connect();
-  socket.resume();
+  const { transport, dispatches } = serveProtocol(socket, protocol, MARKS);
   return { transport, peer, dispatches };
 }
 

@@ -11,12 +11,11 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpFactory } from '../../src/protocols/http/factory.js';
 import type { HttpHandler } from '../../src/protocols/http/protocol.js';
-import { attachProtocol } from '../../src/shared/net/attach.js';
 import type { SocketTransport } from '../../src/shared/net/socket-transport.js';
 import { FRAMES_PER_TURN } from '../../src/shared/protocol/framing/buffered-receiver.js';
 import { realClock } from '../../src/shared/protocol/clock.js';
 import { eventually } from '../helpers/server.js';
-import { closeSocketPairs, socketPair } from '../helpers/socket-pair.js';
+import { closeSocketPairs, serveProtocol, socketPair } from '../helpers/socket-pair.js';
 
 const MARKS = { high: 64 * 1024, low: 16 * 1024 };
 const GET = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
@@ -40,15 +39,7 @@ async function serve(handler: HttpHandler = () => ({ body: 'Hello from skein\n' 
   const { socket, peer } = await socketPair();
   socket.on('error', () => {});
   const protocol = factory.buildProtocol({ type: 'TCP', host: '127.0.0.1', port: 1 })!;
-  const { transport, driver } = attachProtocol(socket, protocol, { marks: MARKS, events: { callbackFailed: (e) => console.error(e) } });
-  const dispatches: number[] = [];
-  const begin = transport.beginDispatch.bind(transport);
-  transport.beginDispatch = () => {
-    dispatches.push(0);
-    begin();
-  };
-  driver.connect();
-  socket.resume();
+  const { transport, dispatches } = serveProtocol(socket, protocol, MARKS);
   return { transport, socket, peer, handled: () => handled, dispatches };
 }
 
