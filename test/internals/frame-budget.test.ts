@@ -99,6 +99,37 @@ describe('framing receivers keep to the per-connection budget', () => {
     expect(largest).toBeLessThanOrEqual(256 * 1024);
   }, 60_000);
 
+  it('keep frames waiting for a later turn in a buffer of their own, and read nothing more meanwhile', async () => {
+    // Sizes seen on each later turn (the transport's empty chunk): the bytes waiting, the buffer they sit in,
+    // and what the paused socket has read into its stream beyond them.
+    const turns: Array<{ waiting: number; buffer: number; streamed: number }> = [];
+    let got = 0;
+    class Echo extends LineReceiver {
+      override dataReceived(data: Buffer): void {
+        if (data.length === 0) {
+          const view = this.received.view();
+          turns.push({ waiting: view.length, buffer: view.buffer.byteLength, streamed: (this.transport as SocketTransport).socket.readableLength });
+        }
+        super.dataReceived(data);
+      }
+      override lineReceived(line: Buffer): void {
+        this.sendLine(line);
+      }
+    }
+    const { peer } = await serve(new Echo());
+    peer.on('data', (c: Buffer) => (got += c.length));
+    const lines = 64 * 1024; // 512 KiB of 8-byte frames: 64 times the per-turn budget, several reads
+    peer.write(Buffer.from('abcdef\r\n'.repeat(lines)));
+    await eventually(() => got === lines * 8, 40_000);
+    const large = turns.filter((t) => t.waiting > 8 * 1024);
+    expect(large.length).toBeGreaterThan(0);
+    // Not a view of the read (64 KiB) the frames arrived in: that read is garbage after its first turn, and
+    // dies young instead of waiting, promoted, for a full GC.
+    for (const t of large) expect(t.buffer).toBe(t.waiting);
+    // The socket's handle stopped reading: no further read (an ArrayBuffer of up to 64 KiB) waits in the stream.
+    expect(Math.max(...turns.map((t) => t.streamed))).toBe(0);
+  }, 60_000);
+
   it('pause reading while maxPendingReplies replies are queued, however small', async () => {
     const resolvers: Array<() => void> = [];
     class Slow extends Int16StringReceiver {

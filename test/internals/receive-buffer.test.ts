@@ -5,14 +5,14 @@ import { LineReceiver } from '../../src/shared/protocol/framing/line-receiver.js
 import { connectProtocol } from '../../src/testing.js';
 
 describe('ReceiveBuffer', () => {
-  it('keeps every handed-out view intact while more bytes arrive (no byte is rewritten in place)', () => {
+  it('keeps every handed-out view intact while more bytes arrive or are compacted (no byte is rewritten in place)', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 700 }), fc.nat(800)), { maxLength: 40 }), (steps) => {
+      fc.property(fc.array(fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 700 }), fc.nat(800), fc.boolean()), { maxLength: 40 }), (steps) => {
         const buffer = new ReceiveBuffer();
         const stream: number[] = [];
         const taken: Array<{ view: Buffer; bytes: number[] }> = [];
         let consumed = 0;
-        for (const [chunk, take] of steps) {
+        for (const [chunk, take, compact] of steps) {
           buffer.append(Buffer.from(chunk));
           stream.push(...chunk);
           const n = Math.min(take, buffer.length);
@@ -20,12 +20,29 @@ describe('ReceiveBuffer', () => {
           taken.push({ view, bytes: stream.slice(consumed, consumed + n) });
           buffer.consume(n);
           consumed += n;
+          if (compact) buffer.compact();
         }
         for (const t of taken) expect([...t.view]).toEqual(t.bytes);
         expect([...buffer.view()]).toEqual(stream.slice(consumed));
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('compact() moves what is left of a large read into a buffer of exactly its size', () => {
+    const buffer = new ReceiveBuffer();
+    const read = Buffer.alloc(64 * 1024, 'a');
+    buffer.append(read);
+    const first = buffer.view().subarray(0, 10);
+    buffer.consume(40 * 1024);
+    buffer.compact();
+    const rest = buffer.view();
+    expect(rest.length).toBe(24 * 1024);
+    expect(rest.buffer.byteLength).toBe(24 * 1024); // the 64 KiB read is no longer kept
+    expect(rest.buffer).not.toBe(read.buffer);
+    expect(first.toString()).toBe('a'.repeat(10));
+    buffer.compact(); // already its own: no copy
+    expect(buffer.view().buffer).toBe(rest.buffer);
   });
 
   it('lines kept by the protocol without copying stay intact', () => {

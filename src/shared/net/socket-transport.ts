@@ -66,6 +66,8 @@ export class SocketTransport implements Transport, FrameFlow {
   private lostWrite = false;
   /** A receiver held frames back: deliver an empty chunk once reading resumes. */
   private redeliver = false;
+  /** {@link stopReads} stopped the socket's handle reading: restart it on resume. */
+  private handleStopped = false;
   /** @internal Set by the socket's owner ({@link attachProtocol}): delivers a chunk as a read would (one dispatch, through the driver). */
   deliver: ((chunk: Buffer) => void) | undefined;
   disconnecting = false;
@@ -217,7 +219,7 @@ export class SocketTransport implements Transport, FrameFlow {
 
   pauseReading(reason: string): void {
     this.pauseReasons.add(reason);
-    if (!this.socket.isPaused()) this.socket.pause();
+    this.stopReads();
   }
 
   resumeReading(reason: string): void {
@@ -225,8 +227,43 @@ export class SocketTransport implements Transport, FrameFlow {
     if (this.pauseReasons.size === 0 && !this.socket.destroyed) {
       // Frames held back go first; the socket reads again once none are left (see redeliverNow).
       if (this.redeliver) setImmediate(redeliverHeld, this);
-      else this.socket.resume();
+      else this.startReads();
     }
+  }
+
+  /**
+   * Pauses the socket and stops its handle reading. A paused net.Socket
+   * alone keeps reading until its stream buffer is full: one more read (up to
+   * 64 KiB, an ArrayBuffer of its own) would wait in it as long as the pause
+   * lasts (past scavenges, until a full GC frees it); the kernel keeps those
+   * bytes instead. The handle's `reading` flag stays set, so net.Socket's
+   * `_read` (called to refill the paused stream) does not start it again:
+   * only {@link startReads} does.
+   */
+  private stopReads(): void {
+    const socket = this.socket;
+    if (!socket.isPaused()) socket.pause();
+    // After the peer's FIN was read libuv reads no more, and a restart would read EOF again.
+    if (this.handleStopped || socket.destroyed || readEnded(socket)) return;
+    const handle = handleOf(socket);
+    // Not reading: the stream's buffer is full and net.Socket restarts the handle itself once it drains.
+    if (handle?.reading !== true) return;
+    this.handleStopped = true;
+    handle.readStop();
+  }
+
+  /** Resumes the socket, restarting its handle if {@link stopReads} stopped it. */
+  private startReads(): void {
+    const socket = this.socket;
+    if (this.handleStopped) {
+      this.handleStopped = false;
+      const handle = handleOf(socket);
+      if (handle !== undefined && !socket.destroyed) {
+        const status = handle.readStart();
+        if (status < 0) socket.destroy(new ConnectionLost(`connection lost: read failed (${status})`));
+      }
+    }
+    socket.resume();
   }
 
   get readingPaused(): boolean {
@@ -242,7 +279,7 @@ export class SocketTransport implements Transport, FrameFlow {
   redeliverWhenReadable(): void {
     if (this.redeliver) return;
     this.redeliver = true;
-    if (!this.socket.isPaused()) this.socket.pause();
+    this.stopReads();
     if (this.pauseReasons.size === 0) setImmediate(redeliverHeld, this);
   }
 
@@ -254,7 +291,7 @@ export class SocketTransport implements Transport, FrameFlow {
     if (this.socket.destroyed) return;
     this.deliver?.(EMPTY);
     // Every held frame delivered (none asked for another turn) and nothing else pausing: read again.
-    if (!this.redeliver && this.pauseReasons.size === 0 && !this.socket.destroyed) this.socket.resume();
+    if (!this.redeliver && this.pauseReasons.size === 0 && !this.socket.destroyed) this.startReads();
   }
 
   /** Reasons reading is paused for, for tests and debugging. */
@@ -388,6 +425,23 @@ export class SocketTransport implements Transport, FrameFlow {
 
 function uncork(transport: SocketTransport): void {
   transport.flush();
+}
+
+/** The part of a net.Socket's handle (a TCPWrap, PipeWrap or TLSWrap) that net.Socket itself uses to stop and start reads. */
+interface ReadingHandle {
+  reading: boolean;
+  readStart(): number;
+  readStop(): number;
+}
+
+function handleOf(socket: Socket): ReadingHandle | undefined {
+  const handle = (socket as unknown as { _handle?: Partial<ReadingHandle> | null })._handle;
+  return handle && typeof handle.readStop === 'function' && typeof handle.readStart === 'function' ? (handle as ReadingHandle) : undefined;
+}
+
+/** The peer's FIN has been read (the stream's end is pushed, maybe not yet emitted). */
+function readEnded(socket: Socket): boolean {
+  return (socket as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;
 }
 
 function redeliverHeld(transport: SocketTransport): void {

@@ -76,6 +76,10 @@ export abstract class BufferedReceiver<F extends ProtocolFactory = Factory> exte
   }
 
   #waitForTurn(): void {
+    // The frames left wait for a later turn, behind every other connection's: were they kept inside the
+    // read they came in (64 KiB), that read would outlive several scavenges, be promoted, and be freed only
+    // by a full GC; a copy of what is left (smaller each turn) dies young, and so does the read.
+    this.received.compact();
     const transport = this.transport;
     // The transport reads nothing more until the held frames are delivered (on a later turn, once no pause holds).
     if (hasFrameFlow(transport) && this.connected) transport.redeliverWhenReadable();

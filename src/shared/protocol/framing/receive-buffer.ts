@@ -67,6 +67,22 @@ export class ReceiveBuffer {
     if (this.start >= this.end && (!this.owned || this.buf.length > KEEP_CAPACITY)) this.clear();
   }
 
+  /**
+   * Moves the unparsed bytes into a buffer of their own when they are part of
+   * a larger one (a socket read partly parsed), so that one is no longer kept
+   * by us. Views handed out before stay valid: nothing is written over.
+   */
+  compact(): void {
+    const length = this.end - this.start;
+    if (length === 0 || (this.start === 0 && this.end === this.buf.length)) return;
+    const next = Buffer.allocUnsafe(length);
+    this.buf.copy(next, 0, this.start, this.end);
+    this.buf = next;
+    this.start = 0;
+    this.end = length;
+    this.owned = false;
+  }
+
   /** Returns every unparsed byte and empties the buffer. */
   takeAll(): Buffer {
     const all = this.view();
