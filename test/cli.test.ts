@@ -3,12 +3,13 @@ import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CLI, eventually, ROOT, runToExit, startServer } from './helpers/server.js';
 
 const SLOW_START = fileURLToPath(new URL('./fixtures/slow-start.ts', import.meta.url));
+const TERM_AT_FIRST_FORK = pathToFileURL(fileURLToPath(new URL('./fixtures/term-at-first-fork.mjs', import.meta.url))).href;
 
 describe('skein command line', () => {
   it.each([
@@ -107,14 +108,59 @@ describe('skein command line', () => {
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    // The primary is up (its handlers installed) and forking; each worker loads for 4 s.
-    await eventually(() => output.includes('starting 2 workers'));
-    await new Promise((r) => setTimeout(r, 200));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    const [code] = (await once(child, 'exit')) as [number | null];
-    clearTimeout(timer);
-    expect(code).toBe(0);
-    expect(output).not.toMatch(/skein ready/);
+    const exited = once(child, 'exit');
+    try {
+      // The primary is up (its handlers installed) and forking; each worker loads for 4 s.
+      await eventually(() => output.includes('starting 2 workers'));
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const [code] = (await exited) as [number | null];
+      clearTimeout(timer);
+      expect(code).toBe(0);
+      expect(output).not.toMatch(/skein ready/);
+    } finally {
+      // Not left running (with its workers) when an expectation above fails.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(marker, { force: true });
+    }
+  });
+
+  it('a SIGTERM that arrives after the first fork stops the forking: fewer workers forked than asked for, exits 0, never ready', async () => {
+    // Issue 15, case 6: the primary forked in a synchronous loop and saw a SIGTERM only after
+    // the last fork. Here the primary signals itself at its first fork (a preload), so the count
+    // does not depend on timing: a primary that forks one worker per turn stops within a turn or two.
+    const workers = 12;
+    const stamp = `${process.pid}-${Date.now()}`;
+    const marker = join(tmpdir(), `skein-slow-${stamp}`);
+    const countFile = join(tmpdir(), `skein-forks-${stamp}`);
+    writeFileSync(marker, '');
+    try {
+      const child = spawn(process.execPath, ['--import', TERM_AT_FIRST_FORK, CLI, 'serve', SLOW_START, '--port', '0', '--workers', String(workers), '--metrics-port', '0'], {
+        cwd: ROOT,
+        // More workers than 4 × cores allows by default: the explicit override (from the environment).
+        env: { ...process.env, SLOW_START_MARKER: marker, SKEIN_MAX_WORKERS: String(workers), FORK_COUNT_FILE: countFile },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      clearTimeout(timer);
+      const forks = Number(readFileSync(countFile, 'utf8'));
+      expect(forks).toBeGreaterThanOrEqual(1);
+      expect(forks).toBeLessThan(workers);
+      expect(code).toBe(0);
+      expect(output).toMatch(new RegExp(`starting ${workers} workers`));
+      expect(output).toMatch(/shutting down/);
+      expect(output).not.toMatch(/skein ready/);
+    } finally {
+      rmSync(marker, { force: true });
+      rmSync(countFile, { force: true });
+    }
   });
 });

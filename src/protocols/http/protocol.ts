@@ -69,6 +69,27 @@ interface Pending extends ResponseContext {
   switchTo?: Extract<SwitchDecision, { accepted: true }>;
 }
 
+/**
+ * What handlers get as their {@link HttpConnection}: the peer and offload, and no way to the protocol.
+ * A class rather than a frozen literal with a getter: built once per connection, that literal cost
+ * about 0.7 µs, a class instance a few nanoseconds.
+ */
+class ConnectionView implements HttpConnection {
+  readonly #protocol: Protocol;
+
+  constructor(protocol: Protocol) {
+    this.#protocol = protocol;
+  }
+
+  get peer(): Address {
+    return this.#protocol.transport.getPeer();
+  }
+
+  offload<T = unknown>(task: string, payload?: unknown, options?: OffloadOptions): Promise<T> {
+    return this.#protocol.offload<T>(task, payload, options);
+  }
+}
+
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /**
@@ -142,13 +163,7 @@ export class HttpProtocol extends Protocol {
     });
     // A read of tiny lines (64 KiB of CRLF, of 1-byte chunks) is parsed in slices, one per turn of the event loop.
     if (hasFrameFlow(this.transport)) this.parser.linesPerRun = FRAMES_PER_TURN;
-    const transport = this.transport;
-    this.connection = Object.freeze({
-      get peer(): Address {
-        return transport.getPeer();
-      },
-      offload: <T>(task: string, payload?: unknown, options?: OffloadOptions) => this.offload<T>(task, payload, options),
-    });
+    this.connection = new ConnectionView(this);
     this.timeoutCheck = (now) => this.checkTimeouts(now);
     const now = this.service.sweep.now();
     this.requestSince = now;

@@ -3,6 +3,7 @@ import type { Address } from '../protocol/address.js';
 import { ProtocolDriver, type DriverEvents } from '../protocol/driver.js';
 import type { MessageMeter } from '../protocol/message-meter.js';
 import type { AnyProtocol } from '../protocol/protocol.js';
+import { readDirect } from './direct-read.js';
 import { SocketTransport, type WaterMarks } from './socket-transport.js';
 
 /** Where a connection counts its bytes (a server's per-service stats; a private pair on the client). */
@@ -53,7 +54,7 @@ export function attachProtocol(socket: Socket, protocol: AnyProtocol, options: A
     driver.data(chunk);
     transport.endDispatch();
   };
-  socket.on('data', deliver);
+  if (!readDirect(socket, deliver)) socket.on('data', deliver);
   // Frames a receiver held back (its budget) come back this way, with an empty chunk.
   transport.deliver = deliver;
   socket.on('end', () => driver.readLost());
