@@ -4,6 +4,7 @@
  *
  *   npm run bench:ws -- [--workers 2] [--rounds 3] [--seconds 5] [--warmup 1] [--connections 50]
  *                       [--depths 1,16] [--payload 32] [--idle 10000] [--deflate-connections 500]
+ *                       (--idle 0 / --deflate-connections 0 leave those parts out)
  *
  * 1. Echo throughput: bench/native/ws-load.c (C, one thread, closed loop, masked text messages of
  *    --payload bytes, --depths messages in flight per connection) against each server in turn;
@@ -53,8 +54,18 @@ const WARMUP = Number(values.warmup);
 const CONNECTIONS = Number(values.connections);
 const DEPTHS = values.depths.split(',').map(Number);
 const PAYLOAD = Number(values.payload);
-const IDLE = Number(values.idle);
-const DEFLATE_CONNECTIONS = Number(values['deflate-connections']);
+const IDLE = count('idle');
+const DEFLATE_CONNECTIONS = count('deflate-connections');
+
+/** A count option: a whole number ≥ 0 (0 leaves its part out), else a one-line error naming it. */
+function count(name: 'idle' | 'deflate-connections'): number {
+  const n = Number(values[name]);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    process.stderr.write(`bench:ws: --${name} must be a whole number ≥ 0 (got ${JSON.stringify(values[name])})\n`);
+    process.exit(2);
+  }
+  return n;
+}
 const BASELINE = join(ROOT, 'bench', 'baselines', 'ws-cluster.mjs');
 const FLOOR = join(ROOT, 'bench', 'baselines', 'net-ws-floor.mjs');
 
@@ -242,7 +253,7 @@ async function main(): Promise<void> {
 
   process.stderr.write(`2. ${IDLE} idle WebSockets on one worker\n`);
   const idle = [];
-  for (const start of [() => startSkein('ws-echo', 1), () => startWsBaseline(1)]) {
+  for (const start of IDLE > 0 ? [() => startSkein('ws-echo', 1), () => startWsBaseline(1)] : []) {
     const s = await start();
     try {
       idle.push(await idleRss(s));
@@ -261,7 +272,7 @@ async function main(): Promise<void> {
     ['skein, context takeover both ways', () => startSkein('ws-echo', 1, ['--config', takeover])],
     ['ws, default (context takeover both ways)', () => startWsBaseline(1, true)],
   ];
-  for (const [label, start] of starts) {
+  for (const [label, start] of DEFLATE_CONNECTIONS > 0 ? starts : []) {
     const s = await start();
     try {
       deflate.push({ ...(await deflateRss(s)), server: label });
