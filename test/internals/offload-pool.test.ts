@@ -8,6 +8,7 @@ import { Fifo } from '../../src/worker/pool/fifo.js';
 import { OffloadPool, POOL_QUEUE, type PoolOptions } from '../../src/worker/pool/offload-pool.js';
 import { resolvePoolSettings } from '../../src/shared/config/option-table.js';
 import { UtilizationWindow } from '../../src/worker/pool/offload-stats.js';
+import { eventually } from '../helpers/server.js';
 
 const PROCESSORS = fileURLToPath(new URL('../fixtures/offload-processors.ts', import.meta.url));
 
@@ -55,6 +56,18 @@ describe('OffloadPool', () => {
     const threadId = await p.run(request('thread', undefined));
     expect(threadId).toBeTypeOf('number');
     expect(threadId).not.toBe(0);
+  });
+
+  it('starts all its threads at the first task, and stops them all once idle for the idle timeout', async () => {
+    // One by one, a thread started under load takes 50-100 ms to boot while tasks (another client's) wait for it.
+    const p = makePool({ threads: 2, maxQueue: 4, idleTimeoutSeconds: 0.3 });
+    expect(p.threadCount).toBe(0);
+    await p.run(request('thread', undefined));
+    expect(p.threadCount).toBe(2);
+    await eventually(() => p.threadCount === 0);
+    const ids = await Promise.all([p.run(request('sleep', { id: 1, ms: 50 })), p.run(request('sleep', { id: 2, ms: 50 }))]);
+    expect(ids).toEqual([1, 2]);
+    expect(p.threadCount).toBe(2);
   });
 
   it('pauses a connection whose tasks find the queue full, keeps the queue bounded, and resumes when they get in', async () => {

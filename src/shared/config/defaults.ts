@@ -70,7 +70,7 @@ export const DEFAULTS: Readonly<{
   metricsTimeout: 5, // seconds: below Prometheus' default 10 s scrape timeout
   metricsWorkerWait: 0.1, // seconds: a stuck worker costs a scrape no more than this
   shutdownTimeout: 10, // seconds
-  poolIdleTimeout: 30, // seconds before an idle pool thread exits
+  poolIdleTimeout: 30, // seconds the pool may sit idle before its threads exit
   poolOverload: 'pause',
   poolAbortGrace: 10, // seconds a cancelled task may keep running before its thread is terminated
   crashLoopDeaths: 5, // worker deaths …

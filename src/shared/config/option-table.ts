@@ -37,7 +37,7 @@ export const OPTION_SPECS = {
   },
   poolThreads: { flag: 'pool-threads', env: 'SKEIN_POOL_THREADS', kind: 'count', doc: 'piscina threads per worker', defaultText: 'max(1, floor(cores ÷ workers))' },
   poolMaxQueue: { flag: 'pool-max-queue', env: 'SKEIN_POOL_MAX_QUEUE', kind: 'count', doc: 'queued tasks per worker before backpressure', defaultText: 'poolThreads²' },
-  poolIdleTimeout: { flag: 'pool-idle-timeout', env: 'SKEIN_POOL_IDLE_TIMEOUT', kind: 'seconds', doc: 'seconds before an idle pool thread exits' },
+  poolIdleTimeout: { flag: 'pool-idle-timeout', env: 'SKEIN_POOL_IDLE_TIMEOUT', kind: 'seconds', doc: 'seconds the pool may sit idle before its threads exit' },
   metricsPort: { flag: 'metrics-port', env: 'SKEIN_METRICS_PORT', kind: 'port', doc: 'metrics/health HTTP port (0: off)' },
   metricsHost: { flag: 'metrics-host', env: 'SKEIN_METRICS_HOST', kind: 'string', doc: 'metrics/health HTTP address' },
   metricsTimeout: { flag: 'metrics-timeout', env: 'SKEIN_METRICS_TIMEOUT', kind: 'seconds', doc: 'scrape deadline' },

@@ -26,7 +26,7 @@ export interface ServerOptionFields {
    */
   poolMaxQueue?: number;
   /**
-   * Seconds before an idle pool thread exits. Default: `30`.
+   * Seconds the pool may sit idle before its threads exit. Default: `30`.
    * Flag `--pool-idle-timeout`, environment variable `SKEIN_POOL_IDLE_TIMEOUT`, config key `poolIdleTimeout`.
    */
   poolIdleTimeout?: number;

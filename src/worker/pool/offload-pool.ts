@@ -97,6 +97,11 @@ export class OffloadPool {
     return this.running;
   }
 
+  /** Pool threads alive (started or starting): 0 before the first task and after the idle timeout. */
+  get threadCount(): number {
+    return this.threads.threadCount;
+  }
+
   /** Counters by protocol. */
   get stats(): Iterable<OffloadCounts> {
     return this.counts.values();

@@ -17,14 +17,21 @@ export interface ThreadOptions {
 }
 
 /**
- * The piscina side of the offload pool: starts threads on demand (and lets
- * idle ones exit), runs one message on a thread, terminates a thread by id.
+ * The piscina side of the offload pool: starts its threads on demand, all at
+ * once, and stops them all once the pool has been idle for the idle timeout;
+ * runs one message on a thread, terminates a thread by id. All at once: a
+ * thread started one by one as load rises takes about 50-100 ms to boot, and
+ * the tasks waiting for it (another client's among them) wait that long.
  * The caller never hands it more tasks than threads, so piscina's own queue
  * (unbounded, and whose abort kills threads) holds at most the tasks waiting
  * for a thread that is still starting.
  */
 export class PoolThreads {
   private piscina: Piscina | undefined;
+  /** Tasks on the threads now. */
+  private running = 0;
+  /** Stops the threads once nothing has run for the idle timeout. */
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: ThreadOptions,
@@ -40,6 +47,16 @@ export class PoolThreads {
    */
   async run(request: OffloadRequest, slot: number): Promise<ProcessorResult> {
     const pool = (this.piscina ??= this.create());
+    clearTimeout(this.idleTimer);
+    this.running++;
+    try {
+      return await this.runOn(pool, request, slot);
+    } finally {
+      if (--this.running === 0) this.idleTimer = setTimeout(stopIfIdle, this.options.idleTimeoutSeconds * 1000, this, pool).unref();
+    }
+  }
+
+  private async runOn(pool: Piscina, request: OffloadRequest, slot: number): Promise<ProcessorResult> {
     const transfer = request.options?.transfer;
     const payload = transfer ? request.payload : compact(request.payload);
     // A large binary payload crosses as one copy moved, not structured-cloned (two copies); the
@@ -51,6 +68,11 @@ export class PoolThreads {
     return result.ok ? { ...result, value: asBuffer(result.value) } : result;
   }
 
+  /** Threads alive (started or starting). */
+  get threadCount(): number {
+    return this.piscina?.threads.length ?? 0;
+  }
+
   /** Ends the thread with this id (piscina fails its task and starts another thread when needed). */
   terminate(threadId: number): void {
     void this.piscina?.threads.find((t) => t.threadId === threadId)?.terminate();
@@ -58,18 +80,25 @@ export class PoolThreads {
 
   /** Lets running tasks finish (up to the close timeout), then stops the threads. */
   async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
     const pool = this.piscina;
     this.piscina = undefined;
     await pool?.close();
+  }
+
+  /** @internal The idle timeout ran out: stops `pool`'s threads if it is still the pool and still idle. */
+  stopIfIdle(pool: Piscina): void {
+    if (this.piscina !== pool || this.running > 0) return;
+    this.piscina = undefined;
+    void pool.close();
   }
 
   private create(): Piscina {
     const pool = new Piscina({
       // From source a thread cannot import the .ts host natively: it starts on a bootstrap that loads it through tsx.
       filename: fromSource ? new URL('./processor-host-from-source.mjs', import.meta.url).href : ownModule('./processor-host', import.meta.url).href,
-      minThreads: 0,
+      minThreads: this.options.threads,
       maxThreads: this.options.threads,
-      idleTimeout: this.options.idleTimeoutSeconds * 1000,
       closeTimeout: this.options.closeTimeoutSeconds * 1000,
       execArgv: threadExecArgv(),
       recordTiming: false,
@@ -87,6 +116,10 @@ export class PoolThreads {
     });
     return pool;
   }
+}
+
+function stopIfIdle(threads: PoolThreads, pool: Piscina): void {
+  threads.stopIfIdle(pool);
 }
 
 /** The module specifier threads import: a file URL for a path. */
