@@ -238,7 +238,8 @@ export class SocketTransport implements Transport, FrameFlow {
    * lasts (past scavenges, until a full GC frees it); the kernel keeps those
    * bytes instead. The handle's `reading` flag stays set, so net.Socket's
    * `_read` (called to refill the paused stream) does not start it again:
-   * only {@link startReads} does.
+   * only {@link startReads} does. A socket read directly (direct-read.ts) has
+   * its handle stopped by `pause()` itself (`reading` false): nothing more to do.
    */
   private stopReads(): void {
     const socket = this.socket;

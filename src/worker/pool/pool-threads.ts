@@ -30,7 +30,7 @@ export class PoolThreads {
   private piscina: Piscina | undefined;
   /** Tasks on the threads now. */
   private running = 0;
-  /** Stops the threads once nothing has run for the idle timeout. */
+  /** Stops the threads once nothing has run for the idle timeout: one timer, refreshed, not one per task. */
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -47,12 +47,15 @@ export class PoolThreads {
    */
   async run(request: OffloadRequest, slot: number): Promise<ProcessorResult> {
     const pool = (this.piscina ??= this.create());
-    clearTimeout(this.idleTimer);
     this.running++;
     try {
       return await this.runOn(pool, request, slot);
     } finally {
-      if (--this.running === 0) this.idleTimer = setTimeout(stopIfIdle, this.options.idleTimeoutSeconds * 1000, this, pool).unref();
+      // If the timer fires while tasks run, stopIfIdle does nothing; the last task to finish re-arms it.
+      if (--this.running === 0) {
+        if (this.idleTimer) this.idleTimer.refresh();
+        else this.idleTimer = setTimeout(stopIfIdle, this.options.idleTimeoutSeconds * 1000, this).unref();
+      }
     }
   }
 
@@ -81,14 +84,16 @@ export class PoolThreads {
   /** Lets running tasks finish (up to the close timeout), then stops the threads. */
   async close(): Promise<void> {
     clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     const pool = this.piscina;
     this.piscina = undefined;
     await pool?.close();
   }
 
-  /** @internal The idle timeout ran out: stops `pool`'s threads if it is still the pool and still idle. */
-  stopIfIdle(pool: Piscina): void {
-    if (this.piscina !== pool || this.running > 0) return;
+  /** @internal The idle timeout ran out: stops the threads if nothing runs. */
+  stopIfIdle(): void {
+    const pool = this.piscina;
+    if (pool === undefined || this.running > 0) return;
     this.piscina = undefined;
     void pool.close();
   }
@@ -118,8 +123,8 @@ export class PoolThreads {
   }
 }
 
-function stopIfIdle(threads: PoolThreads, pool: Piscina): void {
-  threads.stopIfIdle(pool);
+function stopIfIdle(threads: PoolThreads): void {
+  threads.stopIfIdle();
 }
 
 /** The module specifier threads import: a file URL for a path. */
