@@ -10,7 +10,9 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { HttpFactory } from '../../src/protocols/http/factory.js';
 import { readsDirectly } from '../../src/shared/net/direct-read.js';
+import { LENT_READS } from '../../src/shared/protocol/link.js';
 import { Protocol } from '../../src/shared/protocol/protocol.js';
 import { eventually } from '../helpers/server.js';
 import { closeSocketPairs, serveProtocol, socketPair } from '../helpers/socket-pair.js';
@@ -31,6 +33,34 @@ class Keeper extends Protocol {
   get bytes(): Buffer {
     return Buffer.concat(this.chunks);
   }
+}
+
+/** A protocol that declares it copies what it keeps: records which memory each chunk lives in. */
+class Borrower extends Protocol {
+  readonly buffers = new Set<ArrayBufferLike>();
+  bytes = 0;
+  get [LENT_READS](): true {
+    return true;
+  }
+  override dataReceived(data: Buffer): void {
+    this.buffers.add(data.buffer);
+    this.bytes += data.length;
+  }
+}
+
+/** Splits HTTP/1.1 responses (Content-Length framed) into their bodies, in order. */
+function responseBodies(bytes: Buffer): Buffer[] {
+  const bodies: Buffer[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const end = bytes.indexOf('\r\n\r\n', at);
+    if (end < 0) break;
+    const head = bytes.subarray(at, end).toString('latin1');
+    const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+    bodies.push(bytes.subarray(end + 4, end + 4 + length));
+    at = end + 4 + length;
+  }
+  return bodies;
 }
 
 /** `n` bytes of a pattern that differs per `seed` and per position. */
@@ -105,4 +135,68 @@ describe('direct reads', () => {
     await eventually(() => keeper.ended);
     expect(keeper.bytes.toString()).toBe('first bytes, read before the protocol is attached and more');
   });
+
+  it('lend the shared buffer to a protocol that copies what it keeps (LENT_READS), and copy it for any other', async () => {
+    const [lent, owned] = await Promise.all([socketPair(), socketPair()]);
+    const borrower = new Borrower();
+    serveProtocol(lent.socket, borrower, MARKS);
+    const keeper = new Keeper();
+    serveProtocol(owned.socket, keeper, MARKS);
+    for (let i = 0; i < 20; i++) {
+      await write(lent.peer, pattern(i, 1000 + i));
+      await write(owned.peer, pattern(i, 1000 + i));
+      await eventually(() => keeper.bytes.length === (i + 1) * 1000 + (i * (i + 1)) / 2);
+    }
+    await eventually(() => borrower.bytes === keeper.bytes.length);
+    // Every lent chunk was a view of the one shared buffer; each owned chunk had memory of its own.
+    expect(borrower.buffers.size).toBe(1);
+    expect(new Set(keeper.chunks.map((c) => c.buffer)).size).toBeGreaterThan(1);
+    expect(keeper.chunks.every((c) => !borrower.buffers.has(c.buffer))).toBe(true);
+  });
+
+  it('http on lent reads: bodies, held input and partial lines of three connections stay their own (echoed request by request)', async () => {
+    const factory = new HttpFactory({ handler: (request) => ({ body: request.body }) });
+    const pairs = await Promise.all([socketPair(), socketPair(), socketPair()]);
+    const requests = pairs.map((_, c) =>
+      // Small requests: one 64 KiB read holds more lines than a run's budget, so runs stop and hold the rest.
+      Array.from({ length: 6000 }, (_, n) => {
+        const body = pattern(c * 7919 + n, n % 500 === 0 ? 3000 : (n * 389 + c * 61) % 40);
+        return { body, bytes: Buffer.concat([Buffer.from(`POST /echo/${c}/${n} HTTP/1.1\r\nHost: t\r\nContent-Length: ${body.length}\r\n\r\n`), body]) };
+      }),
+    );
+    const received = pairs.map(() => [] as Buffer[]);
+    let closed = false;
+    pairs.forEach(({ socket, peer }, c) => {
+      peer.on('close', () => (closed = true));
+      const protocol = factory.buildProtocol({ type: 'TCP', host: '127.0.0.1', port: 1 })!;
+      serveProtocol(socket, protocol, MARKS);
+      expect(readsDirectly(socket)).toBe(true);
+      peer.on('data', (chunk: Buffer) => received[c]!.push(chunk));
+    });
+    // Connection 0 does not read at first: its responses pass the high-water mark, it stops, and holds input.
+    pairs[0]!.peer.pause();
+    // The three streams, cut at odd places (mid-line, mid-body) and interleaved, so reads of all three alternate in the shared buffer.
+    const streams = requests.map((list) => Buffer.concat(list.map((r) => r.bytes)));
+    const cut = [0, 0, 0];
+    for (let round = 0; cut.some((at, c) => at < streams[c]!.length); round++) {
+      for (let c = 0; c < 3; c++) {
+        const stream = streams[c]!;
+        if (cut[c]! >= stream.length) continue;
+        const size = 1 + ((round * 7877 + c * 1013) % 60_000);
+        const piece = stream.subarray(cut[c], cut[c]! + size);
+        cut[c]! += piece.length;
+        // Connection 0's writes are not awaited: its peer reads nothing until every write is made.
+        if (c === 0) pairs[0]!.peer.write(piece);
+        else await write(pairs[c]!.peer, piece);
+      }
+      if (round === 20) pairs[0]!.peer.resume();
+    }
+    pairs[0]!.peer.resume();
+    // Every response, or a connection closed (a request read from overwritten bytes is refused, and the connection closes).
+    await eventually(() => closed || received.every((chunks, c) => responseBodies(Buffer.concat(chunks)).length === requests[c]!.length), 15_000);
+    received.forEach((chunks, c) => {
+      const bodies = responseBodies(Buffer.concat(chunks));
+      expect(bodies.map((b) => digest(b))).toEqual(requests[c]!.map((r) => digest(r.body)));
+    });
+  }, 20_000);
 });

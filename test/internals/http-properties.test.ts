@@ -63,6 +63,54 @@ function feed(bytes: Buffer, cuts: number[]): { requests: HttpRequest[]; errors:
   return { requests, errors };
 }
 
+/**
+ * As the socket lends its reads: each piece is copied into one read buffer, and
+ * the buffer is overwritten after every call (another connection's read). The
+ * handler stops the parser every `stopEvery` requests and the line budget is
+ * small, so input is held and resumed; each resume also scribbles the buffer.
+ */
+function feedLent(bytes: Buffer, cuts: number[], stopEvery: number, linesPerRun: number): { requests: HttpRequest[]; errors: unknown[] } {
+  const requests: HttpRequest[] = [];
+  const errors: unknown[] = [];
+  const parser = new HttpRequestParser(resolveHttpLimits(), {
+    headComplete: () => {},
+    request: (r) => requests.push(r) % stopEvery !== 0,
+    error: (e) => errors.push(e),
+  });
+  parser.linesPerRun = linesPerRun;
+  const read = Buffer.alloc(bytes.length + 1);
+  const lend = (piece: Buffer) => {
+    piece.copy(read);
+    parser.execute(read.subarray(0, piece.length));
+    read.fill('X');
+    // The owner's later turns: resume until the parser holds nothing more (bounded).
+    for (let i = 0; i < 2 * bytes.length + 10 && parser.buffered > 0; i++) {
+      parser.resume();
+      read.fill('Y');
+    }
+  };
+  let at = 0;
+  for (const cut of [...cuts.map((c) => c % (bytes.length + 1))].sort((a, b) => a - b)) {
+    lend(bytes.subarray(at, cut));
+    at = cut;
+  }
+  lend(bytes.subarray(at));
+  return { requests, errors };
+}
+
+function expectedRequests(models: Model[]) {
+  return models.map((m) => {
+    const headers: Record<string, string> = { host: 'h' };
+    for (const [n, v] of m.headers) {
+      const k = n.toLowerCase();
+      headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+    }
+    if (m.framing === 'length') headers['content-length'] = String(m.body.length);
+    if (m.framing === 'chunked') headers['transfer-encoding'] = 'chunked';
+    return { method: m.method, url: m.url, headers, body: m.body };
+  });
+}
+
 const view = (r: HttpRequest) => ({ method: r.method, url: r.url, headers: { ...r.headers }, body: r.body.toString('latin1') });
 
 describe('http properties (fast-check)', () => {
@@ -72,19 +120,26 @@ describe('http properties (fast-check)', () => {
         const bytes = Buffer.from(models.map(serialize).join(''), 'latin1');
         const { requests, errors } = feed(bytes, cuts);
         expect(errors).toEqual([]);
-        expect(requests.map(view)).toEqual(
-          models.map((m) => {
-            const headers: Record<string, string> = { host: 'h' };
-            for (const [n, v] of m.headers) {
-              const k = n.toLowerCase();
-              headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
-            }
-            if (m.framing === 'length') headers['content-length'] = String(m.body.length);
-            if (m.framing === 'chunked') headers['transfer-encoding'] = 'chunked';
-            return { method: m.method, url: m.url, headers, body: m.body };
-          }),
-        );
+        expect(requests.map(view)).toEqual(expectedRequests(models));
       }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps nothing of a lent chunk: overwriting each read after the call, with stops and resumes, changes no request', () => {
+    fc.assert(
+      fc.property(
+        fc.array(request, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 4 }),
+        (models, cuts, stopEvery, linesPerRun) => {
+          const bytes = Buffer.from(models.map(serialize).join(''), 'latin1');
+          const { requests, errors } = feedLent(bytes, cuts, stopEvery, linesPerRun);
+          expect(errors).toEqual([]);
+          expect(requests.map(view)).toEqual(expectedRequests(models));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -114,5 +115,40 @@ describe('SocketTransport', () => {
     transport.endDispatch();
     expect(transport.readingPausedFor.has('write-buffer')).toBe(true);
     expect(transport.socket.isPaused()).toBe(true);
+  });
+
+  it('reuses its gather buffer only after a write left at once: a write waiting for a reader that does not read keeps its bytes', async () => {
+    const ends = await Promise.all([socketPair(), socketPair()]);
+    const [stalled, reading] = ends.map(({ socket, peer }) => {
+      const chunks: Buffer[] = [];
+      peer.on('data', (c: Buffer) => chunks.push(c));
+      return { transport: new SocketTransport(socket, { high: 64 * 1024, low: 16 * 1024 }), peer, chunks, sent: [] as Buffer[] };
+    });
+    // The stalled peer reads nothing until the end: once the kernel's buffers are full its writes wait, holding their bytes.
+    stalled!.peer.pause();
+    // Until the stalled side's writes wait (the kernel's buffers hold some MiB on loopback), then 100 rounds more.
+    let waitingSince = -1;
+    for (let round = 0; round < 5000 && (waitingSince < 0 || round < waitingSince + 100); round++) {
+      if (waitingSince < 0 && stalled!.transport.socket.writableLength > 0) waitingSince = round;
+      for (const [side, end] of [stalled!, reading!].entries()) {
+        // 80 pieces of 100 bytes in one dispatch: gathered (8000 bytes, above Buffer's pool size) into one write.
+        end.transport.beginDispatch();
+        for (let i = 0; i < 80; i++) {
+          const piece = Buffer.alloc(100, (round * 80 + i + side * 127) & 0xff);
+          end.sent.push(piece);
+          end.transport.write(piece);
+        }
+        end.transport.endDispatch();
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(waitingSince).toBeGreaterThan(0);
+    stalled!.peer.resume();
+    const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    for (const end of [stalled!, reading!]) {
+      const expected = Buffer.concat(end.sent);
+      await eventually(() => Buffer.concat(end.chunks).length >= expected.length);
+      expect(digest(Buffer.concat(end.chunks))).toBe(digest(expected));
+    }
   });
 });

@@ -5,13 +5,18 @@
  * refusal (400, 411, 413, 414, 431, 501, 505), after which the parser is dead.
  *
  * Speed: lines are found with `Buffer.indexOf` (native), each byte is checked
- * once against a lookup table, strings are made once per field with a latin1
- * slice, and a body that arrived in one chunk is handed over as a view of it,
- * not a copy. Memory: a partial line is kept as a list of chunks (no repeated
- * concatenation; a small piece of a large read is copied rather than keeping
- * the read), bounded by the line limits; a body that spans reads is copied
- * into blocks as it arrives ({@link BodyAccumulator}), bounded by
- * `maxBodySize`. A run can be given a budget of lines
+ * once against a lookup table, and strings are made once per field with a
+ * latin1 slice.
+ *
+ * Ownership: the parser keeps no chunk it is given past the `execute` call
+ * (the socket's read buffer is lent to it and reused; see net/direct-read.ts).
+ * What it holds it copies: a body (handed over as a Buffer of its own), a
+ * partial line (kept as copied pieces, bounded by the line limits, no repeated
+ * concatenation), the input left when it stops (into one buffer of its own,
+ * reused from stop to stop). A body that spans reads is copied into blocks as
+ * it arrives ({@link BodyAccumulator}), bounded by `maxBodySize`.
+ *
+ * A run can be given a budget of lines
  * ({@link HttpRequestParser.linesPerRun}): one read of tiny lines then costs
  * the event loop a bounded slice, and the owner resumes the parser on a later turn.
  *
@@ -100,6 +105,10 @@ function latin1(buf: Buffer, start: number, end: number): string {
   return (buf as FastBuffer).latin1Slice(start, end);
 }
 
+/** Stash sizes: enough for a few requests; a read's worth (libuv reads 64 KiB). */
+const SMALL_STASH = 4096;
+const LARGE_STASH = 64 * 1024;
+
 export class HttpRequestParser {
   /**
    * Lines (request, header, chunk-size and chunk-end lines; not the empty
@@ -114,8 +123,10 @@ export class HttpRequestParser {
   /** A line that has not ended yet, kept as the chunks it arrived in. */
   private partial: Buffer[] = [];
   private partialLength = 0;
-  /** Input that arrived while stopped. */
+  /** Input that arrived while stopped (copies: see {@link hold}). */
   private held: Buffer[] = [];
+  /** Where {@link hold} copies the input left when a run stops; reused from stop to stop. */
+  private stash: Buffer | undefined;
   private stopped = false;
   private running = false;
   /** Requests begun so far (the first byte of a request line counts). */
@@ -189,7 +200,7 @@ export class HttpRequestParser {
   execute(chunk: Buffer): void {
     if (this.state === S_DONE) return;
     if (this.stopped || this.running) {
-      this.held.push(chunk);
+      this.held.push(Buffer.from(chunk));
       return;
     }
     this.running = true;
@@ -221,8 +232,10 @@ export class HttpRequestParser {
    */
   detach(): Buffer {
     const held = this.held;
+    // A copy: the held input may be in the stash, which is the parser's.
+    const rest = held.length === 1 ? Buffer.from(held[0]!) : Buffer.concat(held);
     this.finish();
-    return held.length === 1 ? held[0]! : Buffer.concat(held);
+    return rest;
   }
 
   /** Stops for good: later input is ignored (the connection is closing). */
@@ -231,6 +244,7 @@ export class HttpRequestParser {
     this.partial = [];
     this.partialLength = 0;
     this.held = [];
+    this.stash = undefined;
     this.budgetSpent = false;
     this.body.clear();
   }
@@ -304,26 +318,43 @@ export class HttpRequestParser {
     }
   }
 
-  /** Keeps the rest of a stopped run for `resume`. */
+  /**
+   * Keeps the rest of a stopped run for `resume`, copied into the stash: the
+   * chunk is lent, and one buffer reused by a connection that stops again and
+   * again (a pipelined flood) leaves no 64 KiB of garbage per stop.
+   */
   private hold(data: Buffer, pos: number): void {
-    if (pos < data.length && this.state !== S_DONE) this.held.unshift(data.subarray(pos));
+    if (pos >= data.length || this.state === S_DONE) return;
+    const rest = data.subarray(pos);
+    // Input that arrived meanwhile is already held (copied): the rest goes before it.
+    if (this.held.length > 0) {
+      this.held.unshift(Buffer.from(rest));
+      return;
+    }
+    let stash = this.stash;
+    if (stash === undefined || stash.length < rest.length) {
+      stash = Buffer.allocUnsafeSlow(rest.length <= SMALL_STASH ? SMALL_STASH : Math.max(rest.length, LARGE_STASH));
+      this.stash = stash;
+    }
+    // `data` may itself be the stash (a resumed run stopping again): `set` copies overlapping bytes correctly.
+    stash.set(rest, 0);
+    this.held.push(stash.subarray(0, rest.length));
   }
 
   /** An unfinished line: keep it, unless it already breaks a limit or is already invalid. */
   private keepPartial(data: Buffer, pos: number): void {
-    let piece = data.subarray(pos);
+    const rest = data.subarray(pos);
     const first = this.partialLength === 0;
     if (this.state === S_START && first) {
       // Skip empty-line bytes; a request starts at its first other byte.
       let i = 0;
-      while (i < piece.length && (piece[i] === CR || piece[i] === LF)) i++;
-      if (i === piece.length) return;
+      while (i < rest.length && (rest[i] === CR || rest[i] === LF)) i++;
+      if (i === rest.length) return;
       this.started++;
       this.begun = true;
     }
-    if (!this.lineLimitOk(this.partialLength + piece.length)) return;
-    // The tail of a large read (a request line cut by the read's end): keep its bytes, not the whole read.
-    if (piece.length * 4 < piece.buffer.byteLength) piece = Buffer.from(piece);
+    if (!this.lineLimitOk(this.partialLength + rest.length)) return;
+    const piece = Buffer.from(rest); // the chunk is lent
     this.partial.push(piece);
     this.partialLength += piece.length;
     // Refuse garbage now rather than after a timeout: check what a line's start must look like.
@@ -523,8 +554,8 @@ export class HttpRequestParser {
     const available = data.length - pos;
     const remaining = this.remaining;
     if (this.body.length === 0 && available >= remaining) {
-      // The whole body is in this chunk: hand over a view, not a copy.
-      this.request!.body = data.subarray(pos, pos + remaining);
+      // The whole body is in this chunk: one copy (the chunk is lent).
+      this.request!.body = Buffer.from(data.subarray(pos, pos + remaining));
       this.remaining = 0;
       this.complete();
       return pos + remaining;

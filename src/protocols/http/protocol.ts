@@ -8,6 +8,7 @@
  */
 import type { Address } from '../../shared/protocol/address.js';
 import type { DelayedCall } from '../../shared/protocol/clock.js';
+import { LENT_READS } from '../../shared/protocol/link.js';
 import { meterOf } from '../../shared/protocol/nesting.js';
 import { Protocol } from '../../shared/protocol/protocol.js';
 import { FRAMES_PER_TURN } from '../../shared/protocol/framing/buffered-receiver.js';
@@ -106,6 +107,11 @@ export const DRAIN_IDLE_GRACE = 1;
  * receive a small {@link HttpConnection} view, never the protocol itself.
  */
 export class HttpProtocol extends Protocol {
+  /** The parser copies what it keeps and a switched-to protocol is given copies: reads may be lent. */
+  get [LENT_READS](): true {
+    return true;
+  }
+
   private service!: HttpService;
   private parser!: HttpRequestParser;
   /** What handlers receive. */
@@ -172,7 +178,8 @@ export class HttpProtocol extends Protocol {
   }
 
   override dataReceived(data: Buffer): void {
-    if (this.switched) return this.switched.dataReceived(data);
+    // The switched-to protocol may keep what it is given; this chunk is lent (see LENT_READS).
+    if (this.switched) return this.switched.dataReceived(Buffer.from(data));
     if (data.length === 0 && this.heldBack) {
       // The transport's turn for what the parser held back (see heldBack).
       this.heldBack = false;

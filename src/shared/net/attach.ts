@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Address } from '../protocol/address.js';
 import { ProtocolDriver, type DriverEvents } from '../protocol/driver.js';
+import { LENT_READS } from '../protocol/link.js';
 import type { MessageMeter } from '../protocol/message-meter.js';
 import type { AnyProtocol } from '../protocol/protocol.js';
 import { readDirect } from './direct-read.js';
@@ -54,7 +55,8 @@ export function attachProtocol(socket: Socket, protocol: AnyProtocol, options: A
     driver.data(chunk);
     transport.endDispatch();
   };
-  if (!readDirect(socket, deliver)) socket.on('data', deliver);
+  const lends = (protocol as { readonly [LENT_READS]?: boolean })[LENT_READS] === true;
+  if (!readDirect(socket, deliver, lends)) socket.on('data', deliver);
   // Frames a receiver held back (its budget) come back this way, with an empty chunk.
   transport.deliver = deliver;
   socket.on('end', () => driver.readLost());

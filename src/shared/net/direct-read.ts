@@ -13,8 +13,12 @@
  * timeouts go through node's path unchanged.
  *
  * Each delivered chunk is the receiver's own (a copy): protocols may keep it,
- * as with a stream read. Sockets it cannot apply to (TLS, a socket that already
- * has bytes buffered, a node without the slots) keep the stream path.
+ * as with a stream read. A receiver that copies what it keeps (`lend`) is
+ * handed the shared buffer itself, valid until its callback returns: a flood
+ * of 64 KiB reads then allocates nothing, where a copy per read leaves one
+ * 64 KiB ArrayBuffer of garbage per read, outside the heap V8 sizes its
+ * collections by. Sockets it cannot apply to (TLS, a socket that already has
+ * bytes buffered, a node without the slots) keep the stream path.
  */
 import type { Socket } from 'node:net';
 
@@ -46,9 +50,11 @@ interface StreamHandle {
 
 /**
  * Routes `socket`'s reads to `onChunk` without the stream, if it can; returns
- * false (and changes nothing) when the socket must be read as a stream.
+ * false (and changes nothing) when the socket must be read as a stream. With
+ * `lend`, each chunk is a view of the shared buffer, overwritten by the next
+ * read of any socket: `onChunk` must copy whatever it keeps.
  */
-export function readDirect(socket: Socket, onChunk: (chunk: Buffer) => void): boolean {
+export function readDirect(socket: Socket, onChunk: (chunk: Buffer) => void, lend = false): boolean {
   const handle = (socket as unknown as { _handle?: StreamHandle | null })._handle;
   if (!handle || typeof handle.useUserBuffer !== 'function') return false;
   const kind = handle.constructor.name;
@@ -61,10 +67,12 @@ export function readDirect(socket: Socket, onChunk: (chunk: Buffer) => void): bo
   shared ??= Buffer.allocUnsafeSlow(READ_SIZE);
   const buffer = shared;
   record[s.buffer] = buffer;
-  record[s.callback] = (nread: number) => {
-    // A copy of the bytes read: the shared buffer is overwritten by the next read, of any socket.
-    onChunk(Buffer.from(buffer.subarray(0, nread)));
-  };
+  record[s.callback] = lend
+    ? (nread: number) => onChunk(buffer.subarray(0, nread))
+    : (nread: number) => {
+        // A copy of the bytes read: the shared buffer is overwritten by the next read, of any socket.
+        onChunk(Buffer.from(buffer.subarray(0, nread)));
+      };
   handle.useUserBuffer(buffer);
   return true;
 }

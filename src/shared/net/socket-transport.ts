@@ -24,6 +24,20 @@ const EMPTY = Buffer.alloc(0);
 const PROTOCOL = 'protocol';
 /** Held writes up to this many bytes leave as one gathered buffer rather than a writev of many. */
 const GATHER_LIMIT = 64 * 1024;
+/**
+ * Gathered writes above Buffer's own pool size go through one buffer the
+ * process reuses, as long as each write it carries leaves before `write`
+ * returns (the kernel took every byte: a Writable is done with a chunk once its
+ * length no longer counts). A write that has to wait keeps the buffer, and the
+ * next gather takes a new one. A flood of pipelined replies then allocates
+ * nothing per batch, where a copy per batch leaves up to 64 KiB of
+ * ArrayBuffer garbage each, outside the heap V8 sizes its collections by.
+ * Only for a socket with a native handle (libuv or TLS takes the bytes): a
+ * JavaScript stream may keep a chunk after it is done with it (a duplex pair
+ * hands it to the other side).
+ */
+const POOLED_GATHER = 4096;
+let gatherBuffer: Buffer | undefined;
 const SMALL_SEQUENCE = 4096; // bytes (upper bound, strings counted at 3 bytes a char): gathered by copying
 /**
  * What every clean close reports: one shared, frozen instance, as Twisted's module-level
@@ -360,7 +374,8 @@ export class SocketTransport implements Transport, FrameFlow {
     } else if (bytes <= GATHER_LIMIT) {
       // Many small replies (a pipelined batch of lines): one copy into one buffer is far cheaper
       // than one stream write request per reply, and still leaves in one syscall.
-      socket.write(Buffer.concat(many!, bytes));
+      if (bytes > POOLED_GATHER && socket.writableLength === 0 && handleOf(socket) !== undefined) writeGathered(socket, many!, bytes);
+      else socket.write(Buffer.concat(many!, bytes));
     } else {
       socket.cork();
       for (const chunk of many!) socket.write(chunk);
@@ -422,6 +437,19 @@ export class SocketTransport implements Transport, FrameFlow {
       if (this.producer === producer && this.socket.writableLength <= this.marks.low) setImmediate(() => this.pullMore());
     }
   }
+}
+
+/** Writes `chunks` (`bytes` in all, at most GATHER_LIMIT) gathered in the process's reused buffer (see POOLED_GATHER). */
+function writeGathered(socket: Socket, chunks: readonly Buffer[], bytes: number): void {
+  const into = (gatherBuffer ??= Buffer.allocUnsafeSlow(GATHER_LIMIT));
+  let at = 0;
+  for (const chunk of chunks) {
+    into.set(chunk, at);
+    at += chunk.length;
+  }
+  socket.write(into.subarray(0, bytes));
+  // Bytes still queued: the write waits for the kernel, and the buffer is the socket's until it is done.
+  if (socket.writableLength !== 0) gatherBuffer = undefined;
 }
 
 function uncork(transport: SocketTransport): void {

@@ -22,3 +22,10 @@ export const LINK: unique symbol = Symbol.for('skein.protocol.link');
 export const METER: unique symbol = Symbol.for('skein.protocol.meter');
 /** Called by the driver after `connectionLost`: drops queued replies, cancels tasks, stops timers. */
 export const RELEASE: unique symbol = Symbol.for('skein.protocol.release');
+/**
+ * True on a protocol that keeps nothing of a chunk past its `dataReceived` call
+ * (it copies what it holds for later): its socket's reads may be lent from
+ * one buffer the process reuses instead of copied (see net/direct-read.ts).
+ * Built-in protocols only: a user protocol may keep the chunk it was given.
+ */
+export const LENT_READS: unique symbol = Symbol.for('skein.protocol.lentReads');
