@@ -125,7 +125,7 @@ export class HttpRequestParser {
   private partialLength = 0;
   /** Input that arrived while stopped (copies: see {@link hold}). */
   private held: Buffer[] = [];
-  /** Where {@link hold} copies the input left when a run stops; reused from stop to stop. */
+  /** Where {@link hold} copies the input left when a run stops; reused from stop to stop; see {@link trim}. */
   private stash: Buffer | undefined;
   private stopped = false;
   private running = false;
@@ -223,6 +223,16 @@ export class HttpRequestParser {
     const held = this.held;
     this.held = [];
     if (held.length > 0) this.execute(held.length === 1 ? held[0]! : Buffer.concat(held));
+  }
+
+  /**
+   * Drops the buffer stops copy into when nothing is held in it, so a
+   * connection that flooded once and went quiet keeps no 64 KiB. The owner
+   * calls it now and then (the timeout sweep): a flood, stopping on every
+   * read, keeps reusing one buffer between calls.
+   */
+  trim(): void {
+    if (this.held.length === 0) this.stash = undefined;
   }
 
   /**

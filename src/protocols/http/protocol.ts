@@ -286,6 +286,7 @@ export class HttpProtocol extends Protocol {
   private checkTimeouts(now: number): void {
     if (this.closing && this.pendingReplies === 0) return;
     const parser = this.parser;
+    parser.trim();
     const started = parser.requestsStarted;
     const phase = parser.phase;
     if (started !== this.seenStarted) {
