@@ -36,7 +36,7 @@ const GATHER_LIMIT = 64 * 1024;
  * JavaScript stream may keep a chunk after it is done with it (a duplex pair
  * hands it to the other side).
  */
-const POOLED_GATHER = 4096;
+const REUSED_GATHER_ABOVE = 4096;
 let gatherBuffer: Buffer | undefined;
 const SMALL_SEQUENCE = 4096; // bytes (upper bound, strings counted at 3 bytes a char): gathered by copying
 /**
@@ -374,7 +374,7 @@ export class SocketTransport implements Transport, FrameFlow {
     } else if (bytes <= GATHER_LIMIT) {
       // Many small replies (a pipelined batch of lines): one copy into one buffer is far cheaper
       // than one stream write request per reply, and still leaves in one syscall.
-      if (bytes > POOLED_GATHER && socket.writableLength === 0 && handleOf(socket) !== undefined) writeGathered(socket, many!, bytes);
+      if (bytes > REUSED_GATHER_ABOVE && socket.writableLength === 0 && handleOf(socket) !== undefined) writeGathered(socket, many!, bytes);
       else socket.write(Buffer.concat(many!, bytes));
     } else {
       socket.cork();
@@ -439,7 +439,7 @@ export class SocketTransport implements Transport, FrameFlow {
   }
 }
 
-/** Writes `chunks` (`bytes` in all, at most GATHER_LIMIT) gathered in the process's reused buffer (see POOLED_GATHER). */
+/** Writes `chunks` (`bytes` in all, at most GATHER_LIMIT) gathered in the process's reused buffer (see REUSED_GATHER_ABOVE). */
 function writeGathered(socket: Socket, chunks: readonly Buffer[], bytes: number): void {
   const into = (gatherBuffer ??= Buffer.allocUnsafeSlow(GATHER_LIMIT));
   let at = 0;

@@ -42,7 +42,7 @@ export class ReceiveBuffer {
       // A large chunk after a few bytes (a line cut by the end of the last read): room for these two only.
       // Doubling is for growth by many appends, and the next append that finds no room doubles.
       const needed = this.length + chunk.length;
-      this.reallocate(needed, chunk.length > this.length ? needed : undefined);
+      this.reallocate(chunk.length > this.length ? needed : Math.max(MIN_CAPACITY, needed * 2));
     }
     chunk.copy(this.buf, this.end);
     this.end += chunk.length;
@@ -56,7 +56,7 @@ export class ReceiveBuffer {
   reserve(total: number): void {
     const capacity = Math.min(total, MAX_RESERVE);
     if (this.length === 0 || capacity <= this.length || (this.owned && this.start + capacity <= this.buf.length)) return;
-    this.reallocate(capacity, capacity);
+    this.reallocate(capacity);
   }
 
   /** The unparsed bytes, without copying. */
@@ -108,7 +108,8 @@ export class ReceiveBuffer {
     this.owned = false;
   }
 
-  private reallocate(needed: number, capacity: number = Math.max(MIN_CAPACITY, needed * 2)): void {
+  /** Moves the unparsed bytes to the start of a new owned buffer of `capacity` bytes. */
+  private reallocate(capacity: number): void {
     const next = Buffer.allocUnsafe(capacity);
     this.buf.copy(next, 0, this.start, this.end);
     this.end -= this.start;
