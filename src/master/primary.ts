@@ -118,6 +118,7 @@ export class Primary extends EventEmitter {
     if (this.acceptor) {
       // The primary listens; workers adopt the sockets it passes them, listener by listener index.
       const listeners = this.ports.apply(this.config.options.services).flatMap((s) => s.listen.map((text) => ({ service: s.name, text })));
+      this.ports.releaseAll();
       this.endpoints = await this.acceptor.listen(listeners);
     }
     if (this.stopping) return; // told to stop while it was starting
@@ -180,6 +181,7 @@ export class Primary extends EventEmitter {
    */
   async shutdown(): Promise<void> {
     this.stopping = true;
+    this.ports.releaseAll();
     // A stuck worker is still killed by its drain deadline.
     if (this.watchdog) clearInterval(this.watchdog);
     this.memory?.stop();
@@ -214,6 +216,7 @@ export class Primary extends EventEmitter {
   /** Kills every worker at once. */
   kill(): void {
     this.stopping = true;
+    this.ports.releaseAll();
     if (this.watchdog) clearInterval(this.watchdog);
     void this.acceptor?.close();
     this.memory?.stop();
@@ -372,6 +375,9 @@ export class Primary extends EventEmitter {
     if (handle.stalled) this.recovered(handle);
     switch (message.type) {
       case 'skein:heartbeat':
+        return;
+      case 'skein:binding':
+        this.ports.release(message.port);
         return;
       case 'skein:ready':
         handle.markReady();

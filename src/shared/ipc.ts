@@ -40,6 +40,11 @@ export type MetricsKind = 'full' | 'cumulative';
 
 export type WorkerMessage =
   | { type: 'skein:ready'; endpoints: BoundEndpoint[] }
+  /**
+   * About to listen on TCP `port`: the primary frees it if it holds it for a
+   * port-0 endpoint (sent before the listen, so the primary reads it first).
+   */
+  | { type: 'skein:binding'; port: number }
   | { type: 'skein:fatal'; error: SerializedError }
   | { type: 'skein:metrics:res'; id: number; metrics: unknown[] }
   /** A worker's counters and histograms as it retires (drain or fatal error), sent before it exits. */

@@ -14,6 +14,8 @@ export interface ListenerHost {
   readonly log: Logger;
   /** Lent to each factory as it starts. */
   readonly services: ReactorServices;
+  /** Called just before a listener binds `endpoint`. */
+  beforeBind(endpoint: Endpoint): void;
   /** The service's counters. */
   stats(service: string): ProtocolStats;
   /** A factory with a processors module was started for `service`. */
@@ -59,6 +61,7 @@ export class Listeners {
     const onSocket = await this.prepare(endpoint, factory, service);
     let opened: Awaited<ReturnType<typeof listen>>;
     try {
+      this.host.beforeBind(typeof endpoint === 'string' ? parseEndpoint(endpoint) : endpoint);
       opened = await listen(endpoint, onSocket);
     } catch (error) {
       await factory[STOP]();

@@ -86,7 +86,14 @@ export async function runWorker(factories: ReadonlyMap<string, Factory> = new Ma
 
   const { options } = config;
   const adopting = primaryAccepts(options.balance);
-  const reactor = new Reactor({ log, ...reactorSettings(options) });
+  const reactor = new Reactor({
+    log,
+    ...reactorSettings(options),
+    // The primary may hold this port for a port-0 endpoint until a worker is about to bind it.
+    beforeBind: (endpoint) => {
+      if (endpoint.kind !== 'unix') send({ type: 'skein:binding', port: endpoint.port });
+    },
+  });
   started.reactor = reactor;
 
   let allowExit!: () => void;

@@ -29,6 +29,8 @@ export interface ReactorOptions extends Partial<Omit<ReactorSettings, 'pool'>> {
   readonly log?: Logger;
   /** The clock timers run on (default: the real one; tests pass a fake). */
   readonly clock?: Clock;
+  /** @internal Called just before each listener binds (a worker tells its primary, which may hold the port). */
+  readonly beforeBind?: (endpoint: Endpoint) => void;
 }
 
 /** How long aborted sockets get to report 'close' before the reactor stops anyway. */
@@ -77,6 +79,7 @@ export class Reactor implements ReactorServices {
     this.listeners = new Listeners({
       log: this.log,
       services: this,
+      beforeBind: options.beforeBind ?? (() => {}),
       stats: (service) => this.metrics.service(service),
       usesPool: (service) => this.pool.register(service),
       isClosing: () => this.closingAll,

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -40,14 +41,36 @@ export interface StartedServer {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
-/** A free TCP port on 127.0.0.1 (for the metrics endpoint, which treats 0 as "off"). */
+/**
+ * A free TCP port on 127.0.0.1 (for the metrics endpoint, which treats 0 as "off").
+ * Picked at random below the kernel's ephemeral range: the test closes it and
+ * the server binds it later, and in between a port from that range could be
+ * taken by any client's connection or any port-0 listener of the tests running
+ * beside this one.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const high = Math.min(ephemeralStart(), 32768);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (high - 10_000));
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+  throw new Error('no free port below the ephemeral range after 50 tries');
+}
+
+/** The first port of the kernel's ephemeral range (Linux; 32768 elsewhere). */
+function ephemeralStart(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
 }
 
 /**
