@@ -10,7 +10,8 @@
  * as many threads as skein's per worker, one chunk at a time per connection,
  * replies in order: reading pauses while a chunk is on the pool), `lines` (each line, ended by `\r\n` or a bare `\n` as in skein, answered `Processed: <line>\r\n`) or `hash`
  * (each `\n` line answered with its PBKDF2 digest, as skein's `hash`: one digest at a
- * time per connection on libuv's thread pool, in order, none started once the socket closed).
+ * time per connection on libuv's thread pool, in order, none started once the socket closed;
+ * after a half-close, the lines already sent are still answered).
  * Prints one JSON line `{"ready":true,"port":…,"pids":[…]}` when every process listens.
  */
 import cluster from 'node:cluster';
@@ -83,15 +84,24 @@ function lines(socket: Socket, greeting: string | undefined): void {
   });
 }
 
-/** `hash`: LF lines, each answered by its digest in order; the next digest starts when the last is written. */
+/**
+ * `hash`: LF lines, each answered by its digest in order; the next digest starts when the last is written.
+ * A client that half-closes gets the digests of every line it sent, then the close (as skein's `hash`).
+ */
 function hash(socket: Socket): void {
   const queue: Buffer[] = [];
   let pending: Buffer | undefined;
   let busy = false;
+  let ended = false;
+  socket.on('end', () => {
+    ended = true;
+    if (!busy) socket.end();
+  });
   const next = (): void => {
     const line = queue.shift();
     if (line === undefined || socket.destroyed) {
       busy = false;
+      if (ended) socket.end();
       return;
     }
     busy = true;
@@ -117,7 +127,8 @@ function hash(socket: Socket): void {
 const HASH_ROUNDS = 8000; // skein's hash default
 
 function serve(onListening: (port: number) => void): void {
-  const server = createServer({ allowHalfOpen: false }, (socket) => {
+  // Only `hash` has replies still to come when the client half-closes; the others answer each read at once.
+  const server = createServer({ allowHalfOpen: protocol === 'hash' }, (socket) => {
     socket.on('error', () => {});
     if (protocol === 'lines') lines(socket, values.greeting);
     else if (protocol === 'hash') hash(socket);
