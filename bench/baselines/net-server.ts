@@ -41,7 +41,10 @@ function processed(socket: Socket): void {
 
 let pool: Piscina | undefined;
 
-/** `processed-offload`: each chunk on a pool thread, one at a time per connection (reading paused meanwhile). */
+/**
+ * `processed-offload`: each chunk on a pool thread, one at a time per connection (reading paused meanwhile).
+ * A client that half-closes gets the replies to every chunk it sent, then the close (as skein's).
+ */
 function processedOffload(socket: Socket): void {
   pool ??= new Piscina({
     filename: new URL('../fixtures/processed-piscina.mjs', import.meta.url).href,
@@ -49,13 +52,23 @@ function processedOffload(socket: Socket): void {
     maxThreads: Math.max(1, Math.floor(availableParallelism() / Math.max(1, workers))),
   });
   const run = pool;
+  let busy = false;
+  let ended = false;
+  // The FIN can be read while a chunk is on the pool: then the close waits for its reply.
+  socket.on('end', () => {
+    ended = true;
+    if (!busy) socket.end();
+  });
   socket.write(WELCOME);
   socket.on('data', (data: Buffer) => {
     socket.pause();
+    busy = true;
     run.run(data).then(
       (reply: Uint8Array) => {
+        busy = false;
         if (socket.destroyed) return;
-        if (socket.write(reply)) socket.resume();
+        if (ended) socket.end(reply);
+        else if (socket.write(reply)) socket.resume();
         else socket.once('drain', () => socket.resume());
       },
       () => socket.destroy(),
@@ -127,8 +140,8 @@ function hash(socket: Socket): void {
 const HASH_ROUNDS = 8000; // skein's hash default
 
 function serve(onListening: (port: number) => void): void {
-  // Only `hash` has replies still to come when the client half-closes; the others answer each read at once.
-  const server = createServer({ allowHalfOpen: protocol === 'hash' }, (socket) => {
+  // Only `hash` and `processed-offload` have replies still to come when the client half-closes; the others answer each read at once.
+  const server = createServer({ allowHalfOpen: protocol === 'hash' || protocol === 'processed-offload' }, (socket) => {
     socket.on('error', () => {});
     if (protocol === 'lines') lines(socket, values.greeting);
     else if (protocol === 'hash') hash(socket);
