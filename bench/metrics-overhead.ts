@@ -20,11 +20,12 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DurationCounts, MessageMeter } from '../src/shared/protocol/message-meter.js';
 import { DURATION_BUCKETS } from '../src/shared/metric-names.js';
+import { freePort } from './lib/proc.js';
 
 interface LoadRequest {
   readonly port: number;
@@ -125,14 +126,6 @@ const CLK_TCK = 100; // Linux USER_HZ
 function env(name: string, fallback: number): number {
   const v = process.env[name];
   return v === undefined || v === '' ? fallback : Number(v);
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 async function startSkein(name: string, workers: number, metricsPort: number): Promise<Server> {

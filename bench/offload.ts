@@ -26,6 +26,7 @@ import { Piscina } from 'piscina';
 import { OffloadPool } from '../src/worker/pool/offload-pool.js';
 import { resolvePoolSettings } from '../src/shared/config/option-table.js';
 import { noop } from './fixtures/noop-processors.js';
+import { freePort } from './lib/proc.js';
 
 const QUICK = process.argv.includes('--quick');
 const ROUNDS = QUICK ? 2 : 5;
@@ -113,15 +114,6 @@ interface Server {
   readonly processedPort: number;
   readonly metricsPort: number;
   readonly workerPid: number;
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 interface Mode {

@@ -7,9 +7,11 @@ import { dirname } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { LoadResult } from '../../src/client/load/runner.js';
+import { freePort } from '../../test/helpers/free-port.js';
+
+export { freePort };
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -23,15 +25,6 @@ export interface BenchServer {
   /** Every process of the server (with the primary). */
   readonly allPids: number[];
   stop(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Starts `skein serve PROTOCOL` with `workers` workers on a free port (`cli`: another build's `dist/cli.js`). */

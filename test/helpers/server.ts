@@ -4,9 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+export { freePort } from './free-port.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -39,38 +38,6 @@ export interface StartedServer {
   waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** Sends a signal and waits for exit; returns the exit code. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
-}
-
-/**
- * A free TCP port on 127.0.0.1 (for the metrics endpoint, which treats 0 as "off").
- * Picked at random below the kernel's ephemeral range: the test closes it and
- * the server binds it later, and in between a port from that range could be
- * taken by any client's connection or any port-0 listener of the tests running
- * beside this one.
- */
-export async function freePort(): Promise<number> {
-  const high = Math.min(ephemeralStart(), 32768);
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 10_000 + Math.floor(Math.random() * (high - 10_000));
-    const server = createServer();
-    const bound = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(true));
-    });
-    if (!bound) continue;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  }
-  throw new Error('no free port below the ephemeral range after 50 tries');
-}
-
-/** The first port of the kernel's ephemeral range (Linux; 32768 elsewhere). */
-function ephemeralStart(): number {
-  try {
-    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
-  } catch {
-    return 32768;
-  }
 }
 
 /**
