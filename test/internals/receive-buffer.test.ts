@@ -72,4 +72,39 @@ describe('ReceiveBuffer', () => {
     buffer.consume(600 * 1024);
     expect(capacity()).toBe(0); // an idle connection does not hold what one burst grew
   });
+
+  it('never keeps a slice of node\'s Buffer pool: what an idle connection holds is its own few bytes, not an 8 KiB slab', () => {
+    const buffer = new ReceiveBuffer();
+    const held = () => (buffer as unknown as { buf: Buffer }).buf;
+    // A partial frame, then one byte at a time (the 1-byte-chunk attack).
+    buffer.append(Buffer.from('a'));
+    buffer.append(Buffer.from('b'));
+    expect(held().buffer.byteLength).toBe(held().length);
+    expect(held().length).toBeLessThanOrEqual(1024);
+    buffer.consume(2);
+    expect(held().buffer.byteLength).toBeLessThanOrEqual(1024); // emptied: a small spare buffer at most
+    // What is left of a read, compacted while it waits for the rest of its frame.
+    buffer.append(Buffer.from('x'.repeat(5000)));
+    buffer.consume(4990);
+    buffer.compact();
+    expect(held().buffer.byteLength).toBe(10);
+  });
 });
+
+describe('LineReceiver memory', () => {
+  it('shares one encoded delimiter between connections (a Buffer.from per connection keeps a pool slab each)', () => {
+    const a = new LineReceiver();
+    const b = new LineReceiver();
+    const bytesOf = (p: LineReceiver) => {
+      let sent: Buffer | undefined;
+      p.transport = { writeSequence: (chunks: Buffer[]) => (sent = chunks[1]) } as never;
+      p.sendLine('x');
+      return sent!;
+    };
+    const da = bytesOf(a);
+    expect(da).toBe(bytesOf(b));
+    expect(da.toString()).toBe('\r\n');
+    expect(da.buffer.byteLength).toBe(2);
+  });
+});
+

@@ -5,6 +5,29 @@ import type { Factory, ProtocolFactory } from '../factory.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
+const NO_BYTES = Buffer.alloc(0);
+/** Delimiter texts seen, each encoded once for every connection (a handful per process). */
+const DELIMITERS = new Map<string, Buffer>();
+const MAX_DELIMITERS = 64;
+
+/**
+ * The bytes of `delimiter`, shared by every connection that uses it. A
+ * `Buffer.from` per connection would be a slice of node's 8 KiB allocation
+ * pool, and a slice kept for the connection's life keeps its whole slab:
+ * 8 KiB per idle connection. They are only ever written out, never changed.
+ */
+function delimiterBytes(delimiter: Buffer | string): Buffer {
+  if (typeof delimiter !== 'string') return delimiter;
+  let bytes = DELIMITERS.get(delimiter);
+  if (bytes === undefined) {
+    const encoded = Buffer.from(delimiter);
+    // Its own allocation, not a pool slice: past the cache it is kept per connection.
+    bytes = Buffer.allocUnsafeSlow(encoded.length);
+    encoded.copy(bytes);
+    if (DELIMITERS.size < MAX_DELIMITERS) DELIMITERS.set(delimiter, bytes);
+  }
+  return bytes;
+}
 
 /**
  * A protocol that receives lines and/or raw data, depending on its mode.
@@ -42,7 +65,7 @@ export class LineReceiver<F extends ProtocolFactory = Factory> extends BufferedR
   /** Bytes at the start of the buffer already known to hold no delimiter. */
   #scanned = 0;
   #delimiterSource: Buffer | string | undefined;
-  #delimiterBytes: Buffer = Buffer.alloc(0);
+  #delimiterBytes: Buffer = NO_BYTES;
 
   /** True in line mode (the default), false in raw mode. */
   get inLineMode(): boolean {
@@ -157,7 +180,7 @@ export class LineReceiver<F extends ProtocolFactory = Factory> extends BufferedR
   #delimiterBuffer(): Buffer {
     if (this.#delimiterSource !== this.delimiter) {
       this.#delimiterSource = this.delimiter;
-      this.#delimiterBytes = Buffer.from(this.delimiter);
+      this.#delimiterBytes = delimiterBytes(this.delimiter);
       this.#scanned = 0;
       if (this.#delimiterBytes.length === 0) throw new TypeError('LineReceiver.delimiter must not be empty');
     }

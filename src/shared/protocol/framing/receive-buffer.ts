@@ -1,8 +1,8 @@
 const EMPTY = Buffer.alloc(0);
-const MIN_CAPACITY = 4096; // bytes: the first owned buffer, so tiny chunks do not reallocate often
+const MIN_CAPACITY = 256; // bytes: the first owned buffer, so tiny chunks do not reallocate often
 const SMALL_CHUNK = 512; // bytes: copied into spare capacity rather than kept by reference (saves an allocation later)
 const MAX_RESERVE = 1024 * 1024; // bytes: a peer's length prefix alone never makes us allocate more
-const KEEP_CAPACITY = 64 * 1024; // bytes: an emptied owned buffer larger than this is released
+const KEEP_CAPACITY = 1024; // bytes: an emptied owned buffer larger than this is released (Netty releases every one)
 
 /**
  * The bytes a framing protocol has received but not yet parsed.
@@ -67,8 +67,8 @@ export class ReceiveBuffer {
   /** Drops the first `n` unparsed bytes (they were parsed). */
   consume(n: number): void {
     this.start += n;
-    // An owned buffer keeps its spare capacity for the next small chunks (up to KEEP_CAPACITY: an idle
-    // connection does not hold what one burst grew); a borrowed one is let go.
+    // A small owned buffer keeps its spare capacity for the next small chunks (up to KEEP_CAPACITY: an
+    // idle connection holds at most that, not what one burst grew); a borrowed one is let go.
     if (this.start >= this.end && (!this.owned || this.buf.length > KEEP_CAPACITY)) this.clear();
   }
 
@@ -85,7 +85,7 @@ export class ReceiveBuffer {
   compact(): void {
     const length = this.end - this.start;
     if (length === 0 || (this.start === 0 && this.end === this.buf.length)) return;
-    const next = Buffer.allocUnsafe(length);
+    const next = Buffer.allocUnsafeSlow(length);
     this.buf.copy(next, 0, this.start, this.end);
     this.buf = next;
     this.start = 0;
@@ -108,9 +108,13 @@ export class ReceiveBuffer {
     this.owned = false;
   }
 
-  /** Moves the unparsed bytes to the start of a new owned buffer of `capacity` bytes. */
+  /**
+   * Moves the unparsed bytes to the start of a new owned buffer of `capacity` bytes.
+   * Owned and compacted buffers are allocations of their own, never slices of node's
+   * 8 KiB Buffer pool: a slice kept while a connection sits idle keeps the whole slab.
+   */
   private reallocate(capacity: number): void {
-    const next = Buffer.allocUnsafe(capacity);
+    const next = Buffer.allocUnsafeSlow(capacity);
     this.buf.copy(next, 0, this.start, this.end);
     this.end -= this.start;
     this.start = 0;
