@@ -26,16 +26,20 @@ export class Admission {
     return undefined;
   }
 
-  /** Counts an admitted connection from `peer`; call the returned function when it closes. */
-  enter(peer: Address): () => void {
-    if (this.maxConnectionsPerIp === undefined) return () => {};
+  /** Counts an admitted connection from `peer`; call {@link Admission.leave} with the same peer when it closes. */
+  enter(peer: Address): void {
+    if (this.maxConnectionsPerIp === undefined) return;
     const ip = ipOf(peer);
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    return () => {
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n === 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, n);
-    };
+  }
+
+  /** Uncounts a connection {@link Admission.enter} counted, once it closed. */
+  leave(peer: Address): void {
+    if (this.maxConnectionsPerIp === undefined) return;
+    const ip = ipOf(peer);
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n === 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
   }
 }
 

@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
 import type { Clock } from '../shared/protocol/clock.js';
 import type { Logger } from '../shared/log.js';
-import { errorCode, IdleTimeoutError } from '../shared/protocol/errors.js';
+import { errorCode, IdleTimeoutError, type ProtocolCallbackError } from '../shared/protocol/errors.js';
 import { MessageMeter } from '../shared/protocol/message-meter.js';
 import { formatAddress, type Address } from '../shared/protocol/address.js';
 import type { AnyProtocol } from '../shared/protocol/protocol.js';
-import type { ProtocolDriver } from '../shared/protocol/driver.js';
+import type { CallbackPhase, DriverEvents, ProtocolDriver } from '../shared/protocol/driver.js';
 import type { SocketTransport, WaterMarks } from '../shared/net/socket-transport.js';
 import { attachProtocol } from '../shared/net/attach.js';
 import type { ProtocolStats } from './stats.js';
@@ -13,8 +13,10 @@ import type { ProtocolStats } from './stats.js';
 /**
  * One accepted socket running one protocol: wires socket events to the
  * protocol through the lifecycle driver and keeps the service's counters.
+ * It is the driver's event sink itself: what a connection costs in objects
+ * is paid once per accepted socket, on every core.
  */
-export class Connection {
+export class Connection implements DriverEvents {
   readonly transport: SocketTransport;
   readonly driver: ProtocolDriver;
   /**
@@ -31,7 +33,7 @@ export class Connection {
     readonly protocol: AnyProtocol,
     private readonly stats: ProtocolStats,
     marks: WaterMarks,
-    log: Logger,
+    private readonly log: Logger,
     clock: Clock,
     /** Time messages to their replies (off when the metrics endpoint is). */
     timeMessages: boolean,
@@ -46,25 +48,8 @@ export class Connection {
       marks,
       counters: stats,
       peer,
-      ...(meter ? { meter } : {}),
-      events: {
-        callbackFailed: (error, phase) => {
-          stats.error(errorCode(error));
-          log.warn(
-            { err: error.cause ?? error, phase, peer: formatAddress(this.transport.getPeer()), protocol: stats.protocol },
-            `protocol ${phase} failed; connection aborted`,
-          );
-        },
-        protocolError: (error) => {
-          stats.error(errorCode(error));
-          // A peer breaking the protocol is routine (and peer-controlled): keep it out of warn-level logs.
-          log.debug(
-            { code: errorCode(error), reason: error.message, peer: formatAddress(this.transport.getPeer()), protocol: stats.protocol },
-            'connection closed with a protocol error',
-          );
-        },
-        protocolErrorCounted: (error) => stats.error(errorCode(error)),
-      },
+      meter,
+      events: this,
       onClose: () => {
         stats.connectionsActive--;
         onClose(this);
@@ -74,6 +59,30 @@ export class Connection {
     this.driver = attached.driver;
     stats.connectionsActive++;
     stats.connectionsTotal++;
+  }
+
+  /** @internal {@link DriverEvents}: a protocol callback threw or rejected. */
+  callbackFailed(error: ProtocolCallbackError, phase: CallbackPhase): void {
+    this.stats.error(errorCode(error));
+    this.log.warn(
+      { err: error.cause ?? error, phase, peer: formatAddress(this.transport.getPeer()), protocol: this.stats.protocol },
+      `protocol ${phase} failed; connection aborted`,
+    );
+  }
+
+  /** @internal {@link DriverEvents}: the protocol closed with `closeWithError`. */
+  protocolError(error: Error): void {
+    this.stats.error(errorCode(error));
+    // A peer breaking the protocol is routine (and peer-controlled): keep it out of warn-level logs.
+    this.log.debug(
+      { code: errorCode(error), reason: error.message, peer: formatAddress(this.transport.getPeer()), protocol: this.stats.protocol },
+      'connection closed with a protocol error',
+    );
+  }
+
+  /** @internal {@link DriverEvents}: the protocol counted an error it answered itself. */
+  protocolErrorCounted(error: Error): void {
+    this.stats.error(errorCode(error));
   }
 
   /** Calls `connectionMade`, then starts reading unless the protocol paused. */

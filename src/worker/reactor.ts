@@ -179,7 +179,7 @@ export class Reactor implements ReactorServices {
 
   /** A socket through its preamble: admission limits, then the factory's protocol, then a Connection. */
   private accept(socket: Socket, factory: Factory, stats: ProtocolStats, peer: Address): void {
-    socket.on('error', () => {});
+    socket.on('error', ignoreError);
     const refusal = this.admission.refusal(peer, this.open.size);
     if (refusal) {
       stats.reject(refusal);
@@ -201,10 +201,10 @@ export class Reactor implements ReactorServices {
       return;
     }
     protocol.factory ??= factory;
-    const leave = this.admission.enter(peer);
+    this.admission.enter(peer);
     const connection = new Connection(socket, peer, protocol, stats, this.marks, this.log, this.clock, this.timeMessages, () => {
       this.open.delete(connection);
-      leave();
+      this.admission.leave(peer);
     });
     this.open.add(connection);
     connection.start();
@@ -212,3 +212,6 @@ export class Reactor implements ReactorServices {
     if (this.draining) connection.drain();
   }
 }
+
+/** A socket's errors before (and beside) its transport's own listener: the close that follows is what matters. */
+function ignoreError(): void {}

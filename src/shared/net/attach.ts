@@ -21,7 +21,7 @@ export interface AttachOptions {
   /** The peer, when known better than the socket knows it (from a PROXY header). */
   readonly peer?: Address;
   /** Times frames to their replies (absent when nobody reads the timings). */
-  readonly meter?: MessageMeter;
+  readonly meter?: MessageMeter | undefined;
   /** What the owner hears: callback failures, protocol errors. */
   readonly events: DriverEvents;
   /** Called once the socket has closed and the protocol heard `connectionLost`. */
@@ -60,10 +60,12 @@ export function attachProtocol(socket: Socket, protocol: AnyProtocol, options: A
   // Frames a receiver held back (its budget) come back this way, with an empty chunk.
   transport.deliver = deliver;
   socket.on('end', () => driver.readLost());
-  socket.once('close', () => {
+  const onClose = options.onClose;
+  // 'close' comes once: `on`, not `once` (whose wrapper is two more objects per connection).
+  socket.on('close', () => {
     transport.closed();
     driver.lose(transport.lostReason());
-    options.onClose?.();
+    onClose?.();
   });
   return { transport, driver };
 }

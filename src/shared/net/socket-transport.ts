@@ -21,6 +21,8 @@ export interface WaterMarks {
 
 const WRITE_BUFFER = 'write-buffer';
 const EMPTY = Buffer.alloc(0);
+/** Every transport's pause reasons before its first pause: never added to. */
+const NO_REASONS = new Set<string>();
 const PROTOCOL = 'protocol';
 /** Held writes up to this many bytes leave as one gathered buffer rather than a writev of many. */
 const GATHER_LIMIT = 64 * 1024;
@@ -64,7 +66,8 @@ export const DEFAULT_WATER_MARKS: WaterMarks = Object.freeze({ high: DEFAULTS.hi
 export class SocketTransport implements Transport, FrameFlow {
   private readonly peer: Address;
   private readonly host: Address;
-  private readonly pauseReasons = new Set<string>();
+  /** Why reading is paused; the shared empty set until the first pause (most connections never pause). */
+  private pauseReasons: Set<string> = NO_REASONS;
   private corked = false;
   private dispatching = false;
   /** Writes held during the current dispatch: the only one, or (from the second on) all of them; and their bytes. */
@@ -232,6 +235,7 @@ export class SocketTransport implements Transport, FrameFlow {
   }
 
   pauseReading(reason: string): void {
+    if (this.pauseReasons === NO_REASONS) this.pauseReasons = new Set();
     this.pauseReasons.add(reason);
     this.stopReads();
   }

@@ -1,6 +1,6 @@
 import { ConnectionLost, ProtocolCallbackError } from './errors.js';
 import type { AnyProtocol } from './protocol.js';
-import { LINK, METER, RELEASE } from './link.js';
+import { LINK, METER, RELEASE, type ProtocolLink } from './link.js';
 import type { MessageMeter } from './message-meter.js';
 import type { Transport } from './transport.js';
 
@@ -26,7 +26,7 @@ export interface DriverEvents {
  * `connectionMade` once, `dataReceived` only while connected, `connectionLost`
  * exactly once; a callback that throws or rejects aborts this connection only.
  */
-export class ProtocolDriver {
+export class ProtocolDriver implements ProtocolLink {
   private made = false;
   private lost = false;
   private failure: ProtocolCallbackError | undefined;
@@ -39,12 +39,23 @@ export class ProtocolDriver {
     /** Counts frames and times them to their replies (absent when metrics are off). */
     meter?: MessageMeter,
   ) {
-    protocol[LINK] = {
-      fail: (error) => this.fail(error, 'reply'),
-      protocolError: (error) => this.closeWithError(error),
-      countedError: (error) => this.events.protocolErrorCounted?.(error),
-    };
+    protocol[LINK] = this;
     protocol[METER] = meter;
+  }
+
+  /** @internal {@link ProtocolLink}: a reply failed. */
+  linkFailure(error: unknown): void {
+    this.fail(error, 'reply');
+  }
+
+  /** @internal {@link ProtocolLink}: the protocol called `closeWithError`. */
+  linkProtocolError(error: Error): void {
+    this.closeWithError(error);
+  }
+
+  /** @internal {@link ProtocolLink}: the protocol counted an error it answered itself. */
+  linkCountedError(error: Error): void {
+    this.events.protocolErrorCounted?.(error);
   }
 
   /** True after `connectionLost` was delivered. */

@@ -6,14 +6,17 @@
  * public index does not export them.
  */
 
-/** Where a protocol's failures go while a driver runs it. */
+/**
+ * Where a protocol's failures go while a driver runs it. The driver is its
+ * own link (no object or closures of its own per connection).
+ */
 export interface ProtocolLink {
   /** A failure outside a callback (a reply that failed): log, count, abort. */
-  fail(error: unknown): void;
+  linkFailure(error: unknown): void;
   /** `closeWithError`: record, count, abort. */
-  protocolError(error: Error): void;
+  linkProtocolError(error: Error): void;
   /** `countProtocolError`: count only; the protocol answered the peer itself. */
-  countedError(error: Error): void;
+  linkCountedError(error: Error): void;
 }
 
 /** The driver's {@link ProtocolLink}; absent when nothing drives the protocol (a bare StringTransport test). */

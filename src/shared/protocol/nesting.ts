@@ -24,15 +24,15 @@ export function nestProtocol(outer: AnyProtocol, inner: AnyProtocol, { meter = f
 class NestedLink implements ProtocolLink {
   constructor(private readonly outer: AnyProtocol) {}
 
-  fail(error: unknown): void {
+  linkFailure(error: unknown): void {
     reportFailure(this.outer, error);
   }
 
-  protocolError(error: Error): void {
+  linkProtocolError(error: Error): void {
     this.outer.closeWithError(error);
   }
 
-  countedError(error: Error): void {
+  linkCountedError(error: Error): void {
     this.outer.countProtocolError(error);
   }
 }

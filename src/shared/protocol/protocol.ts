@@ -252,7 +252,7 @@ export class Protocol<F extends ProtocolFactory = Factory> {
   closeWithError(error: Error): void {
     if (!this.connected) return;
     const link = this[LINK];
-    if (link) link.protocolError(error);
+    if (link) link.linkProtocolError(error);
     else this.transport.abortConnection();
   }
 
@@ -263,7 +263,7 @@ export class Protocol<F extends ProtocolFactory = Factory> {
    * its own terms. Does nothing when no reactor drives the protocol.
    */
   countProtocolError(error: Error): void {
-    this[LINK]?.countedError(error);
+    this[LINK]?.linkCountedError(error);
   }
 
   /** Schedules `fn` on the reactor clock (cancel it with the returned handle). */
@@ -293,7 +293,7 @@ export function isProtocolClass(value: unknown): value is new () => Protocol {
  */
 export function reportFailure(protocol: AnyProtocol, error: unknown): void {
   const link = protocol[LINK];
-  if (link) link.fail(error);
+  if (link) link.linkFailure(error);
   else if (protocol.connected) protocol.transport.abortConnection();
 }
 
