@@ -106,5 +106,24 @@ describe('LineReceiver memory', () => {
     expect(da.toString()).toBe('\r\n');
     expect(da.buffer.byteLength).toBe(2);
   });
+
+  it('a connection waiting for the rest of a line keeps that line\'s bytes, not the read they came in', () => {
+    const lines: string[] = [];
+    const protocol = new (class extends LineReceiver {
+      override lineReceived(line: Buffer): void {
+        lines.push(line.toString());
+      }
+    })();
+    const h = connectProtocol(protocol);
+    // One 64 KiB read of whole lines and the start of one more, as a socket read delivers it.
+    const read = Buffer.from(`${'x'.repeat(99)}\r\n`.repeat(655) + 'partial');
+    h.receive(read);
+    expect(lines).toHaveLength(655);
+    const held = (protocol as unknown as { received: { buf: Buffer } }).received.buf;
+    expect(held.toString()).toBe('partial');
+    expect(held.buffer.byteLength).toBe('partial'.length);
+    h.receive('\r\n');
+    expect(lines.at(-1)).toBe('partial');
+  });
 });
 

@@ -48,7 +48,11 @@ export abstract class BufferedReceiver<F extends ProtocolFactory = Factory> exte
       this.#receiving = false;
     }
     if (this.#heldBack) this.#waitForTurn();
-    else this.finishIfDone();
+    else {
+      // What is left is a partial frame, which may wait long for its rest: keep its bytes, not the read's.
+      this.received.trim();
+      this.finishIfDone();
+    }
   }
 
   /** Delivers the complete frames in {@link BufferedReceiver.received}, asking {@link BufferedReceiver.mayDeliverFrame} before each. */

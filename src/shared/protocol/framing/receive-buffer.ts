@@ -93,6 +93,19 @@ export class ReceiveBuffer {
     this.owned = false;
   }
 
+  /**
+   * Lets go of a borrowed buffer the unparsed bytes are a small part of (the
+   * partial frame at the end of a read, or of an 8 KiB pool slab), copying
+   * them into an allocation of their own. Called after each delivery: a
+   * connection waiting for the rest of a frame then holds that frame's bytes,
+   * not the whole read they came in (up to 64 KiB per idle connection).
+   */
+  trim(): void {
+    const length = this.end - this.start;
+    if (length === 0 || this.owned || length * 2 > this.buf.buffer.byteLength) return;
+    this.compact();
+  }
+
   /** Returns every unparsed byte and empties the buffer. */
   takeAll(): Buffer {
     const all = this.view();
