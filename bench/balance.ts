@@ -6,7 +6,10 @@
  * 1. New connections per second (connect, read the greeting, one request, close) against
  *    `processed` with 2 workers: node:cluster round-robin hand-written on node:net (the
  *    baseline), and skein with each policy. Alternating rounds; medians and ratios to the
- *    baseline; the load generator's own CPU beside them.
+ *    baseline; the load generator's own CPU beside them. The generator is native
+ *    (bench/native/churn-load.c, one epoll thread) when a C compiler is there;
+ *    GENERATOR=js uses the JavaScript client below (about 0.6 of a core, which the
+ *    servers then do not get).
  * 2. Spread: 1,000 long-lived connections from 250 client addresses with random lifetimes
  *    (0.5-4 s, each replaced by a new one when it closes) over SPREAD_WORKERS workers; max/min
  *    open connections per worker, read from `skein_worker_connections_active` 6 s in, per policy.
@@ -18,6 +21,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { buildNative, hasCommand } from './lib/native.js';
 import { cpuSeconds, freePort, ROOT, startBaseline, startSkein, type BenchServer } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
 
@@ -54,7 +60,25 @@ function oneRequest(port: number, localAddress: string): Promise<boolean> {
   });
 }
 
-async function connectionRate(server: BenchServer): Promise<{ perSecond: number; failures: number; generatorCpu: number; serverCpu: number }> {
+/** The native churn generator's binary, or undefined for the JavaScript client (GENERATOR=js, or no C compiler). */
+const CHURN_LOAD = process.env.GENERATOR !== 'js' && hasCommand('cc') ? buildNative('churn-load') : undefined;
+
+type Rate = { perSecond: number; failures: number; generatorCpu: number; serverCpu: number };
+
+async function connectionRate(server: BenchServer): Promise<Rate> {
+  return CHURN_LOAD ? nativeConnectionRate(server, CHURN_LOAD) : jsConnectionRate(server);
+}
+
+/** The same exchange from bench/native/churn-load.c, LOOPS connections at a time for DURATION_S. */
+async function nativeConnectionRate(server: BenchServer, binary: string): Promise<Rate> {
+  const server0 = server.allPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const { stdout } = await promisify(execFile)(binary, ['-p', String(server.port), '-c', String(LOOPS), '-s', String(DURATION_S)]);
+  const serverCpu = server.allPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - server0;
+  const r = JSON.parse(stdout) as { perSecond: number; failures: number; cpuSeconds: number; seconds: number };
+  return { perSecond: r.perSecond, failures: r.failures, generatorCpu: r.cpuSeconds / r.seconds, serverCpu: serverCpu / r.seconds };
+}
+
+async function jsConnectionRate(server: BenchServer): Promise<Rate> {
   const deadline = performance.now() + DURATION_S * 1000;
   const cpu0 = process.cpuUsage();
   const server0 = server.allPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
@@ -112,7 +136,9 @@ async function spread(policy: (typeof POLICIES)[number]): Promise<{ max: number;
 }
 
 async function main(): Promise<void> {
-  console.log(`balance bench: ${availableParallelism()} cores, Node ${process.version}, ${ROUNDS} rounds of ${DURATION_S}s, ${LOOPS} client loops`);
+  console.log(
+    `balance bench: ${availableParallelism()} cores, Node ${process.version}, ${ROUNDS} rounds of ${DURATION_S}s, ${LOOPS} client loops, ${CHURN_LOAD ? 'native generator (churn-load)' : 'JavaScript generator'}`,
+  );
   const spreadOnly = process.env.SPREAD_ONLY === '1';
   const servers: Array<{ name: string; server: BenchServer }> = spreadOnly ? [] : [{ name: 'node:cluster round-robin (node:net)', server: await startBaseline('processed', 2) }];
   if (!spreadOnly) for (const policy of POLICIES) servers.push({ name: `skein ${policy}`, server: await startSkein('processed', 2, ['--balance', policy]) });
@@ -137,6 +163,8 @@ async function main(): Promise<void> {
       name,
       perSecond: Math.round(perSecond),
       ratioToBaseline: round(perSecond / baseline),
+      // Each round's ratio to the baseline's in the same round (the two ran back to back): the median, then the range.
+      roundRatios: spreadOnly ? [] : rs.map((r, i) => round(r.perSecond / results.get(servers[0]!.name)![i]!.perSecond)),
       serverCpuPerConnectionUs: round(median(rs.map((r) => (r.serverCpu / r.perSecond) * 1e6)), 0),
       failures: rs.reduce((sum, r) => sum + r.failures, 0),
       generatorCores: round(median(rs.map((r) => r.generatorCpu))),
@@ -152,7 +180,8 @@ async function main(): Promise<void> {
   const dir = join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `balance-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ machine: { cores: availableParallelism(), node: process.version }, rounds: ROUNDS, durationS: DURATION_S, loops: LOOPS, rate, spreads }, null, 2));
+  const generator = CHURN_LOAD ? 'native (bench/native/churn-load.c)' : 'JavaScript';
+  writeFileSync(file, JSON.stringify({ machine: { cores: availableParallelism(), node: process.version }, rounds: ROUNDS, durationS: DURATION_S, loops: LOOPS, generator, rate, spreads }, null, 2));
   console.log(`wrote ${file}`);
 }
 

@@ -1,6 +1,6 @@
 /**
  * The native load generators: `bench/native/line-load.c` (built here with
- * `cc -O2` into bench/.build/, never committed; ws-load.c likewise) for the TCP protocols, and wrk
+ * `cc -O2` into bench/.build/, never committed; ws-load.c and churn-load.c likewise) for the TCP protocols, and wrk
  * for HTTP. Both run in their own process; their CPU is measured beside
  * the servers'. Also: a CPU-bound "busy neighbour" process.
  */
@@ -25,7 +25,7 @@ export function hasCommand(command: string): boolean {
  * into bench/.build/TOOL when the binary is missing or older than either;
  * returns the binary's path. Throws with what to install when there is no C compiler.
  */
-export function buildNative(tool: 'line-load' | 'ws-load'): string {
+export function buildNative(tool: 'line-load' | 'ws-load' | 'churn-load'): string {
   const source = join(NATIVE_DIR, `${tool}.c`);
   const binary = join(BUILD_DIR, tool);
   const newest = Math.max(statSync(source).mtimeMs, statSync(join(NATIVE_DIR, 'load-common.h')).mtimeMs);
