@@ -57,11 +57,12 @@ export class Listeners {
    * Starts `factory` (once) and listens on `endpoint`.
    * @throws ListenError when the address is in use or cannot be bound.
    */
-  async listen(endpoint: string | Endpoint, factory: Factory, service: string): Promise<BoundEndpoint> {
-    const onSocket = await this.prepare(endpoint, factory, service);
+  async listen(given: string | Endpoint, factory: Factory, service: string): Promise<BoundEndpoint> {
+    const endpoint = typeof given === 'string' ? parseEndpoint(given) : given;
+    const onSocket = await this.prepare(endpoint, typeof given === 'string' ? given : formatEndpoint(given), factory, service);
     let opened: Awaited<ReturnType<typeof listen>>;
     try {
-      this.host.beforeBind(typeof endpoint === 'string' ? parseEndpoint(endpoint) : endpoint);
+      this.host.beforeBind(endpoint);
       opened = await listen(endpoint, onSocket);
     } catch (error) {
       await factory[STOP]();
@@ -75,7 +76,8 @@ export class Listeners {
 
   /** Starts `factory` (once) for an endpoint the primary accepts on; returns the listener's index. */
   async register(endpoint: string | Endpoint, factory: Factory, service: string): Promise<number> {
-    const onSocket = await this.prepare(endpoint, factory, service);
+    const parsed = typeof endpoint === 'string' ? parseEndpoint(endpoint) : endpoint;
+    const onSocket = await this.prepare(parsed, typeof endpoint === 'string' ? endpoint : formatEndpoint(endpoint), factory, service);
     this.listeners.push({ server: undefined, factory, service, onSocket });
     return this.listeners.length - 1;
   }
@@ -107,10 +109,9 @@ export class Listeners {
     }
   }
 
-  private async prepare(endpoint: string | Endpoint, factory: Factory, service: string): Promise<(raw: Socket) => void> {
+  /** Starts `factory` and builds the accept path of endpoint `parsed` (written `text`, as given, for logs). */
+  private async prepare(parsed: Endpoint, text: string, factory: Factory, service: string): Promise<(raw: Socket) => void> {
     const host = this.host;
-    const parsed = typeof endpoint === 'string' ? parseEndpoint(endpoint) : endpoint;
-    const text = typeof endpoint === 'string' ? endpoint : formatEndpoint(endpoint);
     if (factory.protocolName === 'unknown') factory.protocolName = service;
     await factory[START](host.services);
     const stats = host.stats(service);

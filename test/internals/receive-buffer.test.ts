@@ -107,6 +107,18 @@ describe('LineReceiver memory', () => {
     expect(da.buffer.byteLength).toBe(2);
   });
 
+  it('copies a Buffer delimiter into its own allocation (the caller may change theirs)', () => {
+    const mine = Buffer.from('|');
+    const p = new LineReceiver();
+    p.delimiter = mine;
+    let sent: Buffer | undefined;
+    p.transport = { writeSequence: (chunks: Buffer[]) => (sent = chunks[1]) } as never;
+    p.sendLine('x');
+    mine[0] = 0x21;
+    expect(sent!.toString()).toBe('|');
+    expect(sent!.buffer.byteLength).toBe(1);
+  });
+
   it('a connection waiting for the rest of a line keeps that line\'s bytes, not the read they came in', () => {
     const lines: string[] = [];
     const protocol = new (class extends LineReceiver {

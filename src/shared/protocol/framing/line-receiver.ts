@@ -11,13 +11,18 @@ const DELIMITERS = new Map<string, Buffer>();
 const MAX_DELIMITERS = 64;
 
 /**
- * The bytes of `delimiter`, shared by every connection that uses it. A
- * `Buffer.from` per connection would be a slice of node's 8 KiB allocation
- * pool, and a slice kept for the connection's life keeps its whole slab:
- * 8 KiB per idle connection. They are only ever written out, never changed.
+ * The bytes of `delimiter`: for a string, one encoding shared by every
+ * connection that uses it; for a Buffer, a copy (the caller may change theirs).
+ * Never a `Buffer.from` slice of node's 8 KiB allocation pool: a slice kept
+ * for the connection's life keeps its whole slab, 8 KiB per idle connection.
+ * They are only ever written out, never changed.
  */
 function delimiterBytes(delimiter: Buffer | string): Buffer {
-  if (typeof delimiter !== 'string') return delimiter;
+  if (typeof delimiter !== 'string') {
+    const copy = Buffer.allocUnsafeSlow(delimiter.length);
+    delimiter.copy(copy);
+    return copy;
+  }
   let bytes = DELIMITERS.get(delimiter);
   if (bytes === undefined) {
     const encoded = Buffer.from(delimiter);
