@@ -1,4 +1,7 @@
 import { getEventListeners } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { NoProcessorError, OffloadCancelledError, OffloadOverloadError } from '../../src/shared/protocol/errors.js';
@@ -200,6 +203,18 @@ describe('OffloadPool', () => {
     const next = await p.run(request('thread', undefined));
     expect(next).not.toBe(first);
     expect([...p.stats][0]).toMatchObject({ cancelled: 1, failed: 0 });
+  });
+
+  it('lets work a processor left running go on while its thread waits for the next task', async () => {
+    // piscina's default blocks an idle thread in Atomics.wait: a timer a processor started would not fire until another task came.
+    const dir = mkdtempSync(join(tmpdir(), 'skein-afterwards-'));
+    try {
+      const p = makePool({ threads: 1 });
+      await expect(p.run(request('afterwards', { dir, id: 1 }))).resolves.toBe('returned');
+      await eventually(() => expect(existsSync(join(dir, 'later-1'))).toBe(true));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects at once when the signal is already aborted', async () => {

@@ -64,10 +64,14 @@ export function claimSlot(array: Int32Array, slot: number, threadId: number): bo
   return Atomics.load(array, slot * WIDTH + STATE) !== ABORTED;
 }
 
-/** Thread side: the task is done, whatever the slot says now. Releases the async waiter. */
-export function lowerSlot(array: Int32Array, slot: number): void {
+/**
+ * Thread side: the task is done, whatever the slot says now. `followed`: a
+ * {@link signalFromSlot} waits on the slot, and is woken to let go of it
+ * (without one, there is nobody to wake: notify takes V8's futex lock for nothing).
+ */
+export function lowerSlot(array: Int32Array, slot: number, followed: boolean): void {
   const at = slot * WIDTH + STATE;
-  if (Atomics.compareExchange(array, at, RUNNING, DONE) === RUNNING) Atomics.notify(array, at);
+  if (Atomics.compareExchange(array, at, RUNNING, DONE) === RUNNING && followed) Atomics.notify(array, at);
 }
 
 type WaitAsync = (

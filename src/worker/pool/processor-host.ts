@@ -77,6 +77,6 @@ export default async function runProcessor({ processors, task, payload, slot }: 
     return { ok: false, error: serializeError(error) };
   } finally {
     follower?.release();
-    lowerSlot(flags, slot);
+    lowerSlot(flags, slot, follower !== undefined);
   }
 }
