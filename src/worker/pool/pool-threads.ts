@@ -45,30 +45,35 @@ export class PoolThreads {
    * processor's outcome (Buffers restored); rejects only when the thread died
    * (or the pool was torn down) under it.
    */
-  async run(request: OffloadRequest, slot: number): Promise<ProcessorResult> {
+  run(request: OffloadRequest, slot: number): Promise<ProcessorResult> {
     const pool = (this.piscina ??= this.create());
     this.running++;
+    let sent: Promise<unknown>;
     try {
-      return await this.runOn(pool, request, slot);
-    } finally {
-      // If the timer fires while tasks run, stopIfIdle does nothing; the last task to finish re-arms it.
-      if (--this.running === 0) {
-        if (this.idleTimer) this.idleTimer.refresh();
-        else this.idleTimer = setTimeout(stopIfIdle, this.options.idleTimeoutSeconds * 1000, this).unref();
-      }
+      sent = send(pool, request, slot);
+    } catch (error) {
+      sent = Promise.reject(error);
     }
+    // One promise between piscina's and the caller's, and no closure per task.
+    return sent.then(this.resolved, this.rejected);
   }
 
-  private async runOn(pool: Piscina, request: OffloadRequest, slot: number): Promise<ProcessorResult> {
-    const transfer = request.options?.transfer;
-    const payload = transfer ? request.payload : compact(request.payload);
-    // A large binary payload crosses as one copy moved, not structured-cloned (two copies); the
-    // caller's own buffer is left untouched (compact copied it, or it is copied here).
-    const moved = !transfer && payload instanceof Uint8Array && payload.byteLength >= MOVE_AT_LEAST ? (payload === request.payload ? new Uint8Array(payload) : payload) : undefined;
-    const message: ProcessorTask = { processors: toSpecifier(request.processors), task: request.task, payload: moved ?? payload, slot };
-    const transferList = transfer ? transfer.map(toTransferable) : moved ? [moved.buffer] : undefined;
-    const result = (await (transferList ? pool.run(message, { transferList: transferList as never }) : pool.run(message))) as ProcessorResult;
-    return result.ok ? { ...result, value: asBuffer(result.value) } : result;
+  private readonly resolved = (result: unknown): ProcessorResult => {
+    this.ended();
+    return restore(result as ProcessorResult);
+  };
+
+  private readonly rejected = (error: unknown): never => {
+    this.ended();
+    throw error;
+  };
+
+  /** A task left its thread: the last one to finish arms the idle timer (if it fires while tasks run, stopIfIdle does nothing). */
+  private ended(): void {
+    if (--this.running === 0) {
+      if (this.idleTimer) this.idleTimer.refresh();
+      else this.idleTimer = setTimeout(stopIfIdle, this.options.idleTimeoutSeconds * 1000, this).unref();
+    }
   }
 
   /** Threads alive (started or starting). */
@@ -125,6 +130,24 @@ export class PoolThreads {
     });
     return pool;
   }
+}
+
+/** Posts one task to a thread: the payload compacted, or moved when it is large binary. */
+function send(pool: Piscina, request: OffloadRequest, slot: number): Promise<unknown> {
+  const transfer = request.options?.transfer;
+  const payload = transfer ? request.payload : compact(request.payload);
+  // A large binary payload crosses as one copy moved, not structured-cloned (two copies); the
+  // caller's own buffer is left untouched (compact copied it, or it is copied here).
+  const moved = !transfer && payload instanceof Uint8Array && payload.byteLength >= MOVE_AT_LEAST ? (payload === request.payload ? new Uint8Array(payload) : payload) : undefined;
+  const message: ProcessorTask = { processors: toSpecifier(request.processors), task: request.task, payload: moved ?? payload, slot };
+  const transferList = transfer ? transfer.map(toTransferable) : moved ? [moved.buffer] : undefined;
+  return transferList ? pool.run(message, { transferList: transferList as never }) : pool.run(message);
+}
+
+/** A processor's value crossed back as a Uint8Array (structured clone drops the Buffer class): a Buffer again. */
+function restore(result: ProcessorResult): ProcessorResult {
+  if (result.ok) result.value = asBuffer(result.value);
+  return result;
 }
 
 function stopIfIdle(threads: PoolThreads): void {
