@@ -2,6 +2,7 @@ import type { Server, Socket } from 'node:net';
 import { Counter, Registry } from 'prom-client';
 import { clientKey, pickClientHash, pickLeastConnections } from './balance.js';
 import type { PrimaryAcceptPolicy } from '../shared/config/option-table.js';
+import { ignoreError } from '../shared/net/ignore-error.js';
 import { listen } from '../shared/net/listen.js';
 import type { BoundEndpoint } from '../shared/ipc.js';
 import type { Logger } from '../shared/log.js';
@@ -139,7 +140,7 @@ export class Acceptor {
    * before the workers are ready (or while a lone worker restarts) cannot pass them.
    */
   private accept(socket: Socket, listener: number, { service }: AcceptorListener): void {
-    socket.on('error', () => {});
+    socket.on('error', ignoreError);
     const ip = clientKey(socket.remoteAddress);
     const { maxConnections, maxConnectionsPerIp } = this.options;
     if (maxConnections !== undefined && this.open.size + this.held.length >= maxConnections) return this.refuse(socket, service, 'max_connections');

@@ -1,6 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import type { Address } from '../shared/protocol/address.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/net/endpoint.js';
+import { ignoreError } from '../shared/net/ignore-error.js';
 import { listen } from '../shared/net/listen.js';
 import { START, STOP, type Factory } from '../shared/protocol/factory.js';
 import type { ReactorServices } from '../shared/protocol/services.js';
@@ -58,8 +59,8 @@ export class Listeners {
    * @throws ListenError when the address is in use or cannot be bound.
    */
   async listen(given: string | Endpoint, factory: Factory, service: string): Promise<BoundEndpoint> {
-    const endpoint = typeof given === 'string' ? parseEndpoint(given) : given;
-    const onSocket = await this.prepare(endpoint, typeof given === 'string' ? given : formatEndpoint(given), factory, service);
+    const { endpoint, text } = described(given);
+    const onSocket = await this.prepare(endpoint, text, factory, service);
     let opened: Awaited<ReturnType<typeof listen>>;
     try {
       this.host.beforeBind(endpoint);
@@ -76,8 +77,8 @@ export class Listeners {
 
   /** Starts `factory` (once) for an endpoint the primary accepts on; returns the listener's index. */
   async register(endpoint: string | Endpoint, factory: Factory, service: string): Promise<number> {
-    const parsed = typeof endpoint === 'string' ? parseEndpoint(endpoint) : endpoint;
-    const onSocket = await this.prepare(parsed, typeof endpoint === 'string' ? endpoint : formatEndpoint(endpoint), factory, service);
+    const { endpoint: parsed, text } = described(endpoint);
+    const onSocket = await this.prepare(parsed, text, factory, service);
     this.listeners.push({ server: undefined, factory, service, onSocket });
     return this.listeners.length - 1;
   }
@@ -120,7 +121,7 @@ export class Listeners {
     const acceptNow = (socket: Socket, peer: Address) => host.accept(socket, factory, stats, peer);
     return (raw: Socket) => {
       if (host.isClosing()) {
-        raw.on('error', () => {});
+        raw.on('error', ignoreError);
         stats.reject('shutting_down');
         raw.destroy();
         return;
@@ -131,7 +132,7 @@ export class Listeners {
         return;
       }
       // A socket error before the protocol exists must never reach the process.
-      raw.on('error', () => {});
+      raw.on('error', ignoreError);
       // A connection that reaches us while we drain (handed over just before the listener
       // closed, its request perhaps already sent) is served and drained like the others:
       // its protocol hears `drain()` as soon as it exists. So is one whose preamble
@@ -144,4 +145,9 @@ export class Listeners {
       });
     };
   }
+}
+
+/** An endpoint as given (text or parsed): parsed once, and its text as the user wrote it, for logs. */
+function described(given: string | Endpoint): { endpoint: Endpoint; text: string } {
+  return typeof given === 'string' ? { endpoint: parseEndpoint(given), text: given } : { endpoint: given, text: formatEndpoint(given) };
 }

@@ -17,6 +17,7 @@ import { WorkerMetrics } from './metrics.js';
 import { OpenConnections } from './open-connections.js';
 import { OffloadPool } from './pool/offload-pool.js';
 import type { ProtocolStats } from './stats.js';
+import { ignoreError } from '../shared/net/ignore-error.js';
 
 /**
  * Tunables of one reactor. All optional; defaults are the server's (`DEFAULTS`),
@@ -212,6 +213,3 @@ export class Reactor implements ReactorServices {
     if (this.draining) connection.drain();
   }
 }
-
-/** A socket's errors before (and beside) its transport's own listener: the close that follows is what matters. */
-function ignoreError(): void {}
