@@ -11,7 +11,8 @@
  * replies in order: reading pauses while a chunk is on the pool), `lines` (each line, ended by `\r\n` or a bare `\n` as in skein, answered `Processed: <line>\r\n`) or `hash`
  * (each `\n` line answered with its PBKDF2 digest, as skein's `hash`: one digest at a
  * time per connection on libuv's thread pool, in order, none started once the socket closed;
- * after a half-close, the lines already sent are still answered).
+ * after a half-close, the lines already sent are still answered) or `hash-piscina` (the same,
+ * each digest on a piscina pool of as many threads as skein's per worker).
  * Prints one JSON line `{"ready":true,"port":…,"pids":[…]}` when every process listens.
  */
 import cluster from 'node:cluster';
@@ -97,11 +98,39 @@ function lines(socket: Socket, greeting: string | undefined): void {
   });
 }
 
+/** Computes one line's digest and calls back with it (hex), or with nothing when it failed. */
+type Digester = (line: Buffer, done: (hex: string | undefined) => void) => void;
+
+/** `hash` on libuv's thread pool (node:crypto's asynchronous PBKDF2): no JavaScript object per digest off the main thread. */
+const libuvDigest: Digester = (line, done) => {
+  pbkdf2(line, 'skein-hash', HASH_ROUNDS, 32, 'sha256', (error, key) => done(error ? undefined : key.toString('hex')));
+};
+
+/**
+ * `hash-piscina`: the same digest on a piscina pool of as many threads as skein's per worker, started
+ * with the server as skein's pool is (so that the threads' own memory is not counted as the attack's).
+ */
+const hashThreads = Math.max(1, Math.floor(availableParallelism() / Math.max(1, workers)));
+const hashPool =
+  protocol === 'hash-piscina' && !(workers > 0 && cluster.isPrimary)
+    ? new Piscina({ filename: new URL('../fixtures/hash-piscina.mjs', import.meta.url).href, minThreads: hashThreads, maxThreads: hashThreads })
+    : undefined;
+// Every thread has loaded the processor before the server says it is ready.
+if (hashPool) await Promise.all(Array.from({ length: hashThreads }, () => hashPool.run({ line: new Uint8Array(1), rounds: 1 })));
+
+const piscinaDigest: Digester = (line, done) => {
+  // A copy of its own bytes, as skein's `hash` sends: a pooled Buffer would clone its whole 8 KiB slab to the thread.
+  hashPool!.run({ line: new Uint8Array(line), rounds: HASH_ROUNDS }).then(
+    (hex: string) => done(hex),
+    () => done(undefined),
+  );
+};
+
 /**
  * `hash`: LF lines, each answered by its digest in order; the next digest starts when the last is written.
  * A client that half-closes gets the digests of every line it sent, then the close (as skein's `hash`).
  */
-function hash(socket: Socket): void {
+function hash(socket: Socket, digest: Digester): void {
   const queue: Buffer[] = [];
   let pending: Buffer | undefined;
   let busy = false;
@@ -118,8 +147,8 @@ function hash(socket: Socket): void {
       return;
     }
     busy = true;
-    pbkdf2(line, 'skein-hash', HASH_ROUNDS, 32, 'sha256', (error, key) => {
-      if (!error) socket.write(`${key.toString('hex')}\n`);
+    digest(line, (hex) => {
+      if (hex !== undefined) socket.write(`${hex}\n`);
       next();
     });
   };
@@ -141,10 +170,11 @@ const HASH_ROUNDS = 8000; // skein's hash default
 
 function serve(onListening: (port: number) => void): void {
   // Only `hash` and `processed-offload` have replies still to come when the client half-closes; the others answer each read at once.
-  const server = createServer({ allowHalfOpen: protocol === 'hash' || protocol === 'processed-offload' }, (socket) => {
+  const server = createServer({ allowHalfOpen: protocol === 'hash' || protocol === 'hash-piscina' || protocol === 'processed-offload' }, (socket) => {
     socket.on('error', () => {});
     if (protocol === 'lines') lines(socket, values.greeting);
-    else if (protocol === 'hash') hash(socket);
+    else if (protocol === 'hash') hash(socket, libuvDigest);
+    else if (protocol === 'hash-piscina') hash(socket, piscinaDigest);
     else if (protocol === 'processed-offload') processedOffload(socket);
     else processed(socket);
   });
