@@ -163,14 +163,16 @@ export class TcpConnector<P extends Protocol = Protocol> implements Connector {
     // A callback failure aborts the connection; its reason reaches connectionLost and clientConnectionLost.
     const { transport, driver } = attachProtocol(socket, protocol, {
       ...(this.options.waterMarks ? { marks: this.options.waterMarks } : {}),
-      events: { callbackFailed: () => {} },
-      onClose: () => {
-        const reason = driver.failed ?? transport.lostReason();
-        this.socket = undefined;
-        this.transport = undefined;
-        this.state = 'disconnected';
-        this.callHook(() => this.hooks.clientConnectionLost?.call(this.factory, this, reason));
-        this.finishIfIdle(reason);
+      events: {
+        callbackFailed: () => {},
+        socketClosed: () => {
+          const reason = driver.failed ?? transport.lostReason();
+          this.socket = undefined;
+          this.transport = undefined;
+          this.state = 'disconnected';
+          this.callHook(() => this.hooks.clientConnectionLost?.call(this.factory, this, reason));
+          this.finishIfIdle(reason);
+        },
       },
     });
     this.transport = transport;

@@ -5,10 +5,15 @@ import { errorCode, IdleTimeoutError, type ProtocolCallbackError } from '../shar
 import { MessageMeter } from '../shared/protocol/message-meter.js';
 import { formatAddress, type Address } from '../shared/protocol/address.js';
 import type { AnyProtocol } from '../shared/protocol/protocol.js';
-import type { CallbackPhase, DriverEvents, ProtocolDriver } from '../shared/protocol/driver.js';
+import type { CallbackPhase, ProtocolDriver } from '../shared/protocol/driver.js';
 import type { SocketTransport, WaterMarks } from '../shared/net/socket-transport.js';
-import { attachProtocol } from '../shared/net/attach.js';
+import { attachProtocol, type SocketEvents } from '../shared/net/attach.js';
 import type { ProtocolStats } from './stats.js';
+
+/** Who keeps a worker's open connections (the reactor). */
+export interface ConnectionOwner {
+  connectionClosed(connection: Connection): void;
+}
 
 /**
  * One accepted socket running one protocol: wires socket events to the
@@ -16,7 +21,7 @@ import type { ProtocolStats } from './stats.js';
  * It is the driver's event sink itself: what a connection costs in objects
  * is paid once per accepted socket, on every core.
  */
-export class Connection implements DriverEvents {
+export class Connection implements SocketEvents {
   readonly transport: SocketTransport;
   readonly driver: ProtocolDriver;
   /**
@@ -37,7 +42,8 @@ export class Connection implements DriverEvents {
     clock: Clock,
     /** Time messages to their replies (off when the metrics endpoint is). */
     timeMessages: boolean,
-    onClose: (connection: Connection) => void,
+    /** Told once the connection has closed. */
+    private readonly owner: ConnectionOwner,
   ) {
     this.lastActivity = clock.seconds();
     const meter = timeMessages ? new MessageMeter(stats, undefined, stats) : undefined;
@@ -50,10 +56,6 @@ export class Connection implements DriverEvents {
       peer,
       meter,
       events: this,
-      onClose: () => {
-        stats.connectionsActive--;
-        onClose(this);
-      },
     });
     this.transport = attached.transport;
     this.driver = attached.driver;
@@ -61,7 +63,13 @@ export class Connection implements DriverEvents {
     stats.connectionsTotal++;
   }
 
-  /** @internal {@link DriverEvents}: a protocol callback threw or rejected. */
+  /** @internal {@link SocketEvents}: the socket closed, and the protocol heard `connectionLost`. */
+  socketClosed(): void {
+    this.stats.connectionsActive--;
+    this.owner.connectionClosed(this);
+  }
+
+  /** @internal {@link SocketEvents}: a protocol callback threw or rejected. */
   callbackFailed(error: ProtocolCallbackError, phase: CallbackPhase): void {
     this.stats.error(errorCode(error));
     this.log.warn(
@@ -70,7 +78,7 @@ export class Connection implements DriverEvents {
     );
   }
 
-  /** @internal {@link DriverEvents}: the protocol closed with `closeWithError`. */
+  /** @internal {@link SocketEvents}: the protocol closed with `closeWithError`. */
   protocolError(error: Error): void {
     this.stats.error(errorCode(error));
     // A peer breaking the protocol is routine (and peer-controlled): keep it out of warn-level logs.
@@ -80,7 +88,7 @@ export class Connection implements DriverEvents {
     );
   }
 
-  /** @internal {@link DriverEvents}: the protocol counted an error it answered itself. */
+  /** @internal {@link SocketEvents}: the protocol counted an error it answered itself. */
   protocolErrorCounted(error: Error): void {
     this.stats.error(errorCode(error));
   }

@@ -11,7 +11,7 @@ import type { BoundEndpoint } from '../shared/ipc.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import type { OffloadRequest, ReactorServices } from '../shared/protocol/services.js';
 import { Admission } from './admission.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionOwner } from './connection.js';
 import { Listeners } from './listeners.js';
 import { WorkerMetrics } from './metrics.js';
 import { OpenConnections } from './open-connections.js';
@@ -55,6 +55,13 @@ export class Reactor implements ReactorServices {
   private readonly listeners: Listeners;
   private readonly open: OpenConnections;
   private readonly admission: Admission;
+  /** Hears each connection close: one object per reactor, not a closure per connection. */
+  private readonly owner: ConnectionOwner = {
+    connectionClosed: (connection) => {
+      this.open.delete(connection);
+      this.admission.leave(connection.transport.getPeer());
+    },
+  };
   private readonly pool: OffloadPool;
   private readonly marks: WaterMarks;
   private readonly timeMessages: boolean;
@@ -203,10 +210,7 @@ export class Reactor implements ReactorServices {
     }
     protocol.factory ??= factory;
     this.admission.enter(peer);
-    const connection = new Connection(socket, peer, protocol, stats, this.marks, this.log, this.clock, this.timeMessages, () => {
-      this.open.delete(connection);
-      this.admission.leave(peer);
-    });
+    const connection = new Connection(socket, peer, protocol, stats, this.marks, this.log, this.clock, this.timeMessages, this.owner);
     this.open.add(connection);
     connection.start();
     // Its preamble finished after a drain began: it hears the drain now.

@@ -13,6 +13,12 @@ export interface ByteCounters {
   bytesReceived: number;
 }
 
+/** What the owner of an attached socket hears: the driver's events, and the socket's close. */
+export interface SocketEvents extends DriverEvents {
+  /** The socket has closed and the protocol heard `connectionLost`. */
+  socketClosed?(): void;
+}
+
 /** How {@link attachProtocol} wires one socket. */
 export interface AttachOptions {
   /** Unsent output that pauses reading, and the level it resumes at (default: the configured defaults). */
@@ -22,10 +28,8 @@ export interface AttachOptions {
   readonly peer?: Address;
   /** Times frames to their replies (absent when nobody reads the timings). */
   readonly meter?: MessageMeter | undefined;
-  /** What the owner hears: callback failures, protocol errors. */
-  readonly events: DriverEvents;
-  /** Called once the socket has closed and the protocol heard `connectionLost`. */
-  readonly onClose?: () => void;
+  /** What the owner hears: callback failures, protocol errors, the close. */
+  readonly events: SocketEvents;
 }
 
 /** A socket attached to a protocol. */
@@ -60,12 +64,12 @@ export function attachProtocol(socket: Socket, protocol: AnyProtocol, options: A
   // Frames a receiver held back (its budget) come back this way, with an empty chunk.
   transport.deliver = deliver;
   socket.on('end', () => driver.readLost());
-  const onClose = options.onClose;
+  const events = options.events;
   // 'close' comes once: `on`, not `once` (whose wrapper is two more objects per connection).
   socket.on('close', () => {
     transport.closed();
     driver.lose(transport.lostReason());
-    onClose?.();
+    events.socketClosed?.();
   });
   return { transport, driver };
 }

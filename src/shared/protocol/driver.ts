@@ -20,6 +20,13 @@ export interface DriverEvents {
   protocolErrorCounted?(error: Error): void;
 }
 
+// Each callback once per connection: module-level functions, so calling one through the guard allocates no closure.
+const MAKE_CONNECTION = (protocol: AnyProtocol, transport: Transport) => protocol.makeConnection(transport);
+const READ_CONNECTION_LOST = (protocol: AnyProtocol) => protocol.readConnectionLost();
+const WRITE_CONNECTION_LOST = (protocol: AnyProtocol) => protocol.writeConnectionLost();
+const DRAIN = (protocol: AnyProtocol) => protocol.drain();
+const CONNECTION_LOST = (protocol: AnyProtocol, reason: Error) => protocol.connectionLost(reason);
+
 /**
  * Calls a protocol's callbacks with skein's lifecycle guarantees, whoever owns
  * the connection (the worker reactor, the client side, the testing kit):
@@ -77,7 +84,7 @@ export class ProtocolDriver implements ProtocolLink {
   connect(): void {
     if (this.made || this.lost) return;
     this.made = true;
-    this.guard('connectionMade', () => this.protocol.makeConnection(this.transport));
+    this.guard('connectionMade', MAKE_CONNECTION, this.transport);
   }
 
   /** Delivers a chunk, unless the connection failed or is gone. */
@@ -97,19 +104,19 @@ export class ProtocolDriver implements ProtocolLink {
   /** Delivers a half-close from the peer. */
   readLost(): void {
     if (!this.made || this.lost || this.failure) return;
-    this.guard('readConnectionLost', () => this.protocol.readConnectionLost());
+    this.guard('readConnectionLost', READ_CONNECTION_LOST, undefined);
   }
 
   /** Delivers the end of our write side. */
   writeLost(): void {
     if (!this.made || this.lost || this.failure) return;
-    this.guard('writeConnectionLost', () => this.protocol.writeConnectionLost());
+    this.guard('writeConnectionLost', WRITE_CONNECTION_LOST, undefined);
   }
 
   /** Delivers the reactor's drain (shutdown or reload) while the connection is up. */
   drain(): void {
     if (!this.made || this.lost || this.failure || this.closedWith) return;
-    this.guard('drain', () => this.protocol.drain());
+    this.guard('drain', DRAIN, undefined);
   }
 
   /**
@@ -121,7 +128,7 @@ export class ProtocolDriver implements ProtocolLink {
     this.lost = true;
     if (!this.made) return;
     const finalReason = this.failure ?? this.closedWith ?? reason;
-    this.guard('connectionLost', () => this.protocol.connectionLost(finalReason));
+    this.guard('connectionLost', CONNECTION_LOST, finalReason);
     this.protocol[RELEASE]();
   }
 
@@ -150,9 +157,10 @@ export class ProtocolDriver implements ProtocolLink {
     this.transport.abortConnection();
   }
 
-  private guard(phase: CallbackPhase, fn: () => unknown): void {
+  /** Calls `callback(protocol, arg)`: a callback that throws or rejects fails `phase`. */
+  private guard<A>(phase: CallbackPhase, callback: (protocol: AnyProtocol, arg: A) => unknown, arg: A): void {
     try {
-      const result = fn();
+      const result = callback(this.protocol, arg);
       if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
         (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.fail(error, phase));
       }
