@@ -30,13 +30,17 @@ async function tasks(metricsPort: number, status: string): Promise<number> {
   return sumSeries(await scrape(metricsPort), 'skein_offload_tasks_total', `status="${status}"`);
 }
 
-describe('offload: TypeScript processors on pool threads (1 worker, 2 threads, queue 4)', () => {
+describe('offload: TypeScript processors on pool threads (1 worker, 2 threads, queue 4, 64 MiB each)', () => {
   let server: StartedServer;
   let metricsPort: number;
 
   beforeAll(async () => {
     metricsPort = await freePort();
-    server = await startServer([PROTOCOL, '--port', '0', '--workers', '1', '--pool-threads', '2', '--pool-max-queue', '4', '--metrics-port', String(metricsPort)]);
+    server = await startServer([
+      PROTOCOL,
+      ...['--port', '0', '--workers', '1', '--pool-threads', '2', '--pool-max-queue', '4', '--pool-thread-memory', '64'],
+      ...['--metrics-port', String(metricsPort)],
+    ]);
   });
   afterAll(async () => {
     expect(await server.stop()).toBe(0);
@@ -90,6 +94,28 @@ describe('offload: TypeScript processors on pool threads (1 worker, 2 threads, q
     expect(replies[1]).toBe('"alive"');
     expect(Number(replies[2])).toBeGreaterThan(0);
     expect(lines(await bystander.waitFor((t) => lines(t).length >= 1))).toEqual(['7']);
+    expect(await tasks(metricsPort, 'failed')).toBe(failedBefore + 1);
+    victim.end();
+    bystander.end();
+  });
+
+  it('a processor that allocates without bound loses its thread at --pool-thread-memory; the worker and its connections go on', async () => {
+    const failedBefore = await tasks(metricsPort, 'failed');
+    const bystander = await connectClient(server.port);
+    const victim = await connectClient(server.port);
+    bystander.write(`sleep ${JSON.stringify({ id: 8, ms: 150 })}\n`);
+    const dir = mkdtempSync(join(tmpdir(), 'skein-hog-'));
+    const replies = await exchange(victim, [`hog ${JSON.stringify({ dir })}`, 'echo "alive"', 'thread']);
+    expect(replies[0]).toMatch(/^ERR OffloadThreadError SKEIN_ERR_OFFLOAD_THREAD pool thread died while running 'hog': .*memory limit/);
+    // It was stopped near the limit (V8's default would have let it take about a quarter of the host's memory).
+    const held = Number(readFileSync(join(dir, 'hog'), 'utf8'));
+    rmSync(dir, { recursive: true, force: true });
+    expect(held).toBeGreaterThan(8 * 1024 * 1024);
+    expect(held).toBeLessThanOrEqual(64 * 1024 * 1024);
+    // The same connection, the same worker process: the next tasks run on a replacement thread.
+    expect(replies[1]).toBe('"alive"');
+    expect(Number(replies[2])).toBeGreaterThan(0);
+    expect(lines(await bystander.waitFor((t) => lines(t).length >= 1))).toEqual(['8']);
     expect(await tasks(metricsPort, 'failed')).toBe(failedBefore + 1);
     victim.end();
     bystander.end();

@@ -33,6 +33,13 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ env: { SKEIN_POOL_OVERLOAD: 'reject' }, config: { poolOverload: 'pause' } }).poolOverload).toBe('reject');
   });
 
+  it('caps each pool thread at 512 MiB of heap by default, at least 16', () => {
+    expect(resolveOptions({}).poolThreadMemory).toBe(512);
+    expect(resolveOptions({ env: { SKEIN_POOL_THREAD_MEMORY: '64' } }).poolThreadMemory).toBe(64);
+    expect(() => resolveOptions({ flags: { poolThreadMemory: '8' } })).toThrow(/--pool-thread-memory must be at least 16 MiB \(got 8\)/);
+    expect(() => resolveOptions({ config: { poolThreadMemory: 'lots' } })).toThrow(/config key 'poolThreadMemory' must be a positive integer/);
+  });
+
   it('sizes the pool so all workers together use about one thread per core', () => {
     const o = resolveOptions({ flags: { workers: String(availableParallelism()) } });
     expect(o.poolThreads * o.workers).toBeLessThanOrEqual(Math.max(availableParallelism(), o.workers));

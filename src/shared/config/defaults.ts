@@ -42,6 +42,8 @@ export const DEFAULTS: Readonly<{
   poolOverload: PoolOverload;
   /** Seconds a cancelled task may keep running before its thread is terminated. */
   poolAbortGrace: number;
+  /** MiB of heap (V8's old generation) one pool thread may use before it is stopped and its task fails. */
+  poolThreadMemory: number;
   /** Worker deaths within the window that stop the server. */
   crashLoopDeaths: number;
   /** Crash-loop window, in seconds. */
@@ -73,6 +75,7 @@ export const DEFAULTS: Readonly<{
   poolIdleTimeout: 30, // seconds the pool may sit idle before its threads exit
   poolOverload: 'pause',
   poolAbortGrace: 10, // seconds a cancelled task may keep running before its thread is terminated
+  poolThreadMemory: 512, // MiB of heap per pool thread (V8's own default is about a quarter of the host's memory, up to 4 GiB)
   crashLoopDeaths: 5, // worker deaths …
   crashLoopWindow: 10, // … within this many seconds stop the server
   highWaterMark: 64 * 1024, // bytes of unsent output that pause reading

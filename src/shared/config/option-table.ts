@@ -38,6 +38,12 @@ export const OPTION_SPECS = {
   poolThreads: { flag: 'pool-threads', env: 'SKEIN_POOL_THREADS', kind: 'count', doc: 'piscina threads per worker', defaultText: 'max(1, floor(cores ÷ workers))' },
   poolMaxQueue: { flag: 'pool-max-queue', env: 'SKEIN_POOL_MAX_QUEUE', kind: 'count', doc: 'queued tasks per worker before backpressure', defaultText: 'poolThreads²' },
   poolIdleTimeout: { flag: 'pool-idle-timeout', env: 'SKEIN_POOL_IDLE_TIMEOUT', kind: 'seconds', doc: 'seconds the pool may sit idle before its threads exit' },
+  poolThreadMemory: {
+    flag: 'pool-thread-memory',
+    env: 'SKEIN_POOL_THREAD_MEMORY',
+    kind: 'count',
+    doc: 'MiB of heap one pool thread may use: a task that needs more fails (OffloadThreadError) and its thread is replaced, the worker goes on',
+  },
   metricsPort: { flag: 'metrics-port', env: 'SKEIN_METRICS_PORT', kind: 'port', doc: 'metrics/health HTTP port (0: off)' },
   metricsHost: { flag: 'metrics-host', env: 'SKEIN_METRICS_HOST', kind: 'string', doc: 'metrics/health HTTP address' },
   metricsTimeout: { flag: 'metrics-timeout', env: 'SKEIN_METRICS_TIMEOUT', kind: 'seconds', doc: 'scrape deadline' },
@@ -155,7 +161,12 @@ export interface PoolSettings {
   readonly overload: PoolOverload;
   /** A cancelled task still running after this long has its thread terminated (and replaced). */
   readonly abortGraceSeconds: number;
+  /** MiB of heap (V8's old generation) a thread may use; past it the thread stops and its task fails. */
+  readonly threadMemoryMb: number;
 }
+
+/** The smallest `--pool-thread-memory` accepted, MiB: below it a thread may not even load its processors. */
+export const MIN_POOL_THREAD_MEMORY = 16;
 
 /** Fills a pool's settings from the defaults (threads: one per core). */
 export function resolvePoolSettings(given: Partial<PoolSettings> = {}): PoolSettings {
@@ -166,6 +177,7 @@ export function resolvePoolSettings(given: Partial<PoolSettings> = {}): PoolSett
     idleTimeoutSeconds: given.idleTimeoutSeconds ?? DEFAULTS.poolIdleTimeout,
     overload: given.overload ?? DEFAULTS.poolOverload,
     abortGraceSeconds: given.abortGraceSeconds ?? DEFAULTS.poolAbortGrace,
+    threadMemoryMb: given.threadMemoryMb ?? DEFAULTS.poolThreadMemory,
   });
 }
 
@@ -229,6 +241,7 @@ export function reactorSettings(
     | 'poolThreads'
     | 'poolMaxQueue'
     | 'poolIdleTimeout'
+    | 'poolThreadMemory'
     | 'poolOverload'
     | 'metricsPort'
   >,
@@ -252,6 +265,7 @@ export function reactorSettings(
       threads: options.poolThreads,
       maxQueue: options.poolMaxQueue,
       idleTimeoutSeconds: options.poolIdleTimeout,
+      threadMemoryMb: options.poolThreadMemory,
       overload: options.poolOverload,
     }),
     metrics: options.metricsPort !== 0,

@@ -12,7 +12,7 @@ import {
   type LogLevel,
   type PoolOverload,
 } from './defaults.js';
-import { OPTION_SPECS, optionName, parseOptionValue, type OptionValue, type ScalarOptionName } from './option-table.js';
+import { MIN_POOL_THREAD_MEMORY, OPTION_SPECS, optionName, parseOptionValue, type OptionValue, type ScalarOptionName } from './option-table.js';
 import { checkServices, normalizeService, type ServiceConfig } from './service-config.js';
 
 export { BALANCE_POLICIES, DEFAULTS, type BalancePolicy, type PoolOverload } from './defaults.js';
@@ -37,6 +37,8 @@ export interface ServerOptions {
   readonly poolMaxQueue: number;
   /** Seconds before an idle pool thread exits. */
   readonly poolIdleTimeout: number;
+  /** MiB of heap one pool thread may use; a task that needs more fails and its thread is replaced. */
+  readonly poolThreadMemory: number;
   /** Metrics/health HTTP port; 0 turns the endpoint off. */
   readonly metricsPort: number;
   /** Metrics/health HTTP address. */
@@ -137,6 +139,10 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     throw new InvalidOptionError(`heartbeat-kill-timeout (${heartbeatKillTimeout}) must exceed heartbeat-timeout (${heartbeatTimeout})`);
   }
   const poolThreads = given('poolThreads') ?? defaultPoolThreads(workers, availableParallelism());
+  const poolThreadMemory = given('poolThreadMemory') ?? DEFAULTS.poolThreadMemory;
+  if (poolThreadMemory < MIN_POOL_THREAD_MEMORY) {
+    throw new InvalidOptionError(`${named('poolThreadMemory')} must be at least ${MIN_POOL_THREAD_MEMORY} MiB (got ${poolThreadMemory})`);
+  }
   const highWaterMark = given('highWaterMark') ?? DEFAULTS.highWaterMark;
   const lowWaterMark = given('lowWaterMark') ?? defaultLowWaterMark(highWaterMark);
   if (lowWaterMark >= highWaterMark) {
@@ -157,6 +163,7 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     poolThreads,
     poolMaxQueue: given('poolMaxQueue') ?? defaultPoolMaxQueue(poolThreads),
     poolIdleTimeout: given('poolIdleTimeout') ?? DEFAULTS.poolIdleTimeout,
+    poolThreadMemory,
     metricsPort: given('metricsPort') ?? DEFAULTS.metricsPort,
     metricsHost: given('metricsHost') ?? DEFAULTS.metricsHost,
     metricsTimeout,

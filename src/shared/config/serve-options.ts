@@ -31,6 +31,11 @@ export interface ServerOptionFields {
    */
   poolIdleTimeout?: number;
   /**
+   * MiB of heap one pool thread may use: a task that needs more fails (OffloadThreadError) and its thread is replaced, the worker goes on. Default: `512`.
+   * Flag `--pool-thread-memory`, environment variable `SKEIN_POOL_THREAD_MEMORY`, config key `poolThreadMemory`.
+   */
+  poolThreadMemory?: number;
+  /**
    * Metrics/health HTTP port (0: off). Default: `9100`.
    * Flag `--metrics-port`, environment variable `SKEIN_METRICS_PORT`, config key `metricsPort`.
    */

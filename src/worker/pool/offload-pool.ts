@@ -76,7 +76,13 @@ export class OffloadPool {
     this.window = new UtilizationWindow(options.threads);
     this.slots = new AbortSlots(options.threads);
     this.threads = new PoolThreads(
-      { threads: options.threads, idleTimeoutSeconds: options.idleTimeoutSeconds, closeTimeoutSeconds: options.abortGraceSeconds, flags: this.slots.array },
+      {
+        threads: options.threads,
+        idleTimeoutSeconds: options.idleTimeoutSeconds,
+        closeTimeoutSeconds: options.abortGraceSeconds,
+        memoryMb: options.threadMemoryMb,
+        flags: this.slots.array,
+      },
       log,
       () => this.running > 0,
     );

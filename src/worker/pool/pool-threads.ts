@@ -12,6 +12,8 @@ export interface ThreadOptions {
   readonly idleTimeoutSeconds: number;
   /** How long `close` lets running tasks finish. */
   readonly closeTimeoutSeconds: number;
+  /** MiB of heap (V8's old generation) a thread may use: past it node stops the thread, and its task fails. */
+  readonly memoryMb: number;
   /** The pool's shared abort slots (see abort-flag.ts). */
   readonly flags: Int32Array;
 }
@@ -112,6 +114,8 @@ export class PoolThreads {
       closeTimeout: this.options.closeTimeoutSeconds * 1000,
       execArgv: threadExecArgv(),
       recordTiming: false,
+      // A processor that allocates without bound (hostile input, a bug) loses its thread, not the worker's memory.
+      resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb },
       // An idle thread waits on its event loop, not blocked in Atomics.wait (piscina's default): async work a
       // processor started (and the abort follower of abort-flag.ts) goes on between tasks, and a task reaches
       // its thread with the port's wake-up alone, not that plus a futex wake (about 15% less per task at depth).
