@@ -177,6 +177,40 @@ describe('offload: TypeScript processors on pool threads (1 worker, 2 threads, q
   });
 });
 
+describe('offload: --pool-task-timeout', () => {
+  it('cancels a task that runs past the limit with OffloadTimeoutError; its thread and the connections go on', async () => {
+    const metricsPort = await freePort();
+    const server = await startServer([
+      PROTOCOL,
+      ...['--port', '0', '--workers', '1', '--pool-threads', '1', '--pool-task-timeout', '0.5'],
+      ...['--metrics-port', String(metricsPort)],
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'skein-timeout-'));
+    try {
+      const victim = await connectClient(server.port);
+      const bystander = await connectClient(server.port);
+      // A processor that never finishes on its own (it stops when its signal aborts) holds the only thread...
+      victim.write(`loop ${JSON.stringify({ dir, id: 1 })}\n`);
+      await eventually(() => existsSync(join(dir, 'started-1')));
+      // ...and another connection's task waits for it.
+      bystander.write(`echo "waited"\n`);
+      expect(lines(await victim.waitFor((t) => lines(t).length >= 1))).toEqual([
+        "ERR OffloadTimeoutError SKEIN_ERR_OFFLOAD_TIMEOUT task 'loop' ran longer than the pool's task timeout (0.5 s)",
+      ]);
+      expect(lines(await bystander.waitFor((t) => lines(t).length >= 1))).toEqual(['"waited"']);
+      expect(existsSync(join(dir, 'aborted-1'))).toBe(true);
+      // The processor honoured its signal: its thread was not replaced, and the victim's connection is still served.
+      expect(await exchange(victim, ['thread'])).toEqual([readFileSync(join(dir, 'started-1'), 'utf8')]);
+      expect(await tasks(metricsPort, 'cancelled')).toBe(1);
+      victim.end();
+      bystander.end();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
+
 describe('offload: --pool-overload reject', () => {
   it('answers requests that find the queue full with OffloadOverloadError, in order, and counts them', async () => {
     const metricsPort = await freePort();

@@ -40,6 +40,12 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions({ config: { poolThreadMemory: 'lots' } })).toThrow(/config key 'poolThreadMemory' must be a positive integer/);
   });
 
+  it('limits the time of a task on a pool thread to 60 s by default', () => {
+    expect(resolveOptions({}).poolTaskTimeout).toBe(60);
+    expect(resolveOptions({ flags: { poolTaskTimeout: '0.5' } }).poolTaskTimeout).toBe(0.5);
+    expect(() => resolveOptions({ flags: { poolTaskTimeout: '0' } })).toThrow(/--pool-task-timeout must be a positive number of seconds/);
+  });
+
   it('sizes the pool so all workers together use about one thread per core', () => {
     const o = resolveOptions({ flags: { workers: String(availableParallelism()) } });
     expect(o.poolThreads * o.workers).toBeLessThanOrEqual(Math.max(availableParallelism(), o.workers));

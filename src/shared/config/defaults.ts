@@ -44,6 +44,8 @@ export const DEFAULTS: Readonly<{
   poolAbortGrace: number;
   /** MiB of heap (V8's old generation) one pool thread may use before it is stopped and its task fails. */
   poolThreadMemory: number;
+  /** Seconds an offloaded task may run on its thread before it is cancelled. */
+  poolTaskTimeout: number;
   /** Worker deaths within the window that stop the server. */
   crashLoopDeaths: number;
   /** Crash-loop window, in seconds. */
@@ -76,6 +78,7 @@ export const DEFAULTS: Readonly<{
   poolOverload: 'pause',
   poolAbortGrace: 10, // seconds a cancelled task may keep running before its thread is terminated
   poolThreadMemory: 512, // MiB of heap per pool thread (V8's own default is about a quarter of the host's memory, up to 4 GiB)
+  poolTaskTimeout: 60, // seconds a task may run on its thread before it is cancelled (then the abort grace applies)
   crashLoopDeaths: 5, // worker deaths …
   crashLoopWindow: 10, // … within this many seconds stop the server
   highWaterMark: 64 * 1024, // bytes of unsent output that pause reading

@@ -44,6 +44,12 @@ export const OPTION_SPECS = {
     kind: 'count',
     doc: 'MiB of heap one pool thread may use: a task that needs more fails (OffloadThreadError) and its thread is replaced, the worker goes on',
   },
+  poolTaskTimeout: {
+    flag: 'pool-task-timeout',
+    env: 'SKEIN_POOL_TASK_TIMEOUT',
+    kind: 'seconds',
+    doc: 'seconds a task may run on a pool thread before it is cancelled (OffloadTimeoutError); one that ignores its signal loses its thread',
+  },
   metricsPort: { flag: 'metrics-port', env: 'SKEIN_METRICS_PORT', kind: 'port', doc: 'metrics/health HTTP port (0: off)' },
   metricsHost: { flag: 'metrics-host', env: 'SKEIN_METRICS_HOST', kind: 'string', doc: 'metrics/health HTTP address' },
   metricsTimeout: { flag: 'metrics-timeout', env: 'SKEIN_METRICS_TIMEOUT', kind: 'seconds', doc: 'scrape deadline' },
@@ -163,6 +169,8 @@ export interface PoolSettings {
   readonly abortGraceSeconds: number;
   /** MiB of heap (V8's old generation) a thread may use; past it the thread stops and its task fails. */
   readonly threadMemoryMb: number;
+  /** A task still running after this long is cancelled with OffloadTimeoutError (then `abortGraceSeconds` applies). */
+  readonly taskTimeoutSeconds: number;
 }
 
 /** The smallest `--pool-thread-memory` accepted, MiB: below it a thread may not even load its processors. */
@@ -178,6 +186,7 @@ export function resolvePoolSettings(given: Partial<PoolSettings> = {}): PoolSett
     overload: given.overload ?? DEFAULTS.poolOverload,
     abortGraceSeconds: given.abortGraceSeconds ?? DEFAULTS.poolAbortGrace,
     threadMemoryMb: given.threadMemoryMb ?? DEFAULTS.poolThreadMemory,
+    taskTimeoutSeconds: given.taskTimeoutSeconds ?? DEFAULTS.poolTaskTimeout,
   });
 }
 
@@ -242,6 +251,7 @@ export function reactorSettings(
     | 'poolMaxQueue'
     | 'poolIdleTimeout'
     | 'poolThreadMemory'
+    | 'poolTaskTimeout'
     | 'poolOverload'
     | 'metricsPort'
   >,
@@ -266,6 +276,7 @@ export function reactorSettings(
       maxQueue: options.poolMaxQueue,
       idleTimeoutSeconds: options.poolIdleTimeout,
       threadMemoryMb: options.poolThreadMemory,
+      taskTimeoutSeconds: options.poolTaskTimeout,
       overload: options.poolOverload,
     }),
     metrics: options.metricsPort !== 0,

@@ -39,6 +39,8 @@ export interface ServerOptions {
   readonly poolIdleTimeout: number;
   /** MiB of heap one pool thread may use; a task that needs more fails and its thread is replaced. */
   readonly poolThreadMemory: number;
+  /** Seconds a task may run on a pool thread before it is cancelled with OffloadTimeoutError. */
+  readonly poolTaskTimeout: number;
   /** Metrics/health HTTP port; 0 turns the endpoint off. */
   readonly metricsPort: number;
   /** Metrics/health HTTP address. */
@@ -164,6 +166,7 @@ export function resolveOptions(layers: OptionLayers): ServerOptions {
     poolMaxQueue: given('poolMaxQueue') ?? defaultPoolMaxQueue(poolThreads),
     poolIdleTimeout: given('poolIdleTimeout') ?? DEFAULTS.poolIdleTimeout,
     poolThreadMemory,
+    poolTaskTimeout: given('poolTaskTimeout') ?? DEFAULTS.poolTaskTimeout,
     metricsPort: given('metricsPort') ?? DEFAULTS.metricsPort,
     metricsHost: given('metricsHost') ?? DEFAULTS.metricsHost,
     metricsTimeout,

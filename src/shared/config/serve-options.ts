@@ -36,6 +36,11 @@ export interface ServerOptionFields {
    */
   poolThreadMemory?: number;
   /**
+   * Seconds a task may run on a pool thread before it is cancelled (OffloadTimeoutError); one that ignores its signal loses its thread. Default: `60`.
+   * Flag `--pool-task-timeout`, environment variable `SKEIN_POOL_TASK_TIMEOUT`, config key `poolTaskTimeout`.
+   */
+  poolTaskTimeout?: number;
+  /**
    * Metrics/health HTTP port (0: off). Default: `9100`.
    * Flag `--metrics-port`, environment variable `SKEIN_METRICS_PORT`, config key `metricsPort`.
    */

@@ -293,6 +293,18 @@ export class HttpVersionNotSupportedError extends SkeinError<'SKEIN_ERR_HTTP_VER
   }
 }
 
+/**
+ * An offloaded task ran longer than `--pool-task-timeout`: it was cancelled (its processor's signal aborted;
+ * a processor that ignores it loses its thread after the abort grace).
+ */
+export class OffloadTimeoutError extends SkeinError<'SKEIN_ERR_OFFLOAD_TIMEOUT'> {
+  /** This error's code. */
+  static readonly code = 'SKEIN_ERR_OFFLOAD_TIMEOUT';
+  constructor(message: string = 'offloaded task ran out of time', options?: { cause?: unknown }) {
+    super('SKEIN_ERR_OFFLOAD_TIMEOUT', message, options);
+  }
+}
+
 /** The pool thread running an offloaded task died (it exited or threw outside the task); the pool replaced it. */
 export class OffloadThreadError extends SkeinError<'SKEIN_ERR_OFFLOAD_THREAD'> {
   /** This error's code. */
@@ -534,6 +546,7 @@ export const errorClasses = {
   HttpNotImplementedError,
   HttpVersionNotSupportedError,
   OffloadThreadError,
+  OffloadTimeoutError,
   ConnectError,
   ConnectTimeoutError,
   InvalidResponseError,

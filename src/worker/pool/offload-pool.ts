@@ -1,4 +1,4 @@
-import { deserializeError, OffloadCancelledError, OffloadError, OffloadOverloadError, OffloadThreadError } from '../../shared/protocol/errors.js';
+import { deserializeError, OffloadCancelledError, OffloadError, OffloadOverloadError, OffloadThreadError, OffloadTimeoutError } from '../../shared/protocol/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { OffloadRequest, PausableReading } from '../../shared/protocol/services.js';
 import { AbortSlots } from './abort-flag.js';
@@ -64,7 +64,11 @@ export class OffloadPool {
   private readonly counts = new Map<string, OffloadCounts>();
   private readonly window: UtilizationWindow;
   private readonly slots: AbortSlots;
-  private readonly aborts = new AbortGroups<Task>((task) => this.cancel(task, 'it was cancelled'));
+  private readonly aborts = new AbortGroups<Task>((task) => this.cancel(task, cancelled(task, 'it was cancelled')));
+  /** The task on each abort slot (one per thread) while it runs: what the time limit checks. */
+  private readonly onThreads: (Task | undefined)[] = [];
+  /** Checks running tasks against `taskTimeoutSeconds`: one timer per pool, only while tasks run. */
+  private deadlines: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -159,9 +163,10 @@ export class OffloadPool {
    */
   async close(): Promise<void> {
     this.closed = true;
-    for (let t = this.waiting.shift(); t; t = this.waiting.shift()) this.cancel(t, 'the pool is closing');
-    for (let t = this.queue.shift(); t; t = this.queue.shift()) this.cancel(t, 'the pool is closing');
+    for (let t = this.waiting.shift(); t; t = this.waiting.shift()) this.cancel(t, cancelled(t, 'the pool is closing'));
+    for (let t = this.queue.shift(); t; t = this.queue.shift()) this.cancel(t, cancelled(t, 'the pool is closing'));
     await this.threads.close();
+    if (this.deadlines) clearInterval(this.deadlines);
   }
 
   private countsOf(protocol: string): OffloadCounts {
@@ -255,7 +260,9 @@ export class OffloadPool {
     task.stage = 'running';
     task.started = performance.now();
     task.slot = this.slots.take();
+    this.onThreads[task.slot] = task;
     this.running++;
+    this.deadlines ??= setInterval(checkDeadlines, deadlineCheckMs(this.options.taskTimeoutSeconds), this).unref();
     this.window.start(task);
     this.threads.run(task.request, task.slot).then(
       (result: ProcessorResult) => this.finished(task, result, undefined),
@@ -270,6 +277,7 @@ export class OffloadPool {
     this.window.finish(task, now);
     if (task.grace) clearTimeout(task.grace);
     // The thread is done with the slot (it lowered it before answering, or it is dead).
+    this.onThreads[task.slot] = undefined;
     this.slots.give(task.slot);
     if (task.stage === 'running') {
       this.settle(task);
@@ -293,8 +301,24 @@ export class OffloadPool {
     this.pump();
   }
 
-  /** Cancels a task in any stage; a running task keeps its thread until the processor returns. */
-  private cancel(task: Task, why: string): void {
+  /** @internal Cancels each task that has run longer than the time limit; stops checking once none runs. */
+  checkDeadlines(now: number): void {
+    if (this.running === 0) {
+      clearInterval(this.deadlines);
+      this.deadlines = undefined;
+      return;
+    }
+    const limitMs = this.options.taskTimeoutSeconds * 1000;
+    for (const task of this.onThreads) {
+      if (task?.stage !== 'running' || now - task.started <= limitMs) continue;
+      const error = new OffloadTimeoutError(`task '${task.request.task}' ran longer than the pool's task timeout (${this.options.taskTimeoutSeconds} s)`);
+      this.log?.warn({ task: task.request.task, protocol: task.request.protocol, seconds: this.options.taskTimeoutSeconds }, 'offloaded task timed out; cancelled');
+      this.cancel(task, error);
+    }
+  }
+
+  /** Cancels a task in any stage, rejecting it with `reason`; a running task keeps its thread until the processor returns. */
+  private cancel(task: Task, reason: Error): void {
     const stage = task.stage;
     if (stage === 'settled' || stage === 'abandoned') return;
     if (stage === 'waiting') {
@@ -306,7 +330,7 @@ export class OffloadPool {
     }
     this.settle(task);
     task.counts.cancelled++;
-    task.reject(new OffloadCancelledError(`task '${task.request.task}' was cancelled: ${why}`));
+    task.reject(reason);
     if (stage === 'running') {
       task.stage = 'abandoned';
       this.slots.raise(task.slot);
@@ -340,4 +364,17 @@ export class OffloadPool {
     this.log?.warn({ task: task.request.task, protocol: task.request.protocol, threadId: id }, 'cancelled task ignored its signal; terminating its pool thread');
     this.threads.terminate(id);
   }
+}
+
+function cancelled(task: Task, why: string): OffloadCancelledError {
+  return new OffloadCancelledError(`task '${task.request.task}' was cancelled: ${why}`);
+}
+
+/** How often running tasks are checked against a limit of `seconds`: a tenth of it, between 10 ms and 1 s. */
+function deadlineCheckMs(seconds: number): number {
+  return Math.min(1000, Math.max(10, seconds * 100));
+}
+
+function checkDeadlines(pool: OffloadPool): void {
+  pool.checkDeadlines(performance.now());
 }
