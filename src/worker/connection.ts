@@ -95,7 +95,11 @@ export class Connection implements SocketEvents {
 
   /** Calls `connectionMade`, then starts reading unless the protocol paused. */
   start(): void {
+    // `connectionMade` runs as a dispatch, as `dataReceived` does: what it writes (a greeting) leaves in
+    // one write when it returns, not through a cork and the next tick.
+    this.transport.beginDispatch();
     this.driver.connect();
+    this.transport.endDispatch();
     // A preamble (PROXY header) may have left the socket paused; flow now unless a pause reason holds.
     if (this.transport.readingPausedFor.size === 0 && !this.socket.destroyed) this.socket.resume();
   }
