@@ -1,7 +1,8 @@
 /**
  * Connection distribution: what `--balance` costs and what it buys.
  *
- *   npm run bench:balance            (ROUNDS=5 DURATION=4 SPREAD_WORKERS=4 to change)
+ *   npm run bench:balance            (ROUNDS=5 DURATION=4 SPREAD_WORKERS=4 to change; POLICIES=round-robin,…
+ *                                    to run only those, SPREAD=0 to skip part 2)
  *
  * 1. New connections per second (connect, read the greeting, one request, close) against
  *    `processed` with 2 workers: node:cluster round-robin hand-written on node:net (the
@@ -31,7 +32,9 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const DURATION_S = Number(process.env.DURATION ?? 4);
 const LOOPS = Number(process.env.LOOPS ?? 16);
 const SPREAD_WORKERS = Number(process.env.SPREAD_WORKERS ?? 4);
-const POLICIES = ['round-robin', 'shared-socket', 'least-connections', 'client-hash'] as const;
+const ALL_POLICIES = ['round-robin', 'shared-socket', 'least-connections', 'client-hash'] as const;
+/** POLICIES=round-robin,shared-socket runs only those (the spread part too). */
+const POLICIES = process.env.POLICIES ? ALL_POLICIES.filter((p) => process.env.POLICIES!.split(',').includes(p)) : ALL_POLICIES;
 const WELCOME = 'Welcome to my network application!\r\n';
 
 /** One short connection: greeting, one request, its reply, close. Resolves false on any failure. */
@@ -172,7 +175,7 @@ async function main(): Promise<void> {
   });
   console.table(rate);
   const spreads = [];
-  for (const policy of POLICIES) {
+  for (const policy of process.env.SPREAD === '0' ? [] : POLICIES) {
     const s = await spread(policy);
     spreads.push({ policy, workers: SPREAD_WORKERS, ...s });
     console.log(`spread ${policy}: per worker ${s.perWorker.join(' / ')}, max/min ${s.ratio}`);

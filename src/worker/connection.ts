@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Clock } from '../shared/protocol/clock.js';
 import type { Logger } from '../shared/log.js';
 import { errorCode, IdleTimeoutError, type ProtocolCallbackError } from '../shared/protocol/errors.js';
@@ -47,9 +48,6 @@ export class Connection implements SocketEvents {
   ) {
     this.lastActivity = clock.seconds();
     const meter = timeMessages ? new MessageMeter(stats, undefined, stats) : undefined;
-    // As node:http and Netty do: a reply never waits for the ACK of the previous one (Nagle with
-    // delayed ACKs stalls pipelined replies); a protocol may turn it off with transport.setTcpNoDelay(false).
-    socket.setNoDelay(true);
     const attached = attachProtocol(socket, protocol, {
       marks,
       counters: stats,
@@ -59,6 +57,11 @@ export class Connection implements SocketEvents {
     });
     this.transport = attached.transport;
     this.driver = attached.driver;
+    // As node:http and Netty do: a reply never waits for the ACK of the previous one (Nagle with
+    // delayed ACKs stalls pipelined replies); a protocol may turn it off with transport.setTcpNoDelay(false).
+    // Deferred to the first write Nagle could hold, except after a TLS handshake (its own writes went first).
+    if (socket instanceof TLSSocket) socket.setNoDelay(true);
+    else this.transport.deferNoDelay();
     stats.connectionsActive++;
     stats.connectionsTotal++;
   }

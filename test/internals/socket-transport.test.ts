@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect, Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Factory } from '../../src/shared/protocol/factory.js';
@@ -174,5 +174,73 @@ describe('SocketTransport', () => {
     d.socket.write('go\r\n');
     await d.closed;
     expect(d.text()).toBe('first last');
+  });
+
+  describe('TCP_NODELAY on accepted connections: set before the first write Nagle could hold, and only then', () => {
+    /**
+     * Serves a protocol that answers line i with `replies[i]` bytes, after
+     * `setup` ran in connectionMade; returns what reached the socket, in order: writes and setNoDelay calls.
+     */
+    async function socketCalls(replies: number[], setup: (transport: SocketTransport) => void = () => {}): Promise<string[]> {
+      const calls: string[] = [];
+      // On the prototype, so a call made when the connection is accepted (before connectionMade) counts too.
+      const setNoDelay = Socket.prototype.setNoDelay;
+      Socket.prototype.setNoDelay = function (this: Socket, enable?: boolean) {
+        calls.push(`noDelay:${enable}`);
+        return setNoDelay.call(this, enable);
+      };
+      try {
+        return await served(calls, replies, setup);
+      } finally {
+        Socket.prototype.setNoDelay = setNoDelay;
+      }
+    }
+
+    async function served(calls: string[], replies: number[], setup: (transport: SocketTransport) => void): Promise<string[]> {
+      const port = await serve(
+        () =>
+          new (class extends LineReceiver {
+            private n = 0;
+            override connectionMade(): void {
+              const socket = (this.transport as SocketTransport).socket;
+              const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
+              socket.write = ((chunk: Buffer) => (calls.push(`write:${chunk.length}`), write(chunk))) as typeof socket.write;
+              setup(this.transport as SocketTransport);
+            }
+            override lineReceived(): void {
+              const size = replies[this.n++];
+              if (size !== undefined) this.transport.write(Buffer.alloc(size, 'a'));
+            }
+          })(),
+      );
+      const c = await client(port);
+      // One line at a time, each after the previous reply: one read, so one write, per reply.
+      let expected = 0;
+      for (const size of replies) {
+        c.socket.write('x\r\n');
+        expected += size;
+        await eventually(() => c.text().length === expected);
+      }
+      c.socket.end();
+      return calls;
+    }
+
+    // A one-segment first write leaves at once with or without Nagle (nothing of ours is in flight): no setsockopt.
+    it('a connection that answers once with a small reply never calls setsockopt', async () => {
+      expect(await socketCalls([100])).toEqual(['write:100']);
+    });
+
+    it('the second write turns it on first', async () => {
+      expect(await socketCalls([100, 100, 100])).toEqual(['write:100', 'noDelay:true', 'write:100', 'write:100']);
+    });
+
+    it('a first write of more than one segment (536 bytes) turns it on first', async () => {
+      expect(await socketCalls([537, 100])).toEqual(['noDelay:true', 'write:537', 'write:100']);
+    });
+
+    it("the protocol's setTcpNoDelay(true) keeps the deferral; setTcpNoDelay(false) ends it", async () => {
+      expect(await socketCalls([100, 100], (t) => t.setTcpNoDelay(true))).toEqual(['write:100', 'noDelay:true', 'write:100']);
+      expect(await socketCalls([100, 100], (t) => t.setTcpNoDelay(false))).toEqual(['noDelay:false', 'write:100', 'write:100']);
+    });
   });
 });

@@ -47,6 +47,21 @@ const SMALL_SEQUENCE = 4096; // bytes (upper bound, strings counted at 3 bytes a
  * of skein's own per-connection CPU (Connection: close HTTP on one worker: 10 of 40 µs).
  */
 const CONNECTION_DONE: ConnectionDone = Object.freeze(withoutStack(() => new ConnectionDone()));
+/**
+ * A first write of at most this many bytes is one TCP segment on any path (the
+ * smallest maximum segment size a peer may assume, RFC 1122): with nothing sent
+ * before it, Nagle's algorithm never holds it back, so a deferred TCP_NODELAY
+ * waits for a later write (see {@link SocketTransport.deferNoDelay}).
+ */
+const ONE_SEGMENT = 536;
+/** TCP_NODELAY is set, off, or not wanted: nothing to do before a write. */
+const NO_DELAY_SETTLED = 0;
+/** Wanted before any write Nagle could hold: a first write of more than {@link ONE_SEGMENT} bytes, or a second. */
+const NO_DELAY_BEFORE_SECOND_WRITE = 1;
+/** Wanted before the next write (one has gone). */
+const NO_DELAY_BEFORE_NEXT_WRITE = 2;
+type NoDelayState = typeof NO_DELAY_SETTLED | typeof NO_DELAY_BEFORE_SECOND_WRITE | typeof NO_DELAY_BEFORE_NEXT_WRITE;
+
 /** Default water marks (see `DEFAULTS`). */
 export const DEFAULT_WATER_MARKS: WaterMarks = Object.freeze({ high: DEFAULTS.highWaterMark, low: DEFAULTS.lowWaterMark });
 
@@ -85,6 +100,8 @@ export class SocketTransport implements Transport, FrameFlow {
   private redeliver = false;
   /** {@link stopReads} stopped the socket's handle reading: restart it on resume. */
   private handleStopped = false;
+  /** Where a deferred TCP_NODELAY stands (see {@link deferNoDelay}). */
+  private noDelay: NoDelayState = NO_DELAY_SETTLED;
   /** @internal Set by the socket's owner ({@link attachProtocol}): delivers a chunk as a read would (one dispatch, through the driver). */
   deliver: ((chunk: Buffer) => void) | undefined;
   disconnecting = false;
@@ -141,7 +158,9 @@ export class SocketTransport implements Transport, FrameFlow {
     }
     const socket = this.socket;
     if (this.lostWrite || socket.destroyed || !socket.writable) return;
-    this.stats.bytesSent += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    this.stats.bytesSent += bytes;
+    if (this.noDelay !== NO_DELAY_SETTLED) this.noDelayBefore(bytes);
     if (!this.corked) {
       this.corked = true;
       socket.cork();
@@ -336,7 +355,32 @@ export class SocketTransport implements Transport, FrameFlow {
   }
 
   setTcpNoDelay(enabled: boolean): void {
+    // On, while a deferred on is pending: it is set before any write Nagle could hold, which is the same.
+    if (enabled && this.noDelay !== NO_DELAY_SETTLED) return;
+    this.noDelay = NO_DELAY_SETTLED;
     this.socket.setNoDelay(enabled);
+  }
+
+  /**
+   * @internal Turns TCP_NODELAY on, but only before the first write that
+   * Nagle's algorithm could delay: a connection's first write, when it fits in
+   * one segment, leaves at once either way (nothing of ours is unacknowledged).
+   * A connection that answers once and closes (HTTP with `Connection: close`, a
+   * one-shot request) then makes no `setsockopt` call. Only for a socket that
+   * has sent nothing yet (not after a TLS handshake).
+   */
+  deferNoDelay(): void {
+    this.noDelay = NO_DELAY_BEFORE_SECOND_WRITE;
+  }
+
+  /** A write of `bytes` is about to reach the socket while TCP_NODELAY is deferred. */
+  private noDelayBefore(bytes: number): void {
+    if (this.noDelay === NO_DELAY_BEFORE_SECOND_WRITE && bytes <= ONE_SEGMENT) {
+      this.noDelay = NO_DELAY_BEFORE_NEXT_WRITE;
+      return;
+    }
+    this.noDelay = NO_DELAY_SETTLED;
+    this.socket.setNoDelay(true);
   }
 
   setTcpKeepAlive(enabled: boolean, initialDelaySeconds = 0): void {
@@ -373,6 +417,7 @@ export class SocketTransport implements Transport, FrameFlow {
     this.dropHeld();
     const socket = this.socket;
     if (socket.destroyed || !socket.writable) return;
+    if (this.noDelay !== NO_DELAY_SETTLED) this.noDelayBefore(bytes);
     if (one !== undefined) {
       socket.write(one);
     } else if (bytes <= GATHER_LIMIT) {
