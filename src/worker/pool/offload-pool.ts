@@ -117,9 +117,14 @@ export class OffloadPool {
     return this.counts.values();
   }
 
-  /** Makes `protocol`'s counters exist (at zero) before its first task, so its series show in scrapes from the start. */
+  /**
+   * A factory that may offload started for `protocol`: its counters exist (at zero) before its first task,
+   * so its series show in scrapes from the start, and piscina is loaded now, at start-up, rather than on the
+   * event loop at the first task, where another connection's reply would wait for it.
+   */
   register(protocol: string): void {
     this.countsOf(protocol);
+    this.threads.load();
   }
 
   /** Fraction of thread time spent on tasks since the previous call. */

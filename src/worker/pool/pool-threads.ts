@@ -80,6 +80,11 @@ export class PoolThreads {
     }
   }
 
+  /** Loads piscina (once per process) without starting threads: see {@link loadPiscina}. */
+  load(): void {
+    loadPiscina();
+  }
+
   /** Threads alive (started or starting). */
   get threadCount(): number {
     return this.piscina?.threads.length ?? 0;
@@ -141,9 +146,10 @@ export class PoolThreads {
 let PiscinaClass: typeof Piscina | undefined;
 
 /**
- * piscina, loaded when a worker first offloads: a worker whose protocols never
- * offload does not pay for importing it (about 20 ms of CPU at each start,
- * which rolling reloads and replaced workers pay again).
+ * piscina, loaded once a factory with a processors module starts (or at the
+ * first task): a worker whose protocols never offload does not pay for
+ * importing it (about 20 ms of CPU at each start, which rolling reloads and
+ * replaced workers pay again).
  */
 function loadPiscina(): typeof Piscina {
   return (PiscinaClass ??= (createRequire(import.meta.url)('piscina') as typeof PiscinaModule).Piscina);
