@@ -1,12 +1,13 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type * as PiscinaModule from 'piscina';
-import type { Piscina } from 'piscina';
 import type { Logger } from '../../shared/log.js';
 import type { OffloadRequest } from '../../shared/protocol/services.js';
 import type { ProcessorHostData, ProcessorResult, ProcessorTask } from './processor-host.js';
 import { fromSource, ownModule, threadExecArgv } from '../../shared/config/loader.js';
 import { asBuffer, MOVE_AT_LEAST } from '../../shared/protocol/bytes.js';
+
+type Piscina = PiscinaModule.Piscina;
 
 /** What the threads are started with. */
 export interface ThreadOptions {
@@ -143,7 +144,7 @@ export class PoolThreads {
   }
 }
 
-let PiscinaClass: typeof Piscina | undefined;
+let PiscinaClass: typeof PiscinaModule.Piscina | undefined;
 
 /**
  * piscina, loaded once a factory with a processors module starts (or at the
@@ -151,7 +152,7 @@ let PiscinaClass: typeof Piscina | undefined;
  * importing it (about 20 ms of CPU at each start, which rolling reloads and
  * replaced workers pay again).
  */
-function loadPiscina(): typeof Piscina {
+function loadPiscina(): typeof PiscinaModule.Piscina {
   return (PiscinaClass ??= (createRequire(import.meta.url)('piscina') as typeof PiscinaModule).Piscina);
 }
 
